@@ -1,0 +1,18 @@
+//! Sans-IO validation of Hugging Face model artifacts for Amazon Bedrock Custom Model Import.
+//!
+//! This crate decides *what* an artifact must look like and *which bytes* it needs to know:
+//! the safetensors headers, config.json, the tokenizer files and the sharded index. It never
+//! opens a file or a socket. The `cmi-agent` crate lists a source, fetches the bytes that
+//! [`artifact::plan`] asks for, and hands them back to [`artifact::check`], which returns
+//! [`Finding`]s tied to the rules of the [`rules`] catalog.
+//!
+//! What it is not: a loader. It reads headers and small JSON documents only, never tensor data.
+
+pub mod arch;
+pub mod dtype;
+pub mod finding;
+pub mod rules;
+pub mod safetensors;
+
+pub use finding::{Finding, Severity};
+pub use rules::{Rule, RuleId, RULES};

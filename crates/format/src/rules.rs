@@ -1,0 +1,351 @@
+//! The rule catalog: one table from stable codes to rules.
+//!
+//! Every finding names one of these rules. The table is the single source of the codes,
+//! severities and texts that `cmi-preflight rules`, `cmi-preflight rules CODE` and
+//! `docs/rules.md` show; a test keeps the document in sync with it.
+//!
+//! Codes are grouped by prefix: `LY` layout of the folder, `ST` safetensors headers, `IX` the
+//! sharded index, `CF` config.json, `TK` tokenizer files, `SH` tensor names and shapes.
+//! A code is never reused for another meaning.
+
+use crate::finding::Severity;
+
+/// One rule of the catalog.
+#[derive(Debug)]
+pub struct Rule {
+    /// The rule's identity in code.
+    pub id: RuleId,
+    /// Stable code, such as `ST013`.
+    pub code: &'static str,
+    /// Stable kebab-case name, such as `invalid-offsets`.
+    pub name: &'static str,
+    /// Severity of every finding of this rule.
+    pub severity: Severity,
+    /// What the rule checks, in one sentence.
+    pub summary: &'static str,
+    /// Why a violation matters for Bedrock Custom Model Import.
+    pub why: &'static str,
+    /// How to fix a violation.
+    pub fix: &'static str,
+}
+
+macro_rules! rules {
+    ($( $variant:ident => $code:literal, $name:literal, $sev:ident,
+        summary: $summary:literal, why: $why:literal, fix: $fix:literal; )*) => {
+        /// Identity of a rule; [`RuleId::rule`] gives its catalog entry.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum RuleId {
+            $( #[doc = $summary] $variant, )*
+        }
+
+        /// The catalog, in code order.
+        pub static RULES: &[Rule] = &[
+            $( Rule {
+                id: RuleId::$variant,
+                code: $code,
+                name: $name,
+                severity: Severity::$sev,
+                summary: $summary,
+                why: $why,
+                fix: $fix,
+            }, )*
+        ];
+    };
+}
+
+impl RuleId {
+    /// The catalog entry of this rule.
+    pub fn rule(self) -> &'static Rule {
+        &RULES[self as usize]
+    }
+}
+
+/// Looks a rule up by code (`ST013`) or name (`invalid-offsets`), ignoring ASCII case.
+pub fn lookup(code_or_name: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|rule| {
+        rule.code.eq_ignore_ascii_case(code_or_name) || rule.name.eq_ignore_ascii_case(code_or_name)
+    })
+}
+
+rules! {
+    MissingConfig => "LY001", "missing-config", Error,
+        summary: "config.json must be at the top level of the artifact.",
+        why: "Bedrock detects the architecture from config.json directly under the S3 prefix; without it the import job fails after it has started.",
+        fix: "Save the model with `save_pretrained` and upload config.json beside the weights, not in a sub-folder.";
+    MissingSafetensors => "LY002", "missing-safetensors", Error,
+        summary: "At least one .safetensors weight file must be at the top level.",
+        why: "Custom Model Import reads weights only from .safetensors files directly under the prefix.",
+        fix: "Save the weights with `save_pretrained(..., safe_serialization=True)` and upload the .safetensors files beside config.json.";
+    PickleWeightsOnly => "LY003", "pickle-weights-only", Error,
+        summary: "Pickle or zip weights (.bin, .pt, .pth, .ckpt, .pkl, or pickle/zip magic bytes) with no safetensors.",
+        why: "Bedrock requires safetensors; pickle files can also run arbitrary code when loaded.",
+        fix: "Convert the checkpoint: load it with transformers and call `save_pretrained(dir, safe_serialization=True)`, then upload only the .safetensors files.";
+    PickleBesideSafetensors => "LY004", "pickle-beside-safetensors", Warning,
+        summary: "Pickle or zip weight files lie beside the safetensors weights.",
+        why: "They are not used by the import, double the upload, and carry code-execution risk for anyone who loads them.",
+        fix: "Remove the pickle files (.bin, .pt, .pth, .ckpt, .pkl) from the prefix.";
+    AdapterOnly => "LY005", "adapter-only", Error,
+        summary: "The folder holds a LoRA/PEFT adapter but no full model.",
+        why: "Custom Model Import needs full weights; adapters must be merged into the base model first.",
+        fix: "Merge the adapter (`PeftModel.from_pretrained(base, dir).merge_and_unload()`), then `save_pretrained` the merged model.";
+    SubFolder => "LY006", "sub-folder", Warning,
+        summary: "The artifact contains sub-folders.",
+        why: "Bedrock reads the files directly under the prefix; nested files (checkpoint-500/, .cache/) are ignored at best and make the layout ambiguous.",
+        fix: "Upload only the files of one model, flat under the prefix; exclude checkpoint and cache folders.";
+    EmptyWeightFile => "LY007", "empty-weight-file", Error,
+        summary: "A weight file is zero bytes long.",
+        why: "An empty file is an interrupted upload or save; the import fails on it.",
+        fix: "Upload the file again and compare its size with the original.";
+    WeightsTooLarge => "LY008", "weights-too-large", Error,
+        summary: "The safetensors weights exceed Bedrock's size limit (200 GB, or 100 GB for multimodal architectures).",
+        why: "Custom Model Import rejects models whose weights are at or above the limit (counted here in 10^9 bytes, the stricter reading).",
+        fix: "Import a smaller variant, or reduce the precision of F32 weights to BF16.";
+    NonstandardWeightName => "LY009", "nonstandard-weight-name", Warning,
+        summary: "A single safetensors file is not named model.safetensors and there is no index.",
+        why: "Hugging Face loaders look for model.safetensors or model.safetensors.index.json; other names are not found.",
+        fix: "Rename the file to model.safetensors, or save the model again with `save_pretrained`.";
+    UnreadableFile => "LY010", "unreadable-file", Error,
+        summary: "A file of the artifact could not be read.",
+        why: "A file that this tool cannot read cannot be checked, and Bedrock may not be able to read it either.",
+        fix: "Check the file's permissions and that it is not too large for its kind (JSON files are read whole).";
+    HeaderTooSmall => "ST001", "header-too-small", Error,
+        summary: "A safetensors file is shorter than its 8-byte header length.",
+        why: "Every safetensors file starts with an 8-byte little-endian header length; a shorter file is truncated or not safetensors.",
+        fix: "Upload the file again; if it was written by another tool, save it with the safetensors library.";
+    HeaderTooLarge => "ST002", "header-too-large", Error,
+        summary: "The declared header length is above the 100,000,000-byte cap.",
+        why: "The safetensors library refuses such headers to prevent denial of service; the file is corrupt or not safetensors.",
+        fix: "Check that the file really is safetensors (not a pickle renamed) and save it again with the safetensors library.";
+    HeaderOutOfBounds => "ST003", "header-out-of-bounds", Error,
+        summary: "The declared header length runs past the end of the file.",
+        why: "The header cannot be read: the file is truncated or its first 8 bytes are corrupt.",
+        fix: "Upload the file again and compare its size with the original.";
+    HeaderNotUtf8 => "ST004", "header-not-utf8", Error,
+        summary: "The header bytes are not valid UTF-8.",
+        why: "The safetensors header must be UTF-8 JSON; loaders reject the file.",
+        fix: "Save the file again with the safetensors library.";
+    HeaderNotJson => "ST005", "header-not-json", Error,
+        summary: "The header is not a JSON object.",
+        why: "The safetensors header must be one JSON object mapping tensor names to their entries; loaders reject anything else.",
+        fix: "Save the file again with the safetensors library.";
+    UnknownDtype => "ST006", "unknown-dtype", Error,
+        summary: "A tensor has a dtype that safetensors 0.8 does not define.",
+        why: "No loader can interpret the tensor's bytes.",
+        fix: "Save the tensor in a standard dtype (BF16, F16 or F32) with the safetensors library.";
+    InvalidTensorEntry => "ST007", "invalid-tensor-entry", Error,
+        summary: "A tensor entry lacks dtype, shape or data_offsets, or has them in the wrong form.",
+        why: "The safetensors library cannot deserialize the header.",
+        fix: "Save the file again with the safetensors library.";
+    InvalidMetadata => "ST008", "invalid-metadata", Error,
+        summary: "`__metadata__` is not a single map from strings to strings.",
+        why: "The safetensors format allows only string values in `__metadata__`; loaders reject other JSON.",
+        fix: "Store only string values in the metadata (`{\"format\": \"pt\"}` is what transformers writes).";
+    DuplicateTensorName => "ST009", "duplicate-tensor-name", Error,
+        summary: "The same tensor name appears twice in one header.",
+        why: "The safetensors library silently keeps one of the two; which weights load is undefined.",
+        fix: "Save the state dict again; every tensor name must be unique.";
+    TensorSizeOverflow => "ST010", "tensor-size-overflow", Error,
+        summary: "A tensor's shape times its dtype size overflows 64 bits.",
+        why: "The header describes an impossible tensor; the file is corrupt or hostile.",
+        fix: "Save the file again with the safetensors library.";
+    MisalignedTensor => "ST011", "misaligned-tensor", Error,
+        summary: "A tensor of a sub-byte dtype (F4, F6) does not fill a whole number of bytes.",
+        why: "The safetensors library rejects such tensors (MisalignedSlice).",
+        fix: "Pad or reshape the tensor so that its element count times the dtype's bits is a multiple of 8.";
+    TensorSizeMismatch => "ST012", "tensor-size-mismatch", Error,
+        summary: "A tensor's data_offsets span differs from its shape times its dtype size.",
+        why: "The loader would read the wrong bytes or fail (TensorInvalidInfo).",
+        fix: "Save the file again with the safetensors library.";
+    InvalidOffsets => "ST013", "invalid-offsets", Error,
+        summary: "Tensor data is not contiguous from offset 0: a hole, an overlap, or an end before its start.",
+        why: "The safetensors format forbids holes and overlaps (they make polyglot files possible); loaders reject the file.",
+        fix: "Save the file again with the safetensors library.";
+    FileTruncated => "ST014", "file-truncated", Error,
+        summary: "The file is shorter than its header says: tensor data is missing.",
+        why: "A truncated shard is the classic interrupted upload; the import fails after it has started.",
+        fix: "Upload the file again and compare its size and SHA-256 with the original.";
+    TrailingBytes => "ST015", "trailing-bytes", Error,
+        summary: "The file has bytes after the last tensor.",
+        why: "The safetensors library rejects files that its header does not fully cover (MetadataIncompleteBuffer).",
+        fix: "Save the file again with the safetensors library; do not append data to it.";
+    IndexInvalid => "IX001", "index-invalid", Error,
+        summary: "model.safetensors.index.json is not valid JSON with a `weight_map` of tensor names to file names.",
+        why: "Loaders read the shard list from the index; a broken index stops the import.",
+        fix: "Save the model again with `save_pretrained`, which writes the index.";
+    ShardMissing => "IX002", "shard-missing", Error,
+        summary: "The index names a shard that is not in the artifact.",
+        why: "The loader fails when it opens the missing shard.",
+        fix: "Upload the missing shard, or save the model again so that index and shards agree.";
+    OrphanShard => "IX003", "orphan-shard", Error,
+        summary: "A safetensors file at the top level is not named in the index.",
+        why: "Its tensors are never loaded, and it usually means shards of two different saves are mixed.",
+        fix: "Remove the stray file, or save the model again into an empty folder.";
+    TensorMissingFromShard => "IX004", "tensor-missing-from-shard", Error,
+        summary: "The index maps a tensor to a shard whose header does not contain it.",
+        why: "The loader cannot find the tensor where the index says it is.",
+        fix: "Save the model again so that the index and the shards come from the same save.";
+    TensorInTwoShards => "IX005", "tensor-in-two-shards", Error,
+        summary: "The same tensor name is stored in more than one shard.",
+        why: "Which copy is loaded is undefined; it usually means shards of two saves are mixed.",
+        fix: "Save the model again into an empty folder.";
+    UnmappedTensor => "IX006", "unmapped-tensor", Warning,
+        summary: "A shard contains a tensor that the index does not list.",
+        why: "Loaders that trust the index never read it; the index and the shards disagree.",
+        fix: "Save the model again so that the index and the shards come from the same save.";
+    TotalSizeMismatch => "IX007", "total-size-mismatch", Warning,
+        summary: "`metadata.total_size` in the index differs from the bytes of the tensors in the shards.",
+        why: "The index was written for other shards, or was edited by hand.",
+        fix: "Save the model again with `save_pretrained`.";
+    IndexMissing => "IX008", "index-missing", Error,
+        summary: "Several safetensors files and no model.safetensors.index.json.",
+        why: "Without an index the loader does not know which files make up the model.",
+        fix: "Upload the model.safetensors.index.json that `save_pretrained` wrote with the shards.";
+    ConfigInvalid => "CF001", "config-invalid", Error,
+        summary: "config.json is not a valid JSON object.",
+        why: "Bedrock cannot detect the architecture.",
+        fix: "Write config.json with `model.config.save_pretrained(dir)`.";
+    UnsupportedModelType => "CF002", "unsupported-model-type", Error,
+        summary: "`model_type` is missing or not an architecture that Custom Model Import supports.",
+        why: "Bedrock imports only the architectures it lists (Llama, Mistral, Mixtral, Flan-T5, Mllama, GPTBigCode, Qwen2, Qwen2-VL, Qwen2.5-VL, Qwen3, GPT-OSS); other models fail after minutes.",
+        fix: "Import a model of a supported architecture; `cmi-preflight rules CF002` lists them.";
+    ArchitectureMismatch => "CF003", "architecture-mismatch", Error,
+        summary: "`architectures[0]` is missing or not the supported class for the model type.",
+        why: "Bedrock supports the causal-LM (or conditional-generation) class only; Qwen3 only as Qwen3ForCausalLM or Qwen3MoeForCausalLM. Embedding and classification heads are not supported.",
+        fix: "Save the model through its supported class (for example LlamaForCausalLM) so that config.json names it.";
+    CustomCode => "CF004", "custom-code", Error,
+        summary: "config.json has an `auto_map`: the model needs custom code (trust_remote_code).",
+        why: "Bedrock does not run custom modelling code.",
+        fix: "Convert the model to a transformers-native architecture and remove `auto_map`.";
+    ContextTooLong => "CF005", "context-too-long", Error,
+        summary: "The maximum context (max_position_embeddings or its equivalent) is above 131072 tokens.",
+        why: "Bedrock requires a context below 128K tokens.",
+        fix: "Set the architecture's context key in config.json to at most 131072.";
+    ScaledContextTooLong => "CF006", "scaled-context-too-long", Warning,
+        summary: "rope_scaling stretches the effective context above 131072 tokens.",
+        why: "Bedrock documents a 128K context limit; a longer scaled context may be cut or rejected (Bedrock also overrides Llama 3 rope scaling).",
+        fix: "Lower the rope_scaling factor so that the effective context is at most 131072.";
+    TransformersTooNew => "CF007", "transformers-too-new", Warning,
+        summary: "`transformers_version` is newer than the version Bedrock supports (4.51.3).",
+        why: "Newer transformers write config keys and rope formats that Bedrock's loader may not understand.",
+        fix: "Save the model with transformers 4.51.3 (`pip install transformers==4.51.3`).";
+    QuantizedCheckpoint => "CF008", "quantized-checkpoint", Error,
+        summary: "config.json has a `quantization_config` that the architecture does not allow.",
+        why: "Custom Model Import expects full-precision weights; only GPT-OSS ships in its MXFP4 format.",
+        fix: "Dequantize and save the model in BF16 or F16.";
+    UnsupportedWeightDtype => "CF009", "unsupported-weight-dtype", Error,
+        summary: "A weight tensor is stored in a dtype other than F32, F16 or BF16.",
+        why: "Integer, FP8 and FP4 weights are quantized checkpoints, which Bedrock does not import (except GPT-OSS MXFP4).",
+        fix: "Save the model in BF16 or F16.";
+    DtypeMismatch => "CF010", "dtype-mismatch", Warning,
+        summary: "`torch_dtype` (or `dtype`) in config.json disagrees with the dtype of the weights.",
+        why: "The serving stack chooses its precision from config.json; a mismatch means a cast at load time or a config from another save.",
+        fix: "Set `torch_dtype` to the dtype the weights are stored in (bfloat16, float16 or float32).";
+    ConfigFieldInvalid => "CF011", "config-field-invalid", Error,
+        summary: "A config.json field that defines the model's shapes is missing or has an impossible value.",
+        why: "The model cannot be built from its config.",
+        fix: "Write config.json with `model.config.save_pretrained(dir)` from the model that produced the weights.";
+    MissingTokenizerJson => "TK001", "missing-tokenizer-json", Error,
+        summary: "tokenizer.json is missing.",
+        why: "Bedrock requires the fast-tokenizer file tokenizer.json.",
+        fix: "Save the tokenizer with `AutoTokenizer.from_pretrained(base).save_pretrained(dir)` (a fast tokenizer writes tokenizer.json).";
+    MissingTokenizerConfig => "TK002", "missing-tokenizer-config", Error,
+        summary: "tokenizer_config.json is missing.",
+        why: "Bedrock requires tokenizer_config.json to configure the tokenizer and its special tokens.",
+        fix: "Save the tokenizer with `tokenizer.save_pretrained(dir)`.";
+    TokenizerInvalid => "TK003", "tokenizer-invalid", Error,
+        summary: "A tokenizer file is not valid JSON of the expected form.",
+        why: "The tokenizer cannot be loaded, so the model cannot serve requests.",
+        fix: "Save the tokenizer again with `tokenizer.save_pretrained(dir)`.";
+    MissingTokenizerModel => "TK004", "missing-tokenizer-model", Warning,
+        summary: "A SentencePiece tokenizer without its tokenizer.model file.",
+        why: "Bedrock lists tokenizer.model among the required files; SentencePiece-based tokenizers (Llama 2, Mistral, T5) ship it.",
+        fix: "Upload the tokenizer.model of the base model beside tokenizer.json.";
+    SentencepieceModelRequired => "TK005", "sentencepiece-model-required", Error,
+        summary: "A slow SentencePiece-only tokenizer class with neither tokenizer.model nor tokenizer.json.",
+        why: "No file remains from which the tokenizer can be built.",
+        fix: "Upload tokenizer.model, or save a fast tokenizer (tokenizer.json).";
+    UnsupportedTokenizerClass => "TK006", "unsupported-tokenizer-class", Warning,
+        summary: "`tokenizer_class` is not one that Bedrock lists as supported.",
+        why: "Bedrock documents a fixed list of tokenizer classes (Llama, CodeLlama, GPT2, GPTNeoX, Qwen2, T5, PreTrainedTokenizer and their Fast variants).",
+        fix: "Set `tokenizer_class` to a supported class, such as PreTrainedTokenizerFast, if the tokenizer.json is compatible.";
+    ChatTemplateConflict => "TK007", "chat-template-conflict", Warning,
+        summary: "A chat template is both in a separate file and embedded in tokenizer_config.json.",
+        why: "Bedrock uses the separate file and ignores the embedded one; AWS recommends choosing one.",
+        fix: "Keep one form: delete the `chat_template` field or the separate file.";
+    ChatTemplateMisnamed => "TK008", "chat-template-misnamed", Error,
+        summary: "A file looks like a chat template but its name is not exactly chat_template.jinja or chat_template.json.",
+        why: "Bedrock matches the file names exactly; a misnamed template is silently ignored.",
+        fix: "Rename the file to chat_template.jinja (raw template) or chat_template.json (the template as a JSON string).";
+    ChatTemplateInvalid => "TK009", "chat-template-invalid", Error,
+        summary: "A chat template is empty, not UTF-8, or not in the expected JSON form.",
+        why: "Incorrectly formatted templates cause import or inference failures.",
+        fix: "Write the template with `tokenizer.save_pretrained(dir)` after setting `tokenizer.chat_template`.";
+    TokenIdOutOfRange => "TK010", "token-id-out-of-range", Error,
+        summary: "tokenizer.json has token ids that do not fit the model's embedding rows (`vocab_size`).",
+        why: "Such tokens index past the embedding matrix and crash or corrupt inference.",
+        fix: "Resize the embeddings (`model.resize_token_embeddings(len(tokenizer))`) and save the model again, or use the model's own tokenizer.";
+    MissingTensor => "SH001", "missing-tensor", Error,
+        summary: "A tensor that transformers expects from config.json is not in the weights.",
+        why: "The loader would initialize it at random or fail: the imported model would be broken.",
+        fix: "Save the full model with `save_pretrained`; check that config.json belongs to these weights.";
+    UnexpectedTensor => "SH002", "unexpected-tensor", Warning,
+        summary: "The weights contain a tensor that the architecture does not define.",
+        why: "It is ignored on load, which usually means config.json and the weights do not match (wrong layer count, untied head, leftovers).",
+        fix: "Check that config.json belongs to these weights; remove stray tensors and save again.";
+    ShapeMismatch => "SH003", "shape-mismatch", Error,
+        summary: "A tensor's shape differs from the shape that config.json implies.",
+        why: "Loading fails with a size mismatch.",
+        fix: "Check that config.json (hidden_size, heads, head_dim, intermediate_size, vocab_size) belongs to these weights.";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn table_is_indexed_by_rule_id() {
+        for (index, rule) in RULES.iter().enumerate() {
+            assert_eq!(rule.id as usize, index, "{} is out of place", rule.code);
+            assert!(std::ptr::eq(rule.id.rule(), rule));
+        }
+    }
+
+    #[test]
+    fn codes_and_names_are_unique_and_well_formed() {
+        let mut codes = HashSet::new();
+        let mut names = HashSet::new();
+        for rule in RULES {
+            assert!(codes.insert(rule.code), "duplicate code {}", rule.code);
+            assert!(names.insert(rule.name), "duplicate name {}", rule.name);
+            let (prefix, number) = rule.code.split_at(2);
+            assert!(
+                ["LY", "ST", "IX", "CF", "TK", "SH"].contains(&prefix),
+                "{}",
+                rule.code
+            );
+            assert!(number.len() == 3 && number.bytes().all(|b| b.is_ascii_digit()));
+            assert!(rule
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+            for text in [rule.summary, rule.why, rule.fix] {
+                assert!(
+                    text.ends_with('.') || text.ends_with(')'),
+                    "{}: {text}",
+                    rule.code
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_by_code_or_name() {
+        assert_eq!(lookup("st013").map(|r| r.id), Some(RuleId::InvalidOffsets));
+        assert_eq!(
+            lookup("invalid-offsets").map(|r| r.id),
+            Some(RuleId::InvalidOffsets)
+        );
+        assert!(lookup("XX999").is_none());
+    }
+}

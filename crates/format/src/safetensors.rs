@@ -1,0 +1,659 @@
+//! Validation of safetensors headers from the header bytes and the file size alone.
+//!
+//! The rules are those of the `safetensors` crate's `read_metadata` and `Metadata::validate`
+//! (8-byte little-endian length, 100,000,000-byte cap, UTF-8, a JSON object, known dtypes,
+//! offsets contiguous from 0, sizes that match shape and dtype, header plus data equal to the
+//! file size), plus one that the crate lacks: a tensor name may appear only once.
+//!
+//! Nothing here reads a file. A caller that holds the first bytes of a file asks
+//! [`header_extent`] how many bytes the header needs, fetches them if it has fewer, and hands
+//! them to [`parse_header`]. Neither function allocates from the untrusted length: the length
+//! is checked against the cap and the file size before anyone reads that many bytes.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
+use crate::dtype::Dtype;
+use crate::rules::RuleId;
+
+/// Length of the little-endian header-size prefix.
+pub const PREFIX_LEN: u64 = 8;
+
+/// Largest header the `safetensors` crate accepts (`MAX_HEADER_SIZE`).
+pub const MAX_HEADER_LEN: u64 = 100_000_000;
+
+/// One tensor entry of a header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorInfo {
+    /// Tensor name, such as `model.layers.0.self_attn.q_proj.weight`.
+    pub name: String,
+    /// Element type.
+    pub dtype: Dtype,
+    /// Dimensions, outermost first; empty for a scalar.
+    pub shape: Vec<u64>,
+    /// Start (inclusive) and end (exclusive) of the tensor's bytes, relative to the data section.
+    pub data_offsets: [u64; 2],
+}
+
+impl TensorInfo {
+    /// Number of elements (the product of the shape); validation guarantees it fits.
+    pub fn element_count(&self) -> u64 {
+        self.shape.iter().product()
+    }
+
+    /// Number of data bytes.
+    pub fn byte_len(&self) -> u64 {
+        self.data_offsets[1] - self.data_offsets[0]
+    }
+}
+
+/// A validated header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Tensors in the order of their data offsets.
+    pub tensors: Vec<TensorInfo>,
+    /// The `__metadata__` map, in header order; `None` when the header has none.
+    pub metadata: Option<Vec<(String, String)>>,
+    /// Length of the JSON header in bytes (the value of the 8-byte prefix).
+    pub header_len: u64,
+    /// Length of the data section in bytes.
+    pub data_len: u64,
+}
+
+/// Why a safetensors header is invalid. Each variant maps to one rule of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    /// The file is shorter than the 8-byte length prefix.
+    #[error("file is {size} bytes, shorter than the 8-byte header length")]
+    TooSmall {
+        /// File size in bytes.
+        size: u64,
+    },
+    /// The declared header length exceeds the cap.
+    #[error("header length {len} exceeds the {MAX_HEADER_LEN}-byte cap")]
+    TooLarge {
+        /// Declared header length.
+        len: u64,
+    },
+    /// The declared header runs past the end of the file.
+    #[error("header length {len} needs {needed} bytes but the file has {size}")]
+    OutOfBounds {
+        /// Declared header length.
+        len: u64,
+        /// Bytes needed for prefix and header.
+        needed: u64,
+        /// File size.
+        size: u64,
+    },
+    /// The header is not UTF-8.
+    #[error("header is not UTF-8 (invalid byte at offset {offset})")]
+    NotUtf8 {
+        /// Offset of the first invalid byte within the header.
+        offset: usize,
+    },
+    /// The header is not a JSON object.
+    #[error("header is not a JSON object: {reason}")]
+    NotJson {
+        /// What the JSON parser said.
+        reason: String,
+    },
+    /// A tensor has a dtype that safetensors does not define.
+    #[error("tensor {tensor} has unknown dtype {dtype:?}")]
+    UnknownDtype {
+        /// Tensor name.
+        tensor: String,
+        /// The dtype as written.
+        dtype: String,
+    },
+    /// A tensor entry is malformed.
+    #[error("tensor {tensor}: {reason}")]
+    InvalidEntry {
+        /// Tensor name.
+        tensor: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `__metadata__` is not one string-to-string map.
+    #[error("__metadata__ {reason}")]
+    InvalidMetadata {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The same tensor name appears twice.
+    #[error("tensor {tensor} appears twice in the header")]
+    DuplicateTensor {
+        /// Tensor name.
+        tensor: String,
+    },
+    /// Shape times dtype size overflows.
+    #[error("tensor {tensor}: shape {shape:?} of {dtype} overflows 64 bits")]
+    Overflow {
+        /// Tensor name.
+        tensor: String,
+        /// Its shape.
+        shape: Vec<u64>,
+        /// Its dtype.
+        dtype: Dtype,
+    },
+    /// A sub-byte dtype does not fill whole bytes.
+    #[error("tensor {tensor}: {elements} elements of {dtype} make {bits} bits, not a whole number of bytes")]
+    Misaligned {
+        /// Tensor name.
+        tensor: String,
+        /// Element count.
+        elements: u64,
+        /// Its dtype.
+        dtype: Dtype,
+        /// Total bits.
+        bits: u64,
+    },
+    /// The offsets span differs from shape times dtype size.
+    #[error("tensor {tensor}: shape {shape:?} of {dtype} needs {expected} bytes but data_offsets span {actual}")]
+    SizeMismatch {
+        /// Tensor name.
+        tensor: String,
+        /// Its shape.
+        shape: Vec<u64>,
+        /// Its dtype.
+        dtype: Dtype,
+        /// Bytes implied by shape and dtype.
+        expected: u64,
+        /// Bytes spanned by the offsets.
+        actual: u64,
+    },
+    /// The offsets leave a hole, overlap, or run backwards.
+    #[error("tensor {tensor}: data_offsets [{begin}, {end}] {problem}")]
+    InvalidOffsets {
+        /// Tensor name.
+        tensor: String,
+        /// Start offset.
+        begin: u64,
+        /// End offset.
+        end: u64,
+        /// What is wrong, naming the expected start.
+        problem: String,
+    },
+    /// The file is shorter than header plus data.
+    #[error("file is truncated: header and data need {expected} bytes but the file has {size} ({missing} missing)")]
+    Truncated {
+        /// Bytes that header and data need.
+        expected: u64,
+        /// File size.
+        size: u64,
+        /// Bytes missing.
+        missing: u64,
+    },
+    /// The file is longer than header plus data.
+    #[error(
+        "{extra} bytes follow the last tensor: header and data cover {expected} bytes of {size}"
+    )]
+    TrailingBytes {
+        /// Bytes that header and data cover.
+        expected: u64,
+        /// File size.
+        size: u64,
+        /// Extra bytes.
+        extra: u64,
+    },
+}
+
+impl HeaderError {
+    /// The catalog rule of this error.
+    pub fn rule(&self) -> RuleId {
+        match self {
+            HeaderError::TooSmall { .. } => RuleId::HeaderTooSmall,
+            HeaderError::TooLarge { .. } => RuleId::HeaderTooLarge,
+            HeaderError::OutOfBounds { .. } => RuleId::HeaderOutOfBounds,
+            HeaderError::NotUtf8 { .. } => RuleId::HeaderNotUtf8,
+            HeaderError::NotJson { .. } => RuleId::HeaderNotJson,
+            HeaderError::UnknownDtype { .. } => RuleId::UnknownDtype,
+            HeaderError::InvalidEntry { .. } => RuleId::InvalidTensorEntry,
+            HeaderError::InvalidMetadata { .. } => RuleId::InvalidMetadata,
+            HeaderError::DuplicateTensor { .. } => RuleId::DuplicateTensorName,
+            HeaderError::Overflow { .. } => RuleId::TensorSizeOverflow,
+            HeaderError::Misaligned { .. } => RuleId::MisalignedTensor,
+            HeaderError::SizeMismatch { .. } => RuleId::TensorSizeMismatch,
+            HeaderError::InvalidOffsets { .. } => RuleId::InvalidOffsets,
+            HeaderError::Truncated { .. } => RuleId::FileTruncated,
+            HeaderError::TrailingBytes { .. } => RuleId::TrailingBytes,
+        }
+    }
+}
+
+/// How many bytes from the start of the file hold the prefix and the header (`8 + N`).
+///
+/// `file_start` holds the first bytes of the file (at least 8 unless the file is shorter).
+/// The declared length is checked against the cap and the file size, so the result is safe
+/// to allocate.
+pub fn header_extent(file_start: &[u8], file_size: u64) -> Result<u64, HeaderError> {
+    if file_size < PREFIX_LEN || file_start.len() < PREFIX_LEN as usize {
+        return Err(HeaderError::TooSmall { size: file_size });
+    }
+    let mut prefix = [0u8; PREFIX_LEN as usize];
+    prefix.copy_from_slice(&file_start[..PREFIX_LEN as usize]);
+    let len = u64::from_le_bytes(prefix);
+    if len > MAX_HEADER_LEN {
+        return Err(HeaderError::TooLarge { len });
+    }
+    let needed = PREFIX_LEN + len;
+    if needed > file_size {
+        return Err(HeaderError::OutOfBounds {
+            len,
+            needed,
+            size: file_size,
+        });
+    }
+    Ok(needed)
+}
+
+/// Parses and validates a header.
+///
+/// `file_start` holds the first bytes of the file, at least [`header_extent`] of them (more
+/// are ignored); `file_size` is the size of the whole file.
+pub fn parse_header(file_start: &[u8], file_size: u64) -> Result<Header, HeaderError> {
+    let extent = header_extent(file_start, file_size)?;
+    let header_len = extent - PREFIX_LEN;
+    let end = usize::try_from(extent).map_err(|_| HeaderError::TooLarge { len: header_len })?;
+    let bytes = file_start
+        .get(PREFIX_LEN as usize..end)
+        .ok_or(HeaderError::OutOfBounds {
+            len: header_len,
+            needed: extent,
+            size: file_start.len() as u64,
+        })?;
+    let text = std::str::from_utf8(bytes).map_err(|e| HeaderError::NotUtf8 {
+        offset: e.valid_up_to(),
+    })?;
+    let (entries, metadata) = deserialize(text)?;
+    let mut tensors = Vec::with_capacity(entries.len());
+    let mut seen = HashSet::with_capacity(entries.len());
+    for (name, raw) in entries {
+        if !seen.insert(name.clone()) {
+            return Err(HeaderError::DuplicateTensor { tensor: name });
+        }
+        let dtype = Dtype::parse(&raw.dtype).ok_or_else(|| HeaderError::UnknownDtype {
+            tensor: name.clone(),
+            dtype: raw.dtype.clone(),
+        })?;
+        tensors.push(TensorInfo {
+            name,
+            dtype,
+            shape: raw.shape,
+            data_offsets: [raw.data_offsets.0, raw.data_offsets.1],
+        });
+    }
+    tensors.sort_by_key(|t| t.data_offsets);
+    let data_len = validate_layout(&tensors)?;
+    let expected = extent
+        .checked_add(data_len)
+        .ok_or_else(|| HeaderError::Truncated {
+            expected: u64::MAX,
+            size: file_size,
+            missing: u64::MAX - file_size,
+        })?;
+    if expected > file_size {
+        return Err(HeaderError::Truncated {
+            expected,
+            size: file_size,
+            missing: expected - file_size,
+        });
+    }
+    if expected < file_size {
+        return Err(HeaderError::TrailingBytes {
+            expected,
+            size: file_size,
+            extra: file_size - expected,
+        });
+    }
+    Ok(Header {
+        tensors,
+        metadata,
+        header_len,
+        data_len,
+    })
+}
+
+/// Checks offsets and sizes in offset order, as `Metadata::validate` does; returns the length
+/// of the data section.
+fn validate_layout(tensors: &[TensorInfo]) -> Result<u64, HeaderError> {
+    let mut start = 0u64;
+    for tensor in tensors {
+        let [begin, end] = tensor.data_offsets;
+        if begin != start || end < begin {
+            let problem = if end < begin {
+                "ends before it begins".to_string()
+            } else if begin < start {
+                format!("overlaps the previous tensor, which ends at {start}")
+            } else {
+                format!("leaves a hole: the previous tensor ends at {start}")
+            };
+            return Err(HeaderError::InvalidOffsets {
+                tensor: tensor.name.clone(),
+                begin,
+                end,
+                problem,
+            });
+        }
+        let overflow = || HeaderError::Overflow {
+            tensor: tensor.name.clone(),
+            shape: tensor.shape.clone(),
+            dtype: tensor.dtype,
+        };
+        let elements = tensor
+            .shape
+            .iter()
+            .try_fold(1u64, |acc, &dim| acc.checked_mul(dim))
+            .ok_or_else(overflow)?;
+        let bits = elements
+            .checked_mul(tensor.dtype.bits())
+            .ok_or_else(overflow)?;
+        if bits % 8 != 0 {
+            return Err(HeaderError::Misaligned {
+                tensor: tensor.name.clone(),
+                elements,
+                dtype: tensor.dtype,
+                bits,
+            });
+        }
+        let expected = bits / 8;
+        if end - begin != expected {
+            return Err(HeaderError::SizeMismatch {
+                tensor: tensor.name.clone(),
+                shape: tensor.shape.clone(),
+                dtype: tensor.dtype,
+                expected,
+                actual: end - begin,
+            });
+        }
+        start = end;
+    }
+    Ok(start)
+}
+
+/// A tensor entry before its dtype is resolved. Unknown fields are ignored, as the crate does.
+#[derive(Deserialize)]
+struct RawEntry {
+    dtype: String,
+    shape: Vec<u64>,
+    data_offsets: (u64, u64),
+}
+
+type Entries = Vec<(String, RawEntry)>;
+type Metadata = Option<Vec<(String, String)>>;
+
+/// Deserializes the header object in one pass, keeping entries in order so that duplicates
+/// can be seen, and classifying each failure.
+fn deserialize(text: &str) -> Result<(Entries, Metadata), HeaderError> {
+    let classified = RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let result = HeaderSeed {
+        classified: &classified,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|parsed| deserializer.end().map(|()| parsed));
+    result.map_err(|error| match (error.classify(), classified.into_inner()) {
+        (serde_json::error::Category::Data, Some(cause)) => cause,
+        _ => HeaderError::NotJson {
+            reason: error.to_string(),
+        },
+    })
+}
+
+struct HeaderSeed<'c> {
+    classified: &'c RefCell<Option<HeaderError>>,
+}
+
+impl<'de> DeserializeSeed<'de> for HeaderSeed<'_> {
+    type Value = (Entries, Metadata);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HeaderSeed<'_> {
+    type Value = (Entries, Metadata);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of tensor entries")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+        let mut metadata: Metadata = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "__metadata__" {
+                if metadata.is_some() {
+                    return Err(self.classify(HeaderError::InvalidMetadata {
+                        reason: "appears twice".to_string(),
+                    }));
+                }
+                match map.next_value_seed(MetadataSeed) {
+                    Ok(pairs) => metadata = Some(pairs),
+                    Err(error) => {
+                        return Err(self.classify_data(error, |reason| {
+                            HeaderError::InvalidMetadata { reason }
+                        }))
+                    }
+                }
+            } else {
+                match map.next_value::<RawEntry>() {
+                    Ok(entry) => entries.push((key, entry)),
+                    Err(error) => {
+                        return Err(
+                            self.classify_data(error, |reason| HeaderError::InvalidEntry {
+                                tensor: key.clone(),
+                                reason,
+                            }),
+                        )
+                    }
+                }
+            }
+        }
+        Ok((entries, metadata))
+    }
+}
+
+impl HeaderSeed<'_> {
+    fn classify<E: de::Error>(&self, error: HeaderError) -> E {
+        let message = error.to_string();
+        *self.classified.borrow_mut() = Some(error);
+        E::custom(message)
+    }
+
+    /// Records `make(reason)` as the likely cause and passes the error on unchanged;
+    /// [`deserialize`] uses the record only if the parser classifies the error as one of data
+    /// rather than of JSON syntax.
+    fn classify_data<E: de::Error>(&self, error: E, make: impl FnOnce(String) -> HeaderError) -> E {
+        *self.classified.borrow_mut() = Some(make(strip_position(&error.to_string())));
+        error
+    }
+}
+
+/// Drops serde_json's " at line L column C" suffix, which says nothing to a user of a
+/// single-line header.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_string(),
+        None => message.to_string(),
+    }
+}
+
+struct MetadataSeed;
+
+impl<'de> DeserializeSeed<'de> for MetadataSeed {
+    type Value = Vec<(String, String)>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MetadataSeed {
+    type Value = Vec<(String, String)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of strings to strings")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        while let Some((key, value)) = map.next_entry::<String, String>()? {
+            if pairs.iter().any(|(k, _)| *k == key) {
+                return Err(de::Error::custom(format!("has the key {key:?} twice")));
+            }
+            pairs.push((key, value));
+        }
+        Ok(pairs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(header: &str, data_len: usize) -> Vec<u8> {
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.resize(bytes.len() + data_len, 0);
+        bytes
+    }
+
+    fn parse(header: &str, data_len: usize) -> Result<Header, HeaderError> {
+        let bytes = file(header, data_len);
+        parse_header(&bytes, bytes.len() as u64)
+    }
+
+    #[test]
+    fn valid_header_with_metadata() {
+        let header = parse(
+            r#"{"__metadata__":{"format":"pt"},"b":{"dtype":"BF16","shape":[2,3],"data_offsets":[8,20]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#,
+            20,
+        )
+        .unwrap();
+        assert_eq!(header.tensors[0].name, "a");
+        assert_eq!(header.tensors[1].name, "b");
+        assert_eq!(header.data_len, 20);
+        assert_eq!(header.metadata, Some(vec![("format".into(), "pt".into())]));
+    }
+
+    #[test]
+    fn empty_header_and_padding_are_accepted() {
+        assert!(parse("{}", 0).unwrap().tensors.is_empty());
+        assert!(parse("  {}    ", 0).is_ok());
+    }
+
+    #[test]
+    fn each_error_is_classified() {
+        let cases: &[(&str, usize, RuleId)] = &[
+            ("[1]", 0, RuleId::HeaderNotJson),
+            ("{\"a\":", 0, RuleId::HeaderNotJson),
+            (
+                r#"{"a":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}}"#,
+                16,
+                RuleId::UnknownDtype,
+            ),
+            (
+                r#"{"a":{"dtype":"F32","shape":[1]}}"#,
+                0,
+                RuleId::InvalidTensorEntry,
+            ),
+            (
+                r#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#,
+                4,
+                RuleId::InvalidTensorEntry,
+            ),
+            (r#"{"__metadata__":{"x":1}}"#, 0, RuleId::InvalidMetadata),
+            (
+                r#"{"__metadata__":{},"__metadata__":{}}"#,
+                0,
+                RuleId::InvalidMetadata,
+            ),
+            (
+                r#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#,
+                1,
+                RuleId::DuplicateTensorName,
+            ),
+            (
+                r#"{"a":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#,
+                8,
+                RuleId::TensorSizeOverflow,
+            ),
+            (
+                r#"{"a":{"dtype":"F4","shape":[3],"data_offsets":[0,1]}}"#,
+                1,
+                RuleId::MisalignedTensor,
+            ),
+            (
+                r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#,
+                4,
+                RuleId::TensorSizeMismatch,
+            ),
+            (
+                r#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}"#,
+                2,
+                RuleId::InvalidOffsets,
+            ),
+            (
+                r#"{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}"#,
+                3,
+                RuleId::InvalidOffsets,
+            ),
+            (
+                r#"{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}"#,
+                3,
+                RuleId::FileTruncated,
+            ),
+            (
+                r#"{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}"#,
+                5,
+                RuleId::TrailingBytes,
+            ),
+        ];
+        for (header, data_len, rule) in cases {
+            let error = parse(header, *data_len).unwrap_err();
+            assert_eq!(error.rule(), *rule, "{header}: {error}");
+        }
+    }
+
+    #[test]
+    fn prefix_errors() {
+        assert_eq!(
+            header_extent(&[1, 2, 3], 3).unwrap_err().rule(),
+            RuleId::HeaderTooSmall
+        );
+        let huge = (MAX_HEADER_LEN + 1).to_le_bytes();
+        assert_eq!(
+            header_extent(&huge, 1 << 40).unwrap_err().rule(),
+            RuleId::HeaderTooLarge
+        );
+        let long = 100u64.to_le_bytes();
+        assert_eq!(
+            header_extent(&long, 50).unwrap_err().rule(),
+            RuleId::HeaderOutOfBounds
+        );
+        let mut bad = 2u64.to_le_bytes().to_vec();
+        bad.extend_from_slice(&[0xff, 0xfe]);
+        assert_eq!(
+            parse_header(&bad, 10).unwrap_err().rule(),
+            RuleId::HeaderNotUtf8
+        );
+    }
+
+    #[test]
+    fn messages_name_the_tensor_and_numbers() {
+        let error = parse(
+            r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#,
+            4,
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "tensor w: shape [2] of F32 needs 8 bytes but data_offsets span 4"
+        );
+    }
+}
