@@ -9,10 +9,18 @@
 //! What it is not: a loader. It reads headers and small JSON documents only, never tensor data.
 
 pub mod arch;
+pub mod artifact;
+pub mod config;
 pub mod dtype;
 pub mod finding;
+pub mod index;
+pub mod layout;
 pub mod rules;
 pub mod safetensors;
+pub mod shapes;
+pub mod tokenizer;
+mod weights;
 
+pub use artifact::{check, plan, Artifact, Entry, Plan, Report, Summary};
 pub use finding::{Finding, Severity};
 pub use rules::{Rule, RuleId, RULES};

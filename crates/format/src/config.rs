@@ -1,0 +1,299 @@
+//! config.json: the architecture allow-list, custom code, context length, transformers
+//! version and quantization.
+
+use serde_json::{Map, Value};
+
+use crate::arch::{Architecture, CMI_LIMITS};
+use crate::artifact::{Artifact, Context, CONFIG_JSON};
+use crate::finding::Finding;
+use crate::rules::RuleId;
+
+/// A parsed config.json object.
+#[derive(Debug, Clone)]
+pub struct Config {
+    object: Map<String, Value>,
+}
+
+impl Config {
+    /// Wraps a JSON object.
+    pub fn new(object: Map<String, Value>) -> Config {
+        Config { object }
+    }
+
+    /// The value at a dotted path such as `text_config.vocab_size`.
+    pub fn get(&self, dotted: &str) -> Option<&Value> {
+        let mut parts = dotted.split('.');
+        let mut value = self.object.get(parts.next()?)?;
+        for part in parts {
+            value = value.as_object()?.get(part)?;
+        }
+        Some(value)
+    }
+
+    /// The value at the first of `keys` that is present and not null, with its key.
+    pub fn first<'k>(&self, keys: &[&'k str]) -> Option<(&'k str, &Value)> {
+        keys.iter()
+            .find_map(|k| self.get(k).filter(|v| !v.is_null()).map(|v| (*k, v)))
+    }
+
+    /// `model_type`.
+    pub fn model_type(&self) -> Option<&str> {
+        self.get("model_type")?.as_str()
+    }
+
+    /// `architectures[0]`.
+    pub fn architecture(&self) -> Option<&str> {
+        self.get("architectures")?.as_array()?.first()?.as_str()
+    }
+
+    /// `torch_dtype`, or `dtype` as transformers 4.56 and later write it.
+    pub fn torch_dtype(&self) -> Option<(&'static str, &str)> {
+        ["torch_dtype", "dtype"]
+            .into_iter()
+            .find_map(|k| self.get(k).and_then(Value::as_str).map(|v| (k, v)))
+    }
+}
+
+/// Reads config.json; reports it when it is not a JSON object.
+pub(crate) fn parse(artifact: &Artifact, findings: &mut Vec<Finding>) -> Option<Config> {
+    let bytes = artifact.documents.get(CONFIG_JSON)?;
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(object)) => Some(Config::new(object)),
+        Ok(other) => {
+            findings.push(Finding::new(
+                RuleId::ConfigInvalid,
+                CONFIG_JSON,
+                format!("is a JSON {}, not an object", json_kind(&other)),
+            ));
+            None
+        }
+        Err(error) => {
+            findings.push(Finding::new(
+                RuleId::ConfigInvalid,
+                CONFIG_JSON,
+                format!("is not valid JSON: {error}"),
+            ));
+            None
+        }
+    }
+}
+
+/// The JSON type of a value, for messages.
+pub(crate) fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Runs the config-level rules.
+pub(crate) fn check(context: &Context<'_>, findings: &mut Vec<Finding>) {
+    let Some(config) = &context.config else {
+        return;
+    };
+    let Some(architecture) = check_architecture(config, context.architecture, findings) else {
+        return;
+    };
+    if let Some(auto_map) = config.get("auto_map") {
+        let classes = auto_map
+            .as_object()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        findings.push(Finding::new(
+            RuleId::CustomCode,
+            CONFIG_JSON,
+            format!("auto_map ({classes}) requires trust_remote_code"),
+        ));
+    }
+    check_context(config, architecture, findings);
+    check_transformers_version(config, findings);
+    check_quantization(config, architecture, findings);
+}
+
+fn check_architecture(
+    config: &Config,
+    architecture: Option<&'static Architecture>,
+    findings: &mut Vec<Finding>,
+) -> Option<&'static Architecture> {
+    let supported = || {
+        crate::arch::ARCHITECTURES
+            .iter()
+            .map(|a| a.model_type)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(model_type) = config.model_type() else {
+        findings.push(Finding::new(
+            RuleId::UnsupportedModelType,
+            CONFIG_JSON,
+            format!("has no model_type string; supported: {}", supported()),
+        ));
+        return None;
+    };
+    let Some(architecture) = architecture else {
+        findings.push(Finding::new(
+            RuleId::UnsupportedModelType,
+            CONFIG_JSON,
+            format!(
+                "model_type {model_type:?} is not supported by Custom Model Import (list of {}); supported: {}",
+                crate::arch::ALLOW_LIST_AS_OF,
+                supported()
+            ),
+        ));
+        return None;
+    };
+    let expected = architecture.classes.join(" or ");
+    match config.architecture() {
+        Some(class) if architecture.classes.contains(&class) => {}
+        Some(class) => findings.push(Finding::new(
+            RuleId::ArchitectureMismatch,
+            CONFIG_JSON,
+            format!(
+                "architectures[0] is {class:?}; {} is supported only as {expected}",
+                architecture.aws_name
+            ),
+        )),
+        None => findings.push(Finding::new(
+            RuleId::ArchitectureMismatch,
+            CONFIG_JSON,
+            format!("has no architectures list; expected [{expected:?}]"),
+        )),
+    }
+    Some(architecture)
+}
+
+fn check_context(config: &Config, architecture: &Architecture, findings: &mut Vec<Finding>) {
+    let limit = CMI_LIMITS.max_context_tokens;
+    let Some((key, value)) = config.first(architecture.context_keys) else {
+        return;
+    };
+    let Some(context) = value.as_u64() else {
+        findings.push(Finding::new(
+            RuleId::ConfigFieldInvalid,
+            CONFIG_JSON,
+            format!("{key} is {value}, not a non-negative integer"),
+        ));
+        return;
+    };
+    if context > limit {
+        findings.push(Finding::new(
+            RuleId::ContextTooLong,
+            CONFIG_JSON,
+            format!("{key} is {context}, above the {limit}-token limit"),
+        ));
+        return;
+    }
+    let scaling_key = match key.rsplit_once('.') {
+        Some((parent, _)) => format!("{parent}.rope_scaling"),
+        None => "rope_scaling".to_string(),
+    };
+    let Some(scaling) = config.get(&scaling_key).and_then(Value::as_object) else {
+        return;
+    };
+    let Some(factor) = scaling.get("factor").and_then(Value::as_f64) else {
+        return;
+    };
+    let base = scaling
+        .get("original_max_position_embeddings")
+        .and_then(Value::as_u64)
+        .unwrap_or(context);
+    let effective = (base as f64 * factor).round();
+    if effective > limit as f64 {
+        let kind = scaling
+            .get("rope_type")
+            .or_else(|| scaling.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("unnamed");
+        findings.push(Finding::new(
+            RuleId::ScaledContextTooLong,
+            CONFIG_JSON,
+            format!(
+                "{kind} rope_scaling with factor {factor} stretches {base} positions to {effective} tokens, above the {limit}-token limit"
+            ),
+        ));
+    }
+}
+
+/// Parses the numeric part of a version such as `4.51.3` or `4.52.0.dev0`.
+fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = text.split('.').map(|p| {
+        let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u64>().ok()
+    });
+    let major = parts.next()??;
+    let minor = parts.next().flatten().unwrap_or(0);
+    let patch = parts.next().flatten().unwrap_or(0);
+    Some((major, minor, patch))
+}
+
+fn check_transformers_version(config: &Config, findings: &mut Vec<Finding>) {
+    let Some(version) = config.get("transformers_version").and_then(Value::as_str) else {
+        return;
+    };
+    let (major, minor, patch) = CMI_LIMITS.supported_transformers;
+    if parse_version(version).is_some_and(|v| v > (major, minor, patch)) {
+        findings.push(Finding::new(
+            RuleId::TransformersTooNew,
+            CONFIG_JSON,
+            format!("written by transformers {version}; Bedrock supports {major}.{minor}.{patch}"),
+        ));
+    }
+}
+
+fn check_quantization(config: &Config, architecture: &Architecture, findings: &mut Vec<Finding>) {
+    let Some(quantization) = config.get("quantization_config").filter(|v| !v.is_null()) else {
+        return;
+    };
+    let method = quantization
+        .get("quant_method")
+        .and_then(Value::as_str)
+        .unwrap_or("unnamed");
+    if architecture
+        .quantization
+        .iter()
+        .any(|q| q.quant_method == method)
+    {
+        return;
+    }
+    findings.push(Finding::new(
+        RuleId::QuantizedCheckpoint,
+        CONFIG_JSON,
+        format!(
+            "quantization_config with quant_method {method:?}: {} is imported only in full precision",
+            architecture.aws_name
+        ),
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert_eq!(parse_version("4.51.3"), Some((4, 51, 3)));
+        assert_eq!(parse_version("4.52.0.dev0"), Some((4, 52, 0)));
+        assert_eq!(parse_version("5"), Some((5, 0, 0)));
+        assert_eq!(parse_version("x"), None);
+        assert!(parse_version("4.9.0").unwrap() < (4, 51, 3));
+    }
+
+    #[test]
+    fn dotted_paths_and_first_present_key() {
+        let config = Config::new(
+            serde_json::from_str(
+                r#"{"text_config": {"vocab_size": 10}, "head_dim": null, "vocab_size": 5}"#,
+            )
+            .unwrap(),
+        );
+        assert_eq!(config.get("text_config.vocab_size"), Some(&Value::from(10)));
+        assert_eq!(
+            config.first(&["head_dim", "vocab_size"]).map(|(k, _)| k),
+            Some("vocab_size")
+        );
+    }
+}

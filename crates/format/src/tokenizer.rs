@@ -1,0 +1,508 @@
+//! Tokenizer files: presence, validity, supported classes, chat templates and token ids.
+
+use std::fmt;
+
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::artifact::{
+    Context, CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON, CONFIG_JSON, TOKENIZER_CONFIG_JSON,
+    TOKENIZER_JSON, TOKENIZER_MODEL,
+};
+use crate::config::json_kind;
+use crate::finding::Finding;
+use crate::rules::RuleId;
+
+/// Tokenizer classes that Bedrock documents as supported (reference/bedrock-cmi.md 1.2).
+pub const SUPPORTED_TOKENIZER_CLASSES: &[&str] = &[
+    "T5Tokenizer",
+    "T5TokenizerFast",
+    "LlamaTokenizer",
+    "LlamaTokenizerFast",
+    "CodeLlamaTokenizer",
+    "CodeLlamaTokenizerFast",
+    "GPT2Tokenizer",
+    "GPT2TokenizerFast",
+    "GPTNeoXTokenizer",
+    "GPTNeoXTokenizerFast",
+    "PreTrainedTokenizer",
+    "PreTrainedTokenizerFast",
+    "Qwen2Tokenizer",
+    "Qwen2TokenizerFast",
+];
+
+/// Classes built on a SentencePiece model, which ship a tokenizer.model.
+pub const SENTENCEPIECE_CLASSES: &[&str] = &[
+    "LlamaTokenizer",
+    "LlamaTokenizerFast",
+    "CodeLlamaTokenizer",
+    "CodeLlamaTokenizerFast",
+    "T5Tokenizer",
+    "T5TokenizerFast",
+];
+
+/// Slow classes that can be built only from tokenizer.model.
+pub const SENTENCEPIECE_ONLY_CLASSES: &[&str] =
+    &["LlamaTokenizer", "CodeLlamaTokenizer", "T5Tokenizer"];
+
+/// What tokenizer.json says about its ids.
+#[derive(Debug, Default)]
+struct TokenIds {
+    /// The model kind (`BPE`, `Unigram`, `WordPiece`, `WordLevel`).
+    kind: Option<String>,
+    /// Whether the model falls back to bytes (SentencePiece-converted BPE).
+    byte_fallback: bool,
+    /// Number of vocabulary entries.
+    vocab_len: u64,
+    /// Ids at or above the limit, with their token (bounded list).
+    out_of_range: Vec<(u64, String)>,
+    /// How many ids are out of range in all.
+    out_of_range_count: u64,
+}
+
+/// Most out-of-range tokens kept for the message.
+const SHOWN: usize = 3;
+
+impl TokenIds {
+    fn note(&mut self, id: u64, token: &str, limit: u64) {
+        if id >= limit {
+            self.out_of_range_count += 1;
+            if self.out_of_range.len() < SHOWN {
+                self.out_of_range.push((id, token.to_string()));
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawTokenizer {
+    #[serde(default)]
+    added_tokens: Vec<RawAddedToken>,
+    model: RawModel,
+}
+
+#[derive(Deserialize)]
+struct RawAddedToken {
+    id: u64,
+    content: String,
+}
+
+#[derive(Deserialize)]
+struct RawModel {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    byte_fallback: Option<bool>,
+    #[serde(default)]
+    vocab: Option<Vocab>,
+}
+
+/// A vocabulary: a map of token to id (BPE, WordPiece, WordLevel), or a list of
+/// `[token, score]` pairs whose index is the id (Unigram), kept as its length only.
+enum Vocab {
+    Map(Vec<(String, u64)>),
+    List(u64),
+}
+
+impl Default for Vocab {
+    fn default() -> Self {
+        Vocab::List(0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Vocab {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(VocabVisitor)
+    }
+}
+
+struct VocabVisitor;
+
+impl<'de> Visitor<'de> for VocabVisitor {
+    type Value = Vocab;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of tokens to ids or a list of [token, score] pairs")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vocab, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some(entry) = map.next_entry::<String, u64>()? {
+            entries.push(entry);
+        }
+        Ok(Vocab::Map(entries))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vocab, A::Error> {
+        let mut len = 0;
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            len += 1;
+        }
+        Ok(Vocab::List(len))
+    }
+}
+
+fn scan(bytes: &[u8], limit: Option<u64>) -> Result<TokenIds, String> {
+    let raw: RawTokenizer = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let vocab = raw.model.vocab.unwrap_or_default();
+    let mut ids = TokenIds {
+        kind: raw.model.kind,
+        byte_fallback: raw.model.byte_fallback.unwrap_or(false),
+        ..TokenIds::default()
+    };
+    let limit = limit.unwrap_or(u64::MAX);
+    match vocab {
+        Vocab::Map(mut entries) => {
+            ids.vocab_len = entries.len() as u64;
+            entries.sort_by_key(|(_, id)| *id);
+            for (token, id) in &entries {
+                ids.note(*id, token, limit);
+            }
+        }
+        Vocab::List(len) => {
+            ids.vocab_len = len;
+            for id in limit..len {
+                ids.note(id, &format!("#{id}"), limit);
+            }
+        }
+    }
+    for token in &raw.added_tokens {
+        ids.note(token.id, &token.content, limit);
+    }
+    Ok(ids)
+}
+
+/// Runs the tokenizer rules.
+pub(crate) fn check(context: &Context<'_>, findings: &mut Vec<Finding>) {
+    let artifact = context.artifact;
+    if !artifact.has(CONFIG_JSON)
+        && !artifact.has(TOKENIZER_JSON)
+        && !artifact.has(TOKENIZER_CONFIG_JSON)
+    {
+        // Not a model folder at all; the layout rules have said so.
+        if artifact.top_level_safetensors().next().is_none() {
+            return;
+        }
+    }
+    let tokenizer_config = read_tokenizer_config(context, findings);
+    let tokenizer_class = tokenizer_config
+        .as_ref()
+        .and_then(|c| c.get("tokenizer_class"))
+        .and_then(Value::as_str);
+    let limit = vocab_limit(context);
+    let ids = match artifact.documents.get(TOKENIZER_JSON) {
+        Some(bytes) => match scan(bytes, limit) {
+            Ok(ids) => Some(ids),
+            Err(error) => {
+                findings.push(Finding::new(
+                    RuleId::TokenizerInvalid,
+                    TOKENIZER_JSON,
+                    format!("cannot be read as a tokenizer: {error}"),
+                ));
+                None
+            }
+        },
+        None => {
+            if !artifact.has(TOKENIZER_JSON) {
+                findings.push(Finding::new(
+                    RuleId::MissingTokenizerJson,
+                    "",
+                    "no tokenizer.json at the top level of the artifact",
+                ));
+            }
+            None
+        }
+    };
+    if let (Some(ids), Some(limit)) = (&ids, limit) {
+        report_out_of_range(ids, limit, findings);
+    }
+    if let Some(class) = tokenizer_class {
+        if !SUPPORTED_TOKENIZER_CLASSES.contains(&class) {
+            findings.push(Finding::new(
+                RuleId::UnsupportedTokenizerClass,
+                TOKENIZER_CONFIG_JSON,
+                format!("tokenizer_class {class:?} is not in Bedrock's supported list"),
+            ));
+        }
+    }
+    check_sentencepiece(context, tokenizer_class, ids.as_ref(), findings);
+    check_chat_templates(context, tokenizer_config.as_ref(), findings);
+}
+
+fn read_tokenizer_config(
+    context: &Context<'_>,
+    findings: &mut Vec<Finding>,
+) -> Option<serde_json::Map<String, Value>> {
+    let artifact = context.artifact;
+    let Some(bytes) = artifact.documents.get(TOKENIZER_CONFIG_JSON) else {
+        if !artifact.has(TOKENIZER_CONFIG_JSON) {
+            findings.push(Finding::new(
+                RuleId::MissingTokenizerConfig,
+                "",
+                "no tokenizer_config.json at the top level of the artifact",
+            ));
+        }
+        return None;
+    };
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(object)) => Some(object),
+        Ok(other) => {
+            findings.push(Finding::new(
+                RuleId::TokenizerInvalid,
+                TOKENIZER_CONFIG_JSON,
+                format!("is a JSON {}, not an object", json_kind(&other)),
+            ));
+            None
+        }
+        Err(error) => {
+            findings.push(Finding::new(
+                RuleId::TokenizerInvalid,
+                TOKENIZER_CONFIG_JSON,
+                format!("is not valid JSON: {error}"),
+            ));
+            None
+        }
+    }
+}
+
+/// The number of embedding rows, from config.json.
+fn vocab_limit(context: &Context<'_>) -> Option<u64> {
+    let config = context.config.as_ref()?;
+    let keys = context
+        .architecture
+        .map(|a| a.vocab_keys)
+        .unwrap_or(&["vocab_size"]);
+    config.first(keys)?.1.as_u64()
+}
+
+fn report_out_of_range(ids: &TokenIds, limit: u64, findings: &mut Vec<Finding>) {
+    if ids.out_of_range_count == 0 {
+        return;
+    }
+    let shown: Vec<String> = ids
+        .out_of_range
+        .iter()
+        .map(|(id, token)| format!("{token:?} = {id}"))
+        .collect();
+    findings.push(Finding::new(
+        RuleId::TokenIdOutOfRange,
+        TOKENIZER_JSON,
+        format!(
+            "{} token id(s) are at or above vocab_size {limit} in config.json ({}{})",
+            ids.out_of_range_count,
+            shown.join(", "),
+            if ids.out_of_range_count > shown.len() as u64 {
+                ", ..."
+            } else {
+                ""
+            }
+        ),
+    ));
+}
+
+fn check_sentencepiece(
+    context: &Context<'_>,
+    tokenizer_class: Option<&str>,
+    ids: Option<&TokenIds>,
+    findings: &mut Vec<Finding>,
+) {
+    let artifact = context.artifact;
+    if artifact.has(TOKENIZER_MODEL) {
+        return;
+    }
+    let class_is_sentencepiece =
+        tokenizer_class.is_some_and(|c| SENTENCEPIECE_CLASSES.contains(&c));
+    let json_is_sentencepiece =
+        ids.is_some_and(|ids| ids.kind.as_deref() == Some("Unigram") || ids.byte_fallback);
+    if !class_is_sentencepiece && !json_is_sentencepiece {
+        return;
+    }
+    let class = tokenizer_class.unwrap_or("a SentencePiece tokenizer");
+    if tokenizer_class.is_some_and(|c| SENTENCEPIECE_ONLY_CLASSES.contains(&c))
+        && !artifact.has(TOKENIZER_JSON)
+    {
+        findings.push(Finding::new(
+            RuleId::SentencepieceModelRequired,
+            TOKENIZER_CONFIG_JSON,
+            format!("{class} needs tokenizer.model, and there is neither tokenizer.model nor tokenizer.json"),
+        ));
+    } else {
+        findings.push(Finding::new(
+            RuleId::MissingTokenizerModel,
+            "",
+            format!("{class} is SentencePiece-based, and there is no tokenizer.model"),
+        ));
+    }
+}
+
+/// Whether a top-level file name looks like a chat template without being one of the two
+/// exact names.
+pub fn is_misnamed_chat_template(name: &str) -> bool {
+    if name == CHAT_TEMPLATE_JINJA || name == CHAT_TEMPLATE_JSON || name.contains('/') {
+        return false;
+    }
+    let normal: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c == '-' || c == ' ' { '_' } else { c })
+        .collect();
+    normal.starts_with("chat_template") || normal.starts_with("chattemplate")
+}
+
+fn check_chat_templates(
+    context: &Context<'_>,
+    tokenizer_config: Option<&serde_json::Map<String, Value>>,
+    findings: &mut Vec<Finding>,
+) {
+    let artifact = context.artifact;
+    for entry in &artifact.entries {
+        if is_misnamed_chat_template(&entry.path) {
+            findings.push(Finding::new(
+                RuleId::ChatTemplateMisnamed,
+                entry.path.clone(),
+                "looks like a chat template, but Bedrock reads only chat_template.jinja or chat_template.json",
+            ));
+        }
+    }
+    let mut files = Vec::new();
+    if let Some(entry) = artifact.entry(CHAT_TEMPLATE_JINJA) {
+        files.push(CHAT_TEMPLATE_JINJA);
+        let text = artifact.documents.get(CHAT_TEMPLATE_JINJA);
+        let problem = match text.map(|b| std::str::from_utf8(b)) {
+            _ if entry.size == 0 => Some("is empty".to_string()),
+            Some(Err(e)) => Some(format!(
+                "is not UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            )),
+            Some(Ok(t)) if t.trim().is_empty() => Some("holds only whitespace".to_string()),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            findings.push(Finding::new(
+                RuleId::ChatTemplateInvalid,
+                CHAT_TEMPLATE_JINJA,
+                problem,
+            ));
+        }
+    }
+    if artifact.has(CHAT_TEMPLATE_JSON) {
+        files.push(CHAT_TEMPLATE_JSON);
+        let value = artifact
+            .documents
+            .get(CHAT_TEMPLATE_JSON)
+            .map(|b| serde_json::from_slice::<Value>(b));
+        let problem = match value {
+            None => Some("is empty".to_string()),
+            Some(Err(e)) => Some(format!("is not valid JSON: {e}")),
+            Some(Ok(v)) => {
+                template_problem(v.get("chat_template")).map(|p| format!("\"chat_template\" {p}"))
+            }
+        };
+        if let Some(problem) = problem {
+            findings.push(Finding::new(
+                RuleId::ChatTemplateInvalid,
+                CHAT_TEMPLATE_JSON,
+                problem,
+            ));
+        }
+    }
+    let Some(embedded) = tokenizer_config.and_then(|c| c.get("chat_template")) else {
+        return;
+    };
+    if let Some(problem) = template_problem(Some(embedded)) {
+        findings.push(Finding::new(
+            RuleId::ChatTemplateInvalid,
+            TOKENIZER_CONFIG_JSON,
+            format!("\"chat_template\" {problem}"),
+        ));
+    }
+    if !files.is_empty() {
+        findings.push(Finding::new(
+            RuleId::ChatTemplateConflict,
+            TOKENIZER_CONFIG_JSON,
+            format!(
+                "has a chat_template field and {} exists; Bedrock uses the file and ignores the field",
+                files.join(" and ")
+            ),
+        ));
+    }
+}
+
+/// What is wrong with a chat-template value: a non-empty string, or a list of
+/// `{"name", "template"}` objects (named templates).
+fn template_problem(value: Option<&Value>) -> Option<String> {
+    match value {
+        None => Some("is missing".to_string()),
+        Some(Value::String(s)) if s.trim().is_empty() => Some("is empty".to_string()),
+        Some(Value::String(_)) => None,
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .all(|item| {
+                item.get("name").and_then(Value::as_str).is_some()
+                    && item
+                        .get("template")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| !t.trim().is_empty())
+            })
+            .then_some(())
+            .map_or(
+                Some(
+                    "is a list whose items are not all {\"name\", \"template\"} strings"
+                        .to_string(),
+                ),
+                |()| None,
+            ),
+        Some(other) => Some(format!("is a JSON {}, not a string", json_kind(other))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scans_bpe_and_unigram_vocabularies() {
+        let bpe = br#"{"added_tokens": [{"id": 9, "content": "<|end|>"}],
+            "model": {"type": "BPE", "vocab": {"a": 0, "b": 7, "c": 3}, "merges": []}}"#;
+        let ids = scan(bpe, Some(8)).unwrap();
+        assert_eq!(ids.vocab_len, 3);
+        assert_eq!(ids.out_of_range_count, 1);
+        assert_eq!(ids.out_of_range, vec![(9, "<|end|>".to_string())]);
+        let unigram =
+            br#"{"model": {"type": "Unigram", "vocab": [["a", 0.0], ["b", -1.0], ["c", -2.0]]}}"#;
+        let ids = scan(unigram, Some(2)).unwrap();
+        assert_eq!(ids.out_of_range_count, 1);
+        assert_eq!(scan(unigram, Some(3)).unwrap().out_of_range_count, 0);
+    }
+
+    #[test]
+    fn misnamed_templates() {
+        for name in [
+            "chat-template.jinja",
+            "Chat_Template.jinja",
+            "chat_template.j2",
+            "chat_template",
+        ] {
+            assert!(is_misnamed_chat_template(name), "{name}");
+        }
+        for name in [
+            "chat_template.jinja",
+            "chat_template.json",
+            "tokenizer.json",
+            "sub/chat-template.jinja",
+        ] {
+            assert!(!is_misnamed_chat_template(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn template_values() {
+        assert!(template_problem(Some(&Value::from("{{ x }}"))).is_none());
+        assert!(template_problem(Some(&Value::from(" "))).is_some());
+        let named = serde_json::json!([{"name": "default", "template": "{{ x }}"}]);
+        assert!(template_problem(Some(&named)).is_none());
+        assert!(template_problem(Some(&serde_json::json!([{"name": "x"}]))).is_some());
+        assert!(template_problem(Some(&Value::from(3))).is_some());
+    }
+}
