@@ -1,0 +1,141 @@
+//! `check`: list a source, fetch what the format crate asks for, validate.
+
+use std::collections::HashMap;
+
+use cmi_format::artifact::{DOCUMENT_LIMIT, SNIFF_LEN};
+use cmi_format::safetensors::{self, Header, HeaderError};
+use cmi_format::{Artifact, Report};
+use futures::stream::{self, StreamExt};
+use tracing::debug;
+
+use crate::source::{ReadError, Source, SourceError};
+
+/// How a check reads.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckOptions {
+    /// Files read at once.
+    pub concurrency: usize,
+    /// Bytes of the first, speculative read of each safetensors file. It covers the header in
+    /// the common case; a second read fetches the rest of a longer header.
+    pub header_probe: u64,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            concurrency: 32,
+            header_probe: 256 * 1024,
+        }
+    }
+}
+
+/// What one read job produced.
+enum Fetched {
+    Document(String, Result<Vec<u8>, ReadError>),
+    Header(String, Result<(Result<Header, HeaderError>, Vec<u8>), ReadError>),
+    Sniff(String, Result<Vec<u8>, ReadError>),
+}
+
+enum Job {
+    Document(String, u64),
+    Header(String, u64),
+    Sniff(String, u64),
+}
+
+/// Checks the artifact of a source; fails only when the source cannot be listed.
+pub async fn check<S: Source>(source: &S, options: CheckOptions) -> Result<Report, SourceError> {
+    let listing = source.list().await?;
+    let plan = cmi_format::plan(&listing.entries);
+    let sizes: HashMap<&str, u64> = listing
+        .entries
+        .iter()
+        .map(|e| (e.path.as_str(), e.size))
+        .collect();
+    let size_of = |path: &str| sizes.get(path).copied().unwrap_or(0);
+    let jobs: Vec<Job> = plan
+        .documents
+        .iter()
+        .map(|p| Job::Document(p.clone(), size_of(p)))
+        .chain(plan.headers.iter().map(|p| Job::Header(p.clone(), size_of(p))))
+        .chain(plan.sniffs.iter().map(|p| Job::Sniff(p.clone(), size_of(p))))
+        .collect();
+    debug!(jobs = jobs.len(), "fetching");
+    let fetched: Vec<Fetched> = stream::iter(jobs)
+        .map(|job| run(source, job, options))
+        .buffer_unordered(options.concurrency.max(1))
+        .collect()
+        .await;
+    let mut artifact = Artifact {
+        entries: listing.entries,
+        unreadable: listing.unreadable.into_iter().collect(),
+        ..Artifact::default()
+    };
+    for item in fetched {
+        match item {
+            Fetched::Document(path, Ok(bytes)) => {
+                artifact.documents.insert(path, bytes);
+            }
+            Fetched::Header(path, Ok((header, magic))) => {
+                artifact.magic.insert(path.clone(), magic);
+                artifact.headers.insert(path, header);
+            }
+            Fetched::Sniff(path, Ok(magic)) => {
+                artifact.magic.insert(path, magic);
+            }
+            Fetched::Document(path, Err(e))
+            | Fetched::Header(path, Err(e))
+            | Fetched::Sniff(path, Err(e)) => {
+                artifact.unreadable.insert(path, e.reason);
+            }
+        }
+    }
+    Ok(cmi_format::check(&artifact))
+}
+
+async fn run<S: Source>(source: &S, job: Job, options: CheckOptions) -> Fetched {
+    match job {
+        Job::Document(path, size) => {
+            let result = if size > DOCUMENT_LIMIT {
+                Err(ReadError::new(format!(
+                    "{size} bytes is above the {DOCUMENT_LIMIT}-byte limit for a JSON or template file"
+                )))
+            } else {
+                source.read_range(&path, 0..size).await
+            };
+            Fetched::Document(path, result)
+        }
+        Job::Header(path, size) => {
+            let result = read_header(source, &path, size, options.header_probe).await;
+            Fetched::Header(path, result)
+        }
+        Job::Sniff(path, size) => {
+            let result = source.read_range(&path, 0..size.min(SNIFF_LEN)).await;
+            Fetched::Sniff(path, result)
+        }
+    }
+}
+
+/// Reads a safetensors header with one speculative read, and a second one only when the
+/// header is longer than the probe. Returns the header check and the file's first bytes.
+async fn read_header<S: Source>(
+    source: &S,
+    path: &str,
+    size: u64,
+    probe: u64,
+) -> Result<(Result<Header, HeaderError>, Vec<u8>), ReadError> {
+    let mut bytes = source
+        .read_range(path, 0..size.min(probe.max(safetensors::PREFIX_LEN)))
+        .await?;
+    let magic = bytes[..bytes.len().min(SNIFF_LEN as usize)].to_vec();
+    let extent = match safetensors::header_extent(&bytes, size) {
+        Ok(extent) => extent,
+        Err(error) => return Ok((Err(error), magic)),
+    };
+    let have = bytes.len() as u64;
+    if extent > have {
+        debug!(path, extent, have, "header longer than the probe; second read");
+        let rest = source.read_range(path, have..extent).await?;
+        bytes.extend_from_slice(&rest);
+    }
+    Ok((safetensors::parse_header(&bytes, size), magic))
+}

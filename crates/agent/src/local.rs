@@ -1,0 +1,129 @@
+//! The local-folder source.
+
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use cmi_format::Entry;
+use tracing::debug;
+use walkdir::WalkDir;
+
+use crate::source::{Listing, ReadError, Source, SourceError};
+
+/// A model folder on the local file system.
+///
+/// Symbolic links to files are followed (a Hugging Face cache snapshot is made of them);
+/// links to folders are not, so a link cycle cannot trap the listing.
+#[derive(Debug, Clone)]
+pub struct LocalSource {
+    root: PathBuf,
+    display: String,
+}
+
+impl LocalSource {
+    /// Opens a folder; fails if it does not exist or is not a directory.
+    pub fn open(path: impl AsRef<Path>) -> Result<LocalSource, SourceError> {
+        let root = path.as_ref().to_path_buf();
+        let display = root.display().to_string();
+        match std::fs::metadata(&root) {
+            Ok(meta) if meta.is_dir() => Ok(LocalSource { root, display }),
+            Ok(_) => Err(SourceError::NotADirectory { path: display }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(SourceError::NotFound { path: display })
+            }
+            Err(source) => Err(SourceError::List {
+                path: display,
+                source,
+            }),
+        }
+    }
+
+    /// The folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn list_blocking(&self) -> Result<Listing, SourceError> {
+        let mut listing = Listing::default();
+        for item in WalkDir::new(&self.root).min_depth(1).sort_by_file_name() {
+            let item = item.map_err(|e| SourceError::List {
+                path: e
+                    .path()
+                    .unwrap_or(&self.root)
+                    .display()
+                    .to_string(),
+                source: e.into_io_error().unwrap_or_else(|| {
+                    std::io::Error::other("file system loop")
+                }),
+            })?;
+            if item.file_type().is_dir() {
+                continue;
+            }
+            let relative = item.path().strip_prefix(&self.root).unwrap_or(item.path());
+            let Some(path) = relative.to_str().map(|p| p.replace('\\', "/")) else {
+                listing.unreadable.push((
+                    relative.to_string_lossy().into_owned(),
+                    "file name is not UTF-8".to_string(),
+                ));
+                continue;
+            };
+            match std::fs::metadata(item.path()) {
+                Ok(meta) if meta.is_file() => listing.entries.push(Entry {
+                    path,
+                    size: meta.len(),
+                }),
+                Ok(_) => {}
+                Err(error) => listing.unreadable.push((path, describe_link_error(item.path(), &error))),
+            }
+        }
+        debug!(files = listing.entries.len(), root = %self.display, "listed local folder");
+        Ok(listing)
+    }
+}
+
+fn describe_link_error(path: &Path, error: &std::io::Error) -> String {
+    match std::fs::read_link(path) {
+        Ok(target) => format!("symbolic link to {} cannot be followed: {error}", target.display()),
+        Err(_) => error.to_string(),
+    }
+}
+
+impl Source for LocalSource {
+    fn describe(&self) -> String {
+        self.display.clone()
+    }
+
+    async fn list(&self) -> Result<Listing, SourceError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.list_blocking())
+            .await
+            .unwrap_or_else(|join| {
+                Err(SourceError::List {
+                    path: self.display.clone(),
+                    source: std::io::Error::other(join.to_string()),
+                })
+            })
+    }
+
+    async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Vec<u8>, ReadError> {
+        let full = self.root.join(path);
+        tokio::task::spawn_blocking(move || read_range_blocking(&full, range))
+            .await
+            .map_err(|join| ReadError::new(join.to_string()))?
+    }
+}
+
+fn read_range_blocking(path: &Path, range: Range<u64>) -> Result<Vec<u8>, ReadError> {
+    let file = std::fs::File::open(path).map_err(|e| ReadError::new(e.to_string()))?;
+    let len = usize::try_from(range.end.saturating_sub(range.start))
+        .map_err(|_| ReadError::new("range too large for this machine"))?;
+    let mut buffer = vec![0u8; len];
+    file.read_exact_at(&mut buffer, range.start)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => {
+                ReadError::new("file shrank while it was being read")
+            }
+            _ => ReadError::new(e.to_string()),
+        })?;
+    Ok(buffer)
+}

@@ -1,0 +1,144 @@
+//! The `--format json` report of `check`.
+//!
+//! One JSON object on stdout, followed by a newline:
+//!
+//! ```json
+//! {
+//!   "schema": "cmi-preflight.check.v1",
+//!   "tool": {"name": "cmi-preflight", "version": "0.1.0"},
+//!   "source": "testdata/valid/llama",
+//!   "passed": true,
+//!   "strict": false,
+//!   "counts": {"error": 0, "warning": 0, "info": 0},
+//!   "summary": {
+//!     "model_type": "llama",
+//!     "architecture": "LlamaForCausalLM",
+//!     "tensor_count": 21,
+//!     "parameter_count": 12544,
+//!     "weight_bytes": 25824,
+//!     "file_count": 7,
+//!     "total_bytes": 54121,
+//!     "dtypes": {"BF16": 25088}
+//!   },
+//!   "findings": [
+//!     {"code": "ST013", "name": "invalid-offsets", "severity": "error",
+//!      "file": "model.safetensors", "message": "...", "hint": "..."}
+//!   ]
+//! }
+//! ```
+//!
+//! - `schema` changes only when a field is removed or changes meaning; new fields may appear.
+//! - `passed` is the gate: no error finding, and with `strict` no warning either. The exit
+//!   status says the same (0 or 1).
+//! - `summary.model_type` and `summary.architecture` are `null` when config.json does not say.
+//!   `dtypes` maps each safetensors dtype to the bytes of tensor data stored in it;
+//!   `parameter_count` is the sum of the tensors' element counts.
+//! - `findings` are ordered by file, then severity, then code. `file` is relative to the
+//!   source with `/` separators, or `""` for a finding about the artifact as a whole; a
+//!   sub-folder ends with `/`. `code`, `name` and `severity` are those of the rule catalog
+//!   (`cmi-preflight rules CODE`, docs/rules.md).
+//!
+//! The full description, with every field, is docs/json-output.md.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use cmi_format::{Report, Severity};
+use serde::Serialize;
+
+/// Identifier of this schema version.
+pub const SCHEMA: &str = "cmi-preflight.check.v1";
+
+#[derive(Serialize)]
+struct Document<'a> {
+    schema: &'static str,
+    tool: Tool,
+    source: &'a str,
+    passed: bool,
+    strict: bool,
+    counts: Counts,
+    summary: Summary<'a>,
+    findings: Vec<Finding<'a>>,
+}
+
+#[derive(Serialize)]
+struct Tool {
+    name: &'static str,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct Counts {
+    error: usize,
+    warning: usize,
+    info: usize,
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    model_type: Option<&'a str>,
+    architecture: Option<&'a str>,
+    tensor_count: u64,
+    parameter_count: u64,
+    weight_bytes: u64,
+    file_count: u64,
+    total_bytes: u64,
+    dtypes: &'a BTreeMap<String, u64>,
+}
+
+#[derive(Serialize)]
+struct Finding<'a> {
+    code: &'static str,
+    name: &'static str,
+    severity: &'static str,
+    file: &'a str,
+    message: &'a str,
+    hint: &'a str,
+}
+
+/// Writes the report as one JSON document.
+pub fn write(out: &mut dyn Write, source: &str, report: &Report, strict: bool) -> io::Result<()> {
+    let s = &report.summary;
+    let document = Document {
+        schema: SCHEMA,
+        tool: Tool {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        source,
+        passed: report.passed(strict),
+        strict,
+        counts: Counts {
+            error: report.count(Severity::Error),
+            warning: report.count(Severity::Warning),
+            info: report.count(Severity::Info),
+        },
+        summary: Summary {
+            model_type: s.model_type.as_deref(),
+            architecture: s.architecture.as_deref(),
+            tensor_count: s.tensor_count,
+            parameter_count: s.parameter_count,
+            weight_bytes: s.weight_bytes,
+            file_count: s.file_count,
+            total_bytes: s.total_bytes,
+            dtypes: &s.dtypes,
+        },
+        findings: report
+            .findings
+            .iter()
+            .map(|f| {
+                let rule = f.rule.rule();
+                Finding {
+                    code: rule.code,
+                    name: rule.name,
+                    severity: rule.severity.as_str(),
+                    file: &f.file,
+                    message: &f.message,
+                    hint: &f.hint,
+                }
+            })
+            .collect(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &document)?;
+    writeln!(out)
+}
