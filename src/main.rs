@@ -27,7 +27,12 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             let mut stderr = anstream::stderr();
-            let _ = writeln!(stderr, "{}error:{} {error:#}", render::ERROR_STYLE, render::ERROR_STYLE.render_reset());
+            let _ = writeln!(
+                stderr,
+                "{}error:{} {error:#}",
+                render::ERROR_STYLE,
+                render::ERROR_STYLE.render_reset()
+            );
             ExitCode::from(COULD_NOT_RUN)
         }
     }
@@ -71,7 +76,11 @@ fn check(args: CheckArgs) -> Result<u8> {
     let mut stdout = anstream::stdout().lock();
     render::report(&mut stdout, args.format, &described, &report, args.strict)
         .context("cannot write the report")?;
-    Ok(if report.passed(args.strict) { PASSED } else { FAILED })
+    Ok(if report.passed(args.strict) {
+        PASSED
+    } else {
+        FAILED
+    })
 }
 
 fn rules(args: RulesArgs) -> Result<u8> {

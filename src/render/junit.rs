@@ -35,7 +35,11 @@ pub fn write(out: &mut dyn Write, source: &str, report: &Report, strict: bool) -
         RULES.len()
     )?;
     for rule in RULES {
-        let findings: Vec<_> = report.findings.iter().filter(|f| f.rule == rule.id).collect();
+        let findings: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.rule == rule.id)
+            .collect();
         let name = format!("{} {}", rule.code, rule.name);
         write!(
             out,
@@ -51,7 +55,11 @@ pub fn write(out: &mut dyn Write, source: &str, report: &Report, strict: bool) -
         let lines: Vec<String> = findings
             .iter()
             .map(|f| {
-                let file = if f.file.is_empty() { "(artifact)" } else { &f.file };
+                let file = if f.file.is_empty() {
+                    "(artifact)"
+                } else {
+                    &f.file
+                };
                 format!("{}: {}: {}\nfix: {}", f.severity(), file, f.message, f.hint)
             })
             .collect();

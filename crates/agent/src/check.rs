@@ -32,7 +32,10 @@ impl Default for CheckOptions {
 /// What one read job produced.
 enum Fetched {
     Document(String, Result<Vec<u8>, ReadError>),
-    Header(String, Result<(Result<Header, HeaderError>, Vec<u8>), ReadError>),
+    Header(
+        String,
+        Result<(Result<Header, HeaderError>, Vec<u8>), ReadError>,
+    ),
     Sniff(String, Result<Vec<u8>, ReadError>),
 }
 
@@ -56,8 +59,16 @@ pub async fn check<S: Source>(source: &S, options: CheckOptions) -> Result<Repor
         .documents
         .iter()
         .map(|p| Job::Document(p.clone(), size_of(p)))
-        .chain(plan.headers.iter().map(|p| Job::Header(p.clone(), size_of(p))))
-        .chain(plan.sniffs.iter().map(|p| Job::Sniff(p.clone(), size_of(p))))
+        .chain(
+            plan.headers
+                .iter()
+                .map(|p| Job::Header(p.clone(), size_of(p))),
+        )
+        .chain(
+            plan.sniffs
+                .iter()
+                .map(|p| Job::Sniff(p.clone(), size_of(p))),
+        )
         .collect();
     debug!(jobs = jobs.len(), "fetching");
     let fetched: Vec<Fetched> = stream::iter(jobs)
@@ -133,7 +144,10 @@ async fn read_header<S: Source>(
     };
     let have = bytes.len() as u64;
     if extent > have {
-        debug!(path, extent, have, "header longer than the probe; second read");
+        debug!(
+            path,
+            extent, have, "header longer than the probe; second read"
+        );
         let rest = source.read_range(path, have..extent).await?;
         bytes.extend_from_slice(&rest);
     }

@@ -47,14 +47,10 @@ impl LocalSource {
         let mut listing = Listing::default();
         for item in WalkDir::new(&self.root).min_depth(1).sort_by_file_name() {
             let item = item.map_err(|e| SourceError::List {
-                path: e
-                    .path()
-                    .unwrap_or(&self.root)
-                    .display()
-                    .to_string(),
-                source: e.into_io_error().unwrap_or_else(|| {
-                    std::io::Error::other("file system loop")
-                }),
+                path: e.path().unwrap_or(&self.root).display().to_string(),
+                source: e
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("file system loop")),
             })?;
             if item.file_type().is_dir() {
                 continue;
@@ -73,7 +69,9 @@ impl LocalSource {
                     size: meta.len(),
                 }),
                 Ok(_) => {}
-                Err(error) => listing.unreadable.push((path, describe_link_error(item.path(), &error))),
+                Err(error) => listing
+                    .unreadable
+                    .push((path, describe_link_error(item.path(), &error))),
             }
         }
         debug!(files = listing.entries.len(), root = %self.display, "listed local folder");
@@ -83,7 +81,10 @@ impl LocalSource {
 
 fn describe_link_error(path: &Path, error: &std::io::Error) -> String {
     match std::fs::read_link(path) {
-        Ok(target) => format!("symbolic link to {} cannot be followed: {error}", target.display()),
+        Ok(target) => format!(
+            "symbolic link to {} cannot be followed: {error}",
+            target.display()
+        ),
         Err(_) => error.to_string(),
     }
 }
