@@ -116,9 +116,9 @@ impl Artifact {
         self.entries.iter().find(|e| e.path == path)
     }
 
-    /// Whether a path is listed (readable or not).
+    /// Whether a path is present, readable or not.
     pub fn has(&self, path: &str) -> bool {
-        self.entry(path).is_some()
+        self.entry(path).is_some() || self.unreadable.contains_key(path)
     }
 
     /// Top-level safetensors files, in listing order.
