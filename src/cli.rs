@@ -1,7 +1,5 @@
 //! Command-line arguments.
 
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Fail fast, with a reason and a fix, before Amazon Bedrock Custom Model Import does.
@@ -41,11 +39,56 @@ pub enum ReportFormat {
     Junit,
 }
 
+/// How to reach AWS, with the AWS CLI's option names. The standard AWS_* environment
+/// variables and shared config files apply as usual.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AwsArgs {
+    /// AWS Region of the requests (otherwise AWS_REGION or the profile's).
+    #[arg(long, help_heading = "AWS")]
+    pub region: Option<String>,
+
+    /// Named profile of the shared config files (otherwise AWS_PROFILE).
+    #[arg(long, help_heading = "AWS")]
+    pub profile: Option<String>,
+
+    /// Endpoint URL for every AWS service (an S3-compatible store, a VPC endpoint, an emulator).
+    #[arg(long, help_heading = "AWS")]
+    pub endpoint_url: Option<String>,
+
+    /// Assume this role through STS and make every S3 read with its credentials, as Bedrock
+    /// will with the import job's execution role.
+    #[arg(long, help_heading = "AWS")]
+    pub role_arn: Option<String>,
+
+    /// External ID required by the role's trust policy.
+    #[arg(long, requires = "role_arn", help_heading = "AWS")]
+    pub external_id: Option<String>,
+
+    /// Session name of the assumed role (default: cmi-preflight).
+    #[arg(long, requires = "role_arn", help_heading = "AWS")]
+    pub role_session_name: Option<String>,
+}
+
+impl AwsArgs {
+    /// The agent's form of these options.
+    pub fn options(&self) -> cmi_agent::aws::AwsOptions {
+        cmi_agent::aws::AwsOptions {
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            role_arn: self.role_arn.clone(),
+            external_id: self.external_id.clone(),
+            role_session_name: self.role_session_name.clone(),
+        }
+    }
+}
+
 /// Arguments of `check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The model folder (holding config.json, *.safetensors and the tokenizer files).
-    pub source: PathBuf,
+    /// The model: a local folder, or s3://bucket/prefix/ (holding config.json,
+    /// *.safetensors and the tokenizer files).
+    pub source: String,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
@@ -62,6 +105,14 @@ pub struct CheckArgs {
     /// Bytes of the first read of each safetensors file; a longer header takes a second read.
     #[arg(long, default_value_t = 262_144, value_parser = clap::value_parser!(u64).range(8..))]
     pub header_probe: u64,
+
+    /// Region of the Bedrock import job; an S3 bucket elsewhere is reported (S3006).
+    #[arg(long, help_heading = "AWS")]
+    pub bedrock_region: Option<String>,
+
+    /// AWS options, for s3:// sources.
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// Output formats of `rules`.

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cmi_agent::{CheckOptions, LocalSource};
+use cmi_agent::{CheckOptions, LocalSource, S3Source, S3Uri};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{CheckArgs, Cli, Command, RulesArgs};
@@ -70,17 +70,42 @@ fn check(args: CheckArgs) -> Result<u8> {
         concurrency: usize::from(args.concurrency),
         header_probe: args.header_probe,
     };
-    let source = LocalSource::open(&args.source)?;
-    let report = runtime()?.block_on(cmi_agent::check(&source, options))?;
-    let described = source.root().display().to_string();
+    let runtime = runtime()?;
+    let report = if is_s3(&args.source) {
+        let uri: S3Uri = args.source.parse()?;
+        runtime.block_on(async {
+            let config = cmi_agent::aws::load(&args.aws.options()).await?;
+            let source = S3Source::new(&config, uri, reader(&args.aws))
+                .with_bedrock_region(args.bedrock_region.clone());
+            anyhow::Ok(cmi_agent::check(&source, options).await?)
+        })?
+    } else {
+        let source = LocalSource::open(&args.source)?;
+        runtime.block_on(cmi_agent::check(&source, options))?
+    };
     let mut stdout = anstream::stdout().lock();
-    render::report(&mut stdout, args.format, &described, &report, args.strict)
+    render::report(&mut stdout, args.format, &args.source, &report, args.strict)
         .context("cannot write the report")?;
     Ok(if report.passed(args.strict) {
         PASSED
     } else {
         FAILED
     })
+}
+
+/// Whether a source names S3 (any case of the scheme, so that `S3://` gets the parser's
+/// explanation rather than "does not exist").
+fn is_s3(source: &str) -> bool {
+    source
+        .get(..5)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("s3://"))
+}
+
+/// Who reads S3, for messages.
+fn reader(aws: &cli::AwsArgs) -> String {
+    aws.role_arn
+        .clone()
+        .unwrap_or_else(|| "the current credentials".to_string())
 }
 
 fn rules(args: RulesArgs) -> Result<u8> {

@@ -47,7 +47,16 @@ enum Job {
 
 /// Checks the artifact of a source; fails only when the source cannot be listed.
 pub async fn check<S: Source>(source: &S, options: CheckOptions) -> Result<Report, SourceError> {
-    let listing = source.list().await?;
+    let listing = match source.list().await {
+        Ok(listing) => listing,
+        Err(SourceError::Blocked(finding)) => {
+            return Ok(Report {
+                findings: vec![*finding],
+                ..Report::default()
+            })
+        }
+        Err(error) => return Err(error),
+    };
     let plan = cmi_format::plan(&listing.entries);
     let sizes: HashMap<&str, u64> = listing
         .entries
@@ -78,7 +87,15 @@ pub async fn check<S: Source>(source: &S, options: CheckOptions) -> Result<Repor
         .await;
     let mut artifact = Artifact {
         entries: listing.entries,
-        unreadable: listing.unreadable.into_iter().collect(),
+        unreadable: listing
+            .unreadable
+            .into_iter()
+            .map(|(path, error)| {
+                let finding = error.into_finding(&path);
+                (path, finding)
+            })
+            .collect(),
+        source_findings: listing.findings,
         ..Artifact::default()
     };
     for item in fetched {
@@ -96,10 +113,12 @@ pub async fn check<S: Source>(source: &S, options: CheckOptions) -> Result<Repor
             Fetched::Document(path, Err(e))
             | Fetched::Header(path, Err(e))
             | Fetched::Sniff(path, Err(e)) => {
-                artifact.unreadable.insert(path, e.reason);
+                let finding = e.into_finding(&path);
+                artifact.unreadable.insert(path, finding);
             }
         }
     }
+    artifact.source_findings.extend(source.findings().await);
     Ok(cmi_format::check(&artifact))
 }
 

@@ -1,14 +1,18 @@
 //! Everything in cmi-preflight that touches a file or the network.
 //!
-//! Sources ([`source::Source`]: a local folder today, S3 next) list an artifact and read byte
+//! Sources ([`source::Source`]: a local folder, or an S3 prefix read as the execution role) list an artifact and read byte
 //! ranges; [`check::check`] asks `cmi-format` which bytes it needs, fetches them concurrently,
 //! and hands them back for validation. The format crate decides *what* to read; this crate
 //! decides *how*.
 
+pub mod aws;
 pub mod check;
 pub mod local;
+pub mod policy;
+pub mod s3;
 pub mod source;
 
 pub use check::{check, CheckOptions};
 pub use local::LocalSource;
+pub use s3::{S3Source, S3Uri};
 pub use source::{Listing, ReadError, Source, SourceError};

@@ -59,7 +59,7 @@ impl LocalSource {
             let Some(path) = relative.to_str().map(|p| p.replace('\\', "/")) else {
                 listing.unreadable.push((
                     relative.to_string_lossy().into_owned(),
-                    "file name is not UTF-8".to_string(),
+                    ReadError::new("file name is not UTF-8"),
                 ));
                 continue;
             };
@@ -69,9 +69,10 @@ impl LocalSource {
                     size: meta.len(),
                 }),
                 Ok(_) => {}
-                Err(error) => listing
-                    .unreadable
-                    .push((path, describe_link_error(item.path(), &error))),
+                Err(error) => listing.unreadable.push((
+                    path,
+                    ReadError::new(describe_link_error(item.path(), &error)),
+                )),
             }
         }
         debug!(files = listing.entries.len(), root = %self.display, "listed local folder");

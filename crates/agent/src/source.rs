@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::ops::Range;
 
-use cmi_format::Entry;
+use cmi_format::{Entry, Finding, RuleId};
 
 /// A failure that stops the whole run (the source cannot be listed at all).
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +21,18 @@ pub enum SourceError {
         /// The path as given.
         path: String,
     },
+    /// The source answered, and what it said fails the gate (access denied on the listing,
+    /// an empty prefix): the check reports this finding alone.
+    #[error("{}", .0.message)]
+    Blocked(Box<Finding>),
+    /// A remote service refused or failed the request.
+    #[error("{what}: {reason}")]
+    Remote {
+        /// What was being done.
+        what: String,
+        /// What the service or the transport said.
+        reason: String,
+    },
     /// Listing failed.
     #[error("cannot list {path}: {source}")]
     List {
@@ -32,19 +44,49 @@ pub enum SourceError {
     },
 }
 
-/// A failure to read one file; the run goes on and reports the file as unreadable.
+/// A failure to read one file; the run goes on and reports the file with this error's rule.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{reason}")]
 pub struct ReadError {
+    /// The rule the failure falls under: LY010 for plain I/O errors, an S3 rule for access
+    /// and encryption problems.
+    pub rule: RuleId,
     /// Why the read failed, in one line.
     pub reason: String,
+    /// A fix specific to this failure, instead of the rule's default.
+    pub hint: Option<String>,
 }
 
 impl ReadError {
-    /// A read error with the given reason.
+    /// A plain read failure (LY010).
     pub fn new(reason: impl Into<String>) -> ReadError {
         ReadError {
+            rule: RuleId::UnreadableFile,
             reason: reason.into(),
+            hint: None,
+        }
+    }
+
+    /// A read failure that falls under a specific rule.
+    pub fn under(rule: RuleId, reason: impl Into<String>, hint: Option<String>) -> ReadError {
+        ReadError {
+            rule,
+            reason: reason.into(),
+            hint,
+        }
+    }
+
+    /// The finding that reports this failure for `path`.
+    pub fn into_finding(self, path: &str) -> Finding {
+        let message = if self.rule == RuleId::UnreadableFile {
+            format!("could not be read: {}", self.reason)
+        } else {
+            self.reason
+        };
+        let finding = Finding::new(self.rule, path, message);
+        match self.hint {
+            Some(hint) => finding.with_hint(hint),
+            None => finding,
         }
     }
 }
@@ -56,7 +98,10 @@ pub struct Listing {
     pub entries: Vec<Entry>,
     /// Files that were listed but could not be examined (a dangling link, a name that is not
     /// UTF-8), with the reason.
-    pub unreadable: Vec<(String, String)>,
+    pub unreadable: Vec<(String, ReadError)>,
+    /// Findings about the source itself, made while listing (an archived object, a URI that
+    /// the import API rejects).
+    pub findings: Vec<Finding>,
 }
 
 /// Where an artifact's files come from: a local folder, or an S3 prefix.
@@ -74,4 +119,10 @@ pub trait Source: Sync {
         path: &str,
         range: Range<u64>,
     ) -> impl Future<Output = Result<Vec<u8>, ReadError>> + Send;
+
+    /// Findings the source gathered while it was read (for S3: encryption keys that only the
+    /// bucket's account can use). Called once, after every read.
+    fn findings(&self) -> impl Future<Output = Vec<Finding>> + Send {
+        async { Vec::new() }
+    }
 }

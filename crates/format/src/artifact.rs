@@ -106,8 +106,12 @@ pub struct Artifact {
     pub headers: HashMap<String, Result<Header, HeaderError>>,
     /// First bytes of each sniffed file (and of each safetensors file).
     pub magic: HashMap<String, Vec<u8>>,
-    /// Files that could not be read, with the reason.
-    pub unreadable: BTreeMap<String, String>,
+    /// Files that are present but could not be read, with the finding that says why (LY010
+    /// for a local I/O error; an S3 access rule when the source is S3).
+    pub unreadable: BTreeMap<String, Finding>,
+    /// Findings that the caller made while gathering the artifact (about the source rather
+    /// than the files: an empty S3 prefix, an archived object, an encryption key).
+    pub source_findings: Vec<Finding>,
 }
 
 impl Artifact {
@@ -195,14 +199,8 @@ pub(crate) struct Context<'a> {
 
 /// Runs every rule over the artifact.
 pub fn check(artifact: &Artifact) -> Report {
-    let mut findings = Vec::new();
-    for (path, reason) in &artifact.unreadable {
-        findings.push(Finding::new(
-            crate::RuleId::UnreadableFile,
-            path.clone(),
-            format!("could not be read: {reason}"),
-        ));
-    }
+    let mut findings: Vec<Finding> = artifact.source_findings.clone();
+    findings.extend(artifact.unreadable.values().cloned());
     let config = config::parse(artifact, &mut findings);
     let architecture = config
         .as_ref()

@@ -10,6 +10,7 @@
 
 pub mod arch;
 pub mod artifact;
+pub mod cmi_api;
 pub mod config;
 pub mod dtype;
 pub mod finding;

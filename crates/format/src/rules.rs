@@ -5,7 +5,8 @@
 //! `docs/rules.md` show; a test keeps the document in sync with it.
 //!
 //! Codes are grouped by prefix: `LY` layout of the folder, `ST` safetensors headers, `IX` the
-//! sharded index, `CF` config.json, `TK` tokenizer files, `SH` tensor names and shapes.
+//! sharded index, `CF` config.json, `TK` tokenizer files, `SH` tensor names and shapes, `S3`
+//! reading the artifact from S3 as the execution role (found by the agent, not by this crate).
 //! A code is never reused for another meaning.
 
 use crate::finding::Severity;
@@ -51,6 +52,15 @@ macro_rules! rules {
             }, )*
         ];
     };
+}
+
+impl Rule {
+    /// Whether the rule concerns how the artifact is stored in S3 (the `S3` group) rather than
+    /// its files. Such rules are found by the agent while reading S3 and are exercised by S3
+    /// scenarios against the emulator instead of folder fixtures.
+    pub fn is_s3(&self) -> bool {
+        self.code.starts_with("S3")
+    }
 }
 
 impl RuleId {
@@ -296,6 +306,42 @@ rules! {
         summary: "A tensor's shape differs from the shape that config.json implies.",
         why: "Loading fails with a size mismatch.",
         fix: "Check that config.json (hidden_size, heads, head_dim, intermediate_size, vocab_size) belongs to these weights.";
+    EmptyPrefix => "S3001", "empty-prefix", Error,
+        summary: "The S3 prefix holds no objects.",
+        why: "An import job of an empty prefix fails; usually the prefix is misspelt or lacks its last path segment.",
+        fix: "Check the prefix with `aws s3 ls s3://BUCKET/PREFIX/` and give the folder that holds config.json.";
+    S3UriRejected => "S3002", "s3-uri-rejected", Error,
+        summary: "The S3 URI does not match the pattern that CreateModelImportJob accepts.",
+        why: "The API rejects the request: it allows only lowercase bucket names and key segments of letters, digits and `-!_*'().`, with no empty segments.",
+        fix: "Copy the artifact to a prefix without spaces or the characters `= + @ , & $ : %` (for example with `aws s3 cp --recursive`).";
+    ArchivedObject => "S3003", "archived-object", Error,
+        summary: "An object is in an archive storage class (S3 Glacier Flexible Retrieval, Deep Archive, or an archived Intelligent-Tiering tier).",
+        why: "Archived objects cannot be read until they are restored; the import job fails on them.",
+        fix: "Restore the objects (`aws s3api restore-object`) or copy them to the STANDARD storage class.";
+    SseCustomerKey => "S3004", "sse-c-object", Error,
+        summary: "An object is encrypted with a customer-provided key (SSE-C).",
+        why: "Bedrock cannot supply your key, so it cannot read SSE-C objects.",
+        fix: "Copy the object with SSE-S3 or SSE-KMS encryption (`aws s3 cp` with `--sse-c-copy-source` and `--sse aws:kms`).";
+    AwsManagedKmsKey => "S3005", "aws-managed-kms-key", Warning,
+        summary: "An object is encrypted with the AWS-managed `aws/s3` KMS key.",
+        why: "The key policy of `aws/s3` cannot be edited, so principals of other accounts (such as a cross-account import role) can never decrypt it.",
+        fix: "Re-encrypt the objects with a customer-managed key and grant the import role kms:Decrypt in its key policy (`cmi-preflight policy --source-kms-key-arn`).";
+    BucketRegionMismatch => "S3006", "bucket-region-mismatch", Error,
+        summary: "The bucket is in a different Region from the Bedrock import job.",
+        why: "Bedrock reads the artifact in the job's Region; a bucket elsewhere gives \"does not have access to the S3 location\".",
+        fix: "Copy the artifact to a bucket in the Region of the import job.";
+    ListAccessDenied => "S3007", "list-access-denied", Error,
+        summary: "Listing the prefix (s3:ListBucket) was denied.",
+        why: "Bedrock lists the prefix with the execution role; a denial here fails the import with \"does not have access to the S3 location\".",
+        fix: "Allow s3:ListBucket on the bucket for the role: in the role's identity policy (with aws:ResourceAccount set to the bucket's account) and, across accounts, in the bucket policy. `cmi-preflight policy` writes both.";
+    GetAccessDenied => "S3008", "get-access-denied", Error,
+        summary: "Reading an object (s3:GetObject) was denied.",
+        why: "Bedrock reads every file with the execution role; one unreadable object fails the import.",
+        fix: "Allow s3:GetObject on BUCKET/PREFIX/* for the role, in its identity policy and, across accounts, in the bucket policy; objects uploaded by another account need Object Ownership set to bucket owner enforced.";
+    KmsAccessDenied => "S3009", "kms-access-denied", Error,
+        summary: "Reading an SSE-KMS object failed because the KMS key would not decrypt for the reader.",
+        why: "The role needs kms:Decrypt on the object's key, granted both by the key policy and by the role's identity policy.",
+        fix: "Grant the role kms:Decrypt and kms:DescribeKey in the key policy (key account) and its identity policy; `cmi-preflight policy --source-kms-key-arn` writes both statements.";
 }
 
 #[cfg(test)]

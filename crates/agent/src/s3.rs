@@ -1,0 +1,466 @@
+//! The S3 source: an artifact under `s3://bucket/prefix/`, read as the configured identity
+//! (with `--role-arn`, as the Bedrock execution role will read it).
+//!
+//! Listing is ListObjectsV2 with pagination; every read is a ranged GetObject (HTTP ranges are
+//! inclusive, so bytes `a..b` are `Range: bytes=a-(b-1)`). S3 errors become findings that name
+//! the action, the resource and the policy that must allow it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use aws_config::SdkConfig;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::types::ServerSideEncryption;
+use cmi_format::cmi_api::S3_URI;
+use cmi_format::{Entry, Finding, RuleId};
+use tracing::debug;
+
+use crate::source::{Listing, ReadError, Source, SourceError};
+
+/// A parsed `s3://bucket/prefix/` URI. The prefix is empty or ends with `/`, so that
+/// `s3://b/model` never matches the objects of `s3://b/model-v2/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Uri {
+    /// Bucket name.
+    pub bucket: String,
+    /// Key prefix: empty, or ending with `/`.
+    pub prefix: String,
+}
+
+/// Why a string is not an `s3://` URI.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{uri:?} is not an S3 URI: {reason}")]
+pub struct S3UriError {
+    /// The text given.
+    pub uri: String,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
+impl FromStr for S3Uri {
+    type Err = S3UriError;
+
+    fn from_str(uri: &str) -> Result<S3Uri, S3UriError> {
+        let error = |reason| S3UriError {
+            uri: uri.to_string(),
+            reason,
+        };
+        let rest = uri
+            .strip_prefix("s3://")
+            .ok_or_else(|| error("it must start with s3:// (lowercase)"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(error("the bucket name is missing"));
+        }
+        let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+            prefix.to_string()
+        } else {
+            format!("{prefix}/")
+        };
+        Ok(S3Uri {
+            bucket: bucket.to_string(),
+            prefix,
+        })
+    }
+}
+
+impl fmt::Display for S3Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.prefix)
+    }
+}
+
+impl S3Uri {
+    /// The ARN of the bucket.
+    pub fn bucket_arn(&self) -> String {
+        format!("arn:aws:s3:::{}", self.bucket)
+    }
+
+    /// The ARN of an object of the artifact.
+    pub fn object_arn(&self, path: &str) -> String {
+        format!("arn:aws:s3:::{}/{}{}", self.bucket, self.prefix, path)
+    }
+
+    /// The ARN pattern of every object of the artifact.
+    pub fn objects_arn(&self) -> String {
+        format!("arn:aws:s3:::{}/{}*", self.bucket, self.prefix)
+    }
+}
+
+/// Storage classes whose objects must be restored before anyone can read them.
+pub const ARCHIVE_STORAGE_CLASSES: &[&str] = &["GLACIER", "DEEP_ARCHIVE"];
+
+/// An artifact in S3.
+pub struct S3Source {
+    client: aws_sdk_s3::Client,
+    kms: aws_sdk_kms::Client,
+    uri: S3Uri,
+    /// Who reads, for messages: the assumed role, or the caller's credentials.
+    reader: String,
+    /// Objects that cannot be read without a restore (path to storage class), from the listing.
+    archived: Mutex<BTreeMap<String, String>>,
+    /// KMS keys seen on GetObject responses.
+    kms_keys: Mutex<BTreeSet<String>>,
+    /// Region of the import job, to compare with the bucket's.
+    bedrock_region: Option<String>,
+}
+
+/// Builds an S3 client for a configuration; path-style addressing when a custom endpoint
+/// is set (emulators and proxies have no per-bucket host names).
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let builder =
+        aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
+    aws_sdk_s3::Client::from_conf(builder.build())
+}
+
+impl S3Source {
+    /// A source reading `uri` with `config`; `reader` names the identity for messages.
+    pub fn new(config: &SdkConfig, uri: S3Uri, reader: impl Into<String>) -> S3Source {
+        S3Source {
+            client: s3_client(config),
+            kms: aws_sdk_kms::Client::new(config),
+            uri,
+            reader: reader.into(),
+            archived: Mutex::new(BTreeMap::new()),
+            kms_keys: Mutex::new(BTreeSet::new()),
+            bedrock_region: None,
+        }
+    }
+
+    /// Compares the bucket's Region with the import job's (one HeadBucket request).
+    pub fn with_bedrock_region(mut self, region: Option<String>) -> S3Source {
+        self.bedrock_region = region;
+        self
+    }
+
+    /// The bucket's Region, from HeadBucket; S3 sends it even with a 403 or 301 answer.
+    pub async fn bucket_region(&self) -> Result<String, String> {
+        match self
+            .client
+            .head_bucket()
+            .bucket(&self.uri.bucket)
+            .send()
+            .await
+        {
+            Ok(output) => output
+                .bucket_region()
+                .map(str::to_string)
+                .ok_or_else(|| "HeadBucket gave no x-amz-bucket-region".to_string()),
+            Err(error) => error
+                .raw_response()
+                .and_then(|r| r.headers().get("x-amz-bucket-region"))
+                .map(str::to_string)
+                .ok_or_else(|| describe_sdk_error(&error)),
+        }
+    }
+
+    async fn region_finding(&self) -> Option<Finding> {
+        let wanted = self.bedrock_region.as_deref()?;
+        match self.bucket_region().await {
+            Ok(actual) if actual == wanted => None,
+            Ok(actual) => Some(Finding::new(
+                RuleId::BucketRegionMismatch,
+                "",
+                format!(
+                    "bucket {} is in {actual}, the import job in {wanted}",
+                    self.uri.bucket
+                ),
+            )),
+            Err(reason) => {
+                debug!(reason, "bucket Region unknown");
+                None
+            }
+        }
+    }
+
+    /// The artifact's location.
+    pub fn uri(&self) -> &S3Uri {
+        &self.uri
+    }
+
+    fn list_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+        &self,
+        error: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    ) -> SourceError {
+        let code = error.code().unwrap_or_default().to_string();
+        let message = error.message().unwrap_or_default().to_string();
+        match code.as_str() {
+            "AccessDenied" | "AllAccessDisabled" => SourceError::Blocked(Box::new(
+                Finding::new(
+                    RuleId::ListAccessDenied,
+                    "",
+                    format!(
+                        "s3:ListBucket on {} (prefix {}) was denied to {}: {message}",
+                        self.uri.bucket_arn(),
+                        self.uri.prefix,
+                        self.reader
+                    ),
+                )
+                .with_hint(format!(
+                    "Allow s3:ListBucket on {} for {}: in its identity policy (with aws:ResourceAccount set to the bucket's account) and, if the bucket is in another account, in the bucket policy. `cmi-preflight policy` writes both.",
+                    self.uri.bucket_arn(),
+                    self.reader
+                )),
+            )),
+            "NoSuchBucket" => SourceError::Remote {
+                what: format!("bucket {} does not exist", self.uri.bucket),
+                reason: message,
+            },
+            _ => SourceError::Remote {
+                what: format!("cannot list {}", self.uri),
+                reason: describe_sdk_error(&error),
+            },
+        }
+    }
+
+    fn read_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+        &self,
+        path: &str,
+        error: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    ) -> ReadError {
+        let code = error.code().unwrap_or_default().to_string();
+        let message = error.message().unwrap_or_default().to_string();
+        let arn = self.uri.object_arn(path);
+        let kms_related = code.starts_with("KMS.") || message.contains("kms:");
+        match code.as_str() {
+            _ if kms_related => ReadError::under(
+                RuleId::KmsAccessDenied,
+                format!("reading {arn} as {} failed in KMS: {code}: {message}", self.reader),
+                Some(format!(
+                    "Grant {} kms:Decrypt and kms:DescribeKey on the object's key, in the key policy and in its identity policy; `cmi-preflight policy --source-kms-key-arn` writes both.",
+                    self.reader
+                )),
+            ),
+            "AccessDenied" => ReadError::under(
+                RuleId::GetAccessDenied,
+                format!("s3:GetObject on {arn} was denied to {}: {message}", self.reader),
+                Some(format!(
+                    "Allow s3:GetObject on {} for {}: in its identity policy (with aws:ResourceAccount set to the bucket's account) and, across accounts, in the bucket policy; `cmi-preflight policy` writes both. If another account uploaded the object, set the bucket's Object Ownership to bucket owner enforced.",
+                    self.uri.objects_arn(),
+                    self.reader
+                )),
+            ),
+            "InvalidObjectState" => ReadError::under(
+                RuleId::ArchivedObject,
+                format!("{arn} is archived and must be restored before it can be read: {message}"),
+                None,
+            ),
+            "InvalidRequest" if message.contains("Server Side Encryption") || message.contains("customer") => {
+                ReadError::under(
+                    RuleId::SseCustomerKey,
+                    format!("{arn} is encrypted with a customer-provided key (SSE-C): {message}"),
+                    None,
+                )
+            }
+            _ => ReadError::new(describe_sdk_error(&error)),
+        }
+    }
+}
+
+/// One line for an SDK error: the service's code and message, or the transport failure.
+pub fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: fmt::Debug>(
+    error: &SdkError<E, R>,
+) -> String {
+    match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        _ => {
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(inner) = source {
+                text = format!("{text}: {inner}");
+                source = inner.source();
+            }
+            text
+        }
+    }
+}
+
+impl Source for S3Source {
+    fn describe(&self) -> String {
+        self.uri.to_string()
+    }
+
+    /// Lists the prefix, and remembers archived objects so that reads skip them.
+    async fn list(&self) -> Result<Listing, SourceError> {
+        let mut listing = Listing::default();
+        let uri_text = self.uri.to_string();
+        if let Err(message) = S3_URI.validate(uri_text.trim_end_matches('/')) {
+            listing.findings.push(Finding::new(
+                RuleId::S3UriRejected,
+                "",
+                format!("{uri_text} would be refused by CreateModelImportJob: {message}"),
+            ));
+        }
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.uri.bucket)
+            .prefix(&self.uri.prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.list_error(e))?;
+            for object in page.contents() {
+                let Some(key) = object.key() else { continue };
+                let path = key.strip_prefix(self.uri.prefix.as_str()).unwrap_or(key);
+                let size = u64::try_from(object.size().unwrap_or(0)).unwrap_or(0);
+                if path.is_empty() || (path.ends_with('/') && size == 0) {
+                    continue;
+                }
+                if let Some(class) = object.storage_class() {
+                    if ARCHIVE_STORAGE_CLASSES.contains(&class.as_str()) {
+                        self.archived
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(path.to_string(), class.as_str().to_string());
+                    }
+                }
+                listing.entries.push(Entry {
+                    path: path.to_string(),
+                    size,
+                });
+            }
+        }
+        if listing.entries.is_empty() {
+            return Err(SourceError::Blocked(Box::new(Finding::new(
+                RuleId::EmptyPrefix,
+                "",
+                format!("no object under {uri_text}"),
+            ))));
+        }
+        listing.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        debug!(objects = listing.entries.len(), uri = %uri_text, "listed S3 prefix");
+        Ok(listing)
+    }
+
+    async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Vec<u8>, ReadError> {
+        let archived = self
+            .archived
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(path)
+            .cloned();
+        if let Some(class) = archived {
+            return Err(ReadError::under(
+                RuleId::ArchivedObject,
+                format!(
+                    "{} is in storage class {class} and must be restored before it can be read",
+                    self.uri.object_arn(path)
+                ),
+                None,
+            ));
+        }
+        let expected = range.end - range.start;
+        if expected == 0 {
+            return Ok(Vec::new());
+        }
+        let key = format!("{}{}", self.uri.prefix, path);
+        let output = self
+            .client
+            .get_object()
+            .bucket(&self.uri.bucket)
+            .key(&key)
+            .range(format!("bytes={}-{}", range.start, range.end - 1))
+            .send()
+            .await
+            .map_err(|e| self.read_error(path, e))?;
+        if output.server_side_encryption() == Some(&ServerSideEncryption::AwsKms) {
+            if let Some(key_id) = output.ssekms_key_id() {
+                self.kms_keys
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key_id.to_string());
+            }
+        }
+        let bytes = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| {
+                ReadError::new(format!(
+                    "reading the body of s3://{}/{key}: {e}",
+                    self.uri.bucket
+                ))
+            })?
+            .into_bytes();
+        if bytes.len() as u64 != expected {
+            return Err(ReadError::new(format!(
+                "asked for {expected} bytes at offset {} of s3://{}/{key}, received {}",
+                range.start,
+                self.uri.bucket,
+                bytes.len()
+            )));
+        }
+        Ok(bytes.to_vec())
+    }
+
+    async fn findings(&self) -> Vec<Finding> {
+        let keys: Vec<String> = self
+            .kms_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        let mut findings: Vec<Finding> = self.region_finding().await.into_iter().collect();
+        for key in keys {
+            // Only the key's own account can describe an AWS-managed key; a refusal leaves
+            // the question open rather than guessing.
+            let is_managed = match self.kms.describe_key().key_id(&key).send().await {
+                Ok(output) => output
+                    .key_metadata()
+                    .and_then(|m| m.key_manager())
+                    .is_some_and(|m| m.as_str() == "AWS"),
+                Err(error) => {
+                    debug!(key, error = %describe_sdk_error(&error), "cannot describe KMS key");
+                    false
+                }
+            };
+            if is_managed {
+                findings.push(Finding::new(
+                    RuleId::AwsManagedKmsKey,
+                    "",
+                    format!(
+                        "objects under {} are encrypted with the AWS-managed key {key} (aws/s3)",
+                        self.uri
+                    ),
+                ));
+            }
+        }
+        findings
+    }
+}
+
+impl fmt::Debug for S3Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Source")
+            .field("uri", &self.uri)
+            .field("reader", &self.reader)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_uris_and_normalizes_the_prefix() {
+        let uri: S3Uri = "s3://bucket/models/llama".parse().unwrap();
+        assert_eq!(uri.prefix, "models/llama/");
+        assert_eq!(uri.to_string(), "s3://bucket/models/llama/");
+        let bare: S3Uri = "s3://bucket".parse().unwrap();
+        assert_eq!(bare.prefix, "");
+        assert_eq!(
+            bare.object_arn("config.json"),
+            "arn:aws:s3:::bucket/config.json"
+        );
+        assert!("S3://bucket/x".parse::<S3Uri>().is_err());
+        assert!("s3:///x".parse::<S3Uri>().is_err());
+        assert!("/local/path".parse::<S3Uri>().is_err());
+    }
+}
