@@ -26,6 +26,83 @@ pub enum Command {
     Check(CheckArgs),
     /// List the rule catalog, or explain one rule.
     Rules(RulesArgs),
+    /// Diagnose the cross-account access of the execution role to an S3 artifact.
+    ///
+    /// One line per step: who is calling, whether the role can be assumed and trusts Bedrock,
+    /// the bucket's Region, listing the prefix, inspecting and reading every object (a 1-byte
+    /// ranged GET each) and decrypting SSE-KMS objects, all as the role. A failed step shows
+    /// the policy statement that fixes it. Exit status 1 if any step fails.
+    Doctor(DoctorArgs),
+    /// Write the least-privilege policies of a cross-account import set-up.
+    ///
+    /// The bucket policy (bucket account), the role's identity policy and trust policy
+    /// (hosting account), and the KMS key-policy statements when keys are given. Without
+    /// --out-dir the documents are printed.
+    Policy(PolicyArgs),
+}
+
+/// Arguments of `doctor`.
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// The artifact, s3://bucket/prefix/.
+    pub source: String,
+
+    /// Region of the Bedrock import job (default: the configured Region).
+    #[arg(long)]
+    pub bedrock_region: Option<String>,
+
+    /// Account that owns the bucket, for the fix statements (default: the role's account).
+    #[arg(long)]
+    pub bucket_account: Option<String>,
+
+    /// Objects examined at once.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+
+    /// AWS options; --role-arn is required.
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Arguments of `policy`.
+#[derive(Debug, clap::Args)]
+pub struct PolicyArgs {
+    /// Bucket that holds the artifact (a name, not an ARN).
+    #[arg(long)]
+    pub bucket: String,
+
+    /// Key prefix of the artifact in the bucket.
+    #[arg(long)]
+    pub prefix: Option<String>,
+
+    /// Account that owns the bucket (12 digits).
+    #[arg(long)]
+    pub bucket_account: String,
+
+    /// Account that runs the import job and owns the role (12 digits).
+    #[arg(long)]
+    pub hosting_account: String,
+
+    /// Region of the import job.
+    #[arg(long)]
+    pub region: String,
+
+    /// Name of the role that Bedrock assumes to read the bucket.
+    #[arg(long)]
+    pub role_name: String,
+
+    /// ARN of the customer-managed KMS key that encrypts the objects (bucket account).
+    #[arg(long)]
+    pub source_kms_key_arn: Option<String>,
+
+    /// ARN of the customer-managed KMS key that will encrypt the imported model (hosting
+    /// account).
+    #[arg(long)]
+    pub hosting_kms_key_arn: Option<String>,
+
+    /// Write one file per document into this folder instead of printing them.
+    #[arg(long)]
+    pub out_dir: Option<std::path::PathBuf>,
 }
 
 /// Output formats of `check`.

@@ -11,7 +11,7 @@ use clap::Parser;
 use cmi_agent::{CheckOptions, LocalSource, S3Source, S3Uri};
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{CheckArgs, Cli, Command, RulesArgs};
+use crate::cli::{CheckArgs, Cli, Command, DoctorArgs, PolicyArgs, RulesArgs};
 
 /// Exit status when the gate passed.
 const PASSED: u8 = 0;
@@ -25,6 +25,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     match run(cli) {
         Ok(code) => ExitCode::from(code),
+        Err(error) if is_broken_pipe(&error) => ExitCode::from(PASSED),
         Err(error) => {
             let mut stderr = anstream::stderr();
             let _ = writeln!(
@@ -36,6 +37,16 @@ fn main() -> ExitCode {
             ExitCode::from(COULD_NOT_RUN)
         }
     }
+}
+
+/// A closed stdout (`cmi-preflight ... | head`) ends the program quietly, as in other
+/// command-line tools.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn init_logging(verbose: u8) {
@@ -55,6 +66,8 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Check(args) => check(args),
         Command::Rules(args) => rules(args),
+        Command::Policy(args) => policy(args),
+        Command::Doctor(args) => doctor(args),
     }
 }
 
@@ -120,4 +133,53 @@ fn rules(args: RulesArgs) -> Result<u8> {
         None => render::rules::catalog(&mut stdout, args.format)?,
     }
     Ok(PASSED)
+}
+
+fn policy(args: PolicyArgs) -> Result<u8> {
+    let inputs = cmi_agent::policy::PolicyInputs {
+        bucket: args.bucket,
+        prefix: args.prefix,
+        bucket_account: args.bucket_account,
+        hosting_account: args.hosting_account,
+        region: args.region,
+        role_name: args.role_name,
+        source_kms_key_arn: args.source_kms_key_arn,
+        hosting_kms_key_arn: args.hosting_kms_key_arn,
+    };
+    let validated = inputs.validate()?;
+    let set = cmi_agent::policy::generate(&validated);
+    let mut stderr = anstream::stderr();
+    for note in &set.notes {
+        writeln!(
+            stderr,
+            "{}note:{} {note}",
+            render::WARNING_STYLE,
+            render::WARNING_STYLE.render_reset()
+        )?;
+    }
+    let mut stdout = anstream::stdout().lock();
+    match args.out_dir {
+        Some(dir) => {
+            let written = cmi_agent::policy::write_all(&set, &dir)?;
+            for (path, document) in written.iter().zip(&set.documents) {
+                writeln!(stdout, "{}  {}", path.display(), document.title)?;
+            }
+        }
+        None => render::policy::write(&mut stdout, &set)?,
+    }
+    Ok(PASSED)
+}
+
+fn doctor(args: DoctorArgs) -> Result<u8> {
+    let options = cmi_agent::doctor::DoctorOptions {
+        uri: args.source.parse()?,
+        aws: args.aws.options(),
+        bedrock_region: args.bedrock_region,
+        bucket_account: args.bucket_account,
+        concurrency: usize::from(args.concurrency),
+    };
+    let diagnosis = runtime()?.block_on(cmi_agent::doctor::doctor(&options))?;
+    let mut stdout = anstream::stdout().lock();
+    render::doctor::write(&mut stdout, &diagnosis)?;
+    Ok(if diagnosis.passed() { PASSED } else { FAILED })
 }

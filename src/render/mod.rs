@@ -1,7 +1,9 @@
 //! Rendering of reports and of the rule catalog.
 
+pub mod doctor;
 pub mod json;
 pub mod junit;
+pub mod policy;
 pub mod rules;
 pub mod text;
 

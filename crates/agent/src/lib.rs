@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod check;
+pub mod doctor;
 pub mod local;
 pub mod policy;
 pub mod s3;

@@ -1,0 +1,751 @@
+//! `doctor`: the manual troubleshooting of a cross-account import set-up, automated.
+//!
+//! Each step asks one question of AWS, as the caller or as the execution role, and passes,
+//! fails or is skipped (when an earlier failure makes it moot, or the caller may not ask).
+//! A failed step carries the policy statements that fix it, built by [`crate::policy`] so
+//! that they are the same documents `cmi-preflight policy` writes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_config::SdkConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use futures::stream::{self, StreamExt};
+use serde_json::{json, Value};
+
+use crate::aws::{self, AwsOptions, DEFAULT_SESSION_NAME};
+use crate::policy::{self, PolicyInputs, ValidatedInputs};
+use crate::s3::{describe_sdk_error, s3_client, S3Source, S3Uri};
+use crate::source::Source;
+use cmi_format::RuleId;
+
+/// What `doctor` examines.
+#[derive(Debug, Clone)]
+pub struct DoctorOptions {
+    /// The artifact.
+    pub uri: S3Uri,
+    /// How to reach AWS as the caller; `role_arn` is the execution role to test.
+    pub aws: AwsOptions,
+    /// Region of the import job (default: the configured Region).
+    pub bedrock_region: Option<String>,
+    /// Account that owns the bucket, for the fix statements (default: the role's account).
+    pub bucket_account: Option<String>,
+    /// Objects examined at once.
+    pub concurrency: usize,
+}
+
+/// The outcome of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The step found nothing wrong.
+    Pass,
+    /// The step found a problem; the import would fail.
+    Fail,
+    /// The step did not run.
+    Skip,
+}
+
+/// A policy statement that fixes a failed step, and where it goes.
+#[derive(Debug, Clone)]
+pub struct Fix {
+    /// Where to add the statement: which policy of which resource in which account.
+    pub target: String,
+    /// The statement, pretty-printed JSON.
+    pub statement: String,
+}
+
+/// One step of the diagnosis.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// What the step checks, in a few words.
+    pub name: &'static str,
+    /// Its outcome.
+    pub status: Status,
+    /// One line: what was found.
+    pub detail: String,
+    /// For a failed step, the statements that fix it.
+    pub fixes: Vec<Fix>,
+}
+
+/// The whole diagnosis.
+#[derive(Debug, Clone, Default)]
+pub struct Diagnosis {
+    /// Every step, in order.
+    pub steps: Vec<Step>,
+    /// Remarks about the inputs (assumptions made for the fixes).
+    pub notes: Vec<String>,
+}
+
+impl Diagnosis {
+    /// Whether no step failed.
+    pub fn passed(&self) -> bool {
+        self.steps.iter().all(|s| s.status != Status::Fail)
+    }
+
+    fn push(&mut self, name: &'static str, status: Status, detail: impl Into<String>) {
+        self.steps.push(Step {
+            name,
+            status,
+            detail: detail.into(),
+            fixes: Vec::new(),
+        });
+    }
+
+    fn fail(&mut self, name: &'static str, detail: impl Into<String>, fixes: Vec<Fix>) {
+        self.steps.push(Step {
+            name,
+            status: Status::Fail,
+            detail: detail.into(),
+            fixes,
+        });
+    }
+
+    fn skip_rest(&mut self, names: &[&'static str], why: &str) {
+        for name in names {
+            self.push(name, Status::Skip, why);
+        }
+    }
+}
+
+/// Why the doctor could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum DoctorError {
+    /// `--role-arn` is required.
+    #[error("doctor needs --role-arn: the execution role whose access to check")]
+    NoRole,
+    /// The role ARN is malformed.
+    #[error("{0:?} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")]
+    BadRoleArn(String),
+    /// The AWS configuration could not be loaded.
+    #[error(transparent)]
+    Aws(#[from] aws::AwsError),
+}
+
+const STEPS_AFTER_ASSUME: &[&str] = &[
+    "trust policy",
+    "bucket region",
+    "list prefix",
+    "inspect objects",
+    "read objects",
+    "decrypt objects",
+];
+
+/// A role ARN split into account and name (the name without its path).
+fn parse_role_arn(arn: &str) -> Option<(String, String)> {
+    let rest = arn.strip_prefix("arn:")?;
+    let mut parts = rest.splitn(5, ':');
+    let _partition = parts.next()?;
+    let service = parts.next()?;
+    let _region = parts.next()?;
+    let account = parts.next()?;
+    let resource = parts.next()?;
+    let path_and_name = resource.strip_prefix("role/")?;
+    let name = path_and_name.rsplit('/').next()?;
+    (service == "iam" && account.len() == 12 && !name.is_empty())
+        .then(|| (account.to_string(), name.to_string()))
+}
+
+/// Runs every step.
+pub async fn doctor(options: &DoctorOptions) -> Result<Diagnosis, DoctorError> {
+    let role_arn = options.aws.role_arn.clone().ok_or(DoctorError::NoRole)?;
+    let (role_account, role_name) =
+        parse_role_arn(&role_arn).ok_or_else(|| DoctorError::BadRoleArn(role_arn.clone()))?;
+    let caller_options = AwsOptions {
+        role_arn: None,
+        ..options.aws.clone()
+    };
+    let caller = aws::load(&caller_options).await?;
+    let region = options
+        .bedrock_region
+        .clone()
+        .or_else(|| caller.region().map(|r| r.to_string()))
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let mut diagnosis = Diagnosis::default();
+    let bucket_account = options.bucket_account.clone().unwrap_or_else(|| {
+        diagnosis.notes.push(format!(
+            "fixes assume the bucket belongs to the role's account {role_account}; pass --bucket-account if it does not"
+        ));
+        role_account.clone()
+    });
+    let fixes_for = PolicyInputs {
+        bucket: options.uri.bucket.clone(),
+        prefix: Some(options.uri.prefix.clone()),
+        bucket_account,
+        hosting_account: role_account.clone(),
+        region: region.clone(),
+        role_name: role_name.clone(),
+        source_kms_key_arn: None,
+        hosting_kms_key_arn: None,
+    }
+    .validate()
+    .ok();
+
+    // 1. Who is calling.
+    let sts = aws_sdk_sts::Client::new(&caller);
+    let caller_arn = match sts.get_caller_identity().send().await {
+        Ok(identity) => {
+            let arn = identity.arn().unwrap_or("unknown").to_string();
+            diagnosis.push(
+                "caller identity",
+                Status::Pass,
+                format!(
+                    "{arn} (account {})",
+                    identity.account().unwrap_or("unknown")
+                ),
+            );
+            arn
+        }
+        Err(error) => {
+            diagnosis.fail(
+                "caller identity",
+                format!(
+                    "sts:GetCallerIdentity failed: {}",
+                    describe_sdk_error(&error)
+                ),
+                Vec::new(),
+            );
+            diagnosis.skip_rest(&["assume role"], "no working credentials");
+            diagnosis.skip_rest(STEPS_AFTER_ASSUME, "no working credentials");
+            return Ok(diagnosis);
+        }
+    };
+
+    // 2. Can the caller become the role.
+    let mut assume = sts.assume_role().role_arn(&role_arn).role_session_name(
+        options
+            .aws
+            .role_session_name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SESSION_NAME.to_string()),
+    );
+    if let Some(external_id) = &options.aws.external_id {
+        assume = assume.external_id(external_id);
+    }
+    let role_config = match assume.send().await {
+        Ok(output) => {
+            let Some(credentials) = output.credentials() else {
+                diagnosis.fail("assume role", "STS returned no credentials", Vec::new());
+                diagnosis.skip_rest(STEPS_AFTER_ASSUME, "the role could not be assumed");
+                return Ok(diagnosis);
+            };
+            diagnosis.push(
+                "assume role",
+                Status::Pass,
+                output
+                    .assumed_role_user()
+                    .map(|u| u.arn().to_string())
+                    .unwrap_or_else(|| role_arn.clone()),
+            );
+            with_credentials(
+                &caller,
+                Credentials::new(
+                    credentials.access_key_id(),
+                    credentials.secret_access_key(),
+                    Some(credentials.session_token().to_string()),
+                    None,
+                    "doctor-assumed-role",
+                ),
+            )
+        }
+        Err(error) => {
+            let statement = json!({
+                "Sid": "CmiPreflightDoctor",
+                "Effect": "Allow",
+                "Principal": {"AWS": caller_arn},
+                "Action": "sts:AssumeRole"
+            });
+            diagnosis.fail(
+                "assume role",
+                format!(
+                    "{caller_arn} cannot assume {role_arn}: {}",
+                    describe_sdk_error(&error)
+                ),
+                vec![Fix {
+                    target: format!(
+                        "trust policy of role {role_name} (account {role_account}), beside the statement for bedrock.amazonaws.com, so that the doctor can act as Bedrock; the caller also needs sts:AssumeRole on the role in its own policy"
+                    ),
+                    statement: policy::render(&statement),
+                }],
+            );
+            diagnosis.skip_rest(STEPS_AFTER_ASSUME, "the role could not be assumed");
+            return Ok(diagnosis);
+        }
+    };
+
+    // 3. Does the role trust Bedrock.
+    trust_step(&caller, &role_name, fixes_for.as_ref(), &mut diagnosis).await;
+
+    // 4. Where the bucket is.
+    let source = S3Source::new(&role_config, options.uri.clone(), role_arn.clone());
+    match source.bucket_region().await {
+        Ok(bucket_region) if bucket_region == region => diagnosis.push(
+            "bucket region",
+            Status::Pass,
+            format!("{bucket_region}, as the import job"),
+        ),
+        Ok(bucket_region) => diagnosis.fail(
+            "bucket region",
+            format!(
+                "bucket {} is in {bucket_region}; the import job runs in {region}",
+                options.uri.bucket
+            ),
+            Vec::new(),
+        ),
+        Err(reason) => diagnosis.push("bucket region", Status::Skip, format!("unknown: {reason}")),
+    }
+
+    // 5. Can the role list the prefix.
+    let listing = match source.list().await {
+        Ok(listing) => {
+            let bytes: u64 = listing.entries.iter().map(|e| e.size).sum();
+            diagnosis.push(
+                "list prefix",
+                Status::Pass,
+                format!(
+                    "{} objects, {bytes} bytes under {}",
+                    listing.entries.len(),
+                    options.uri
+                ),
+            );
+            listing
+        }
+        Err(error) => {
+            let fixes = match (&error, &fixes_for) {
+                (crate::SourceError::Blocked(f), Some(v)) if f.rule == RuleId::ListAccessDenied => {
+                    list_fixes(v)
+                }
+                _ => Vec::new(),
+            };
+            diagnosis.fail("list prefix", error.to_string(), fixes);
+            diagnosis.skip_rest(
+                &["inspect objects", "read objects", "decrypt objects"],
+                "the prefix could not be listed",
+            );
+            return Ok(diagnosis);
+        }
+    };
+
+    // 6. Encryption and storage class of every object (HeadObject as the role).
+    let s3 = s3_client(&role_config);
+    let heads: Vec<(String, Result<ObjectFacts, String>)> = stream::iter(listing.entries.iter())
+        .map(|entry| {
+            let s3 = &s3;
+            let key = format!("{}{}", options.uri.prefix, entry.path);
+            async move {
+                let result = s3
+                    .head_object()
+                    .bucket(&options.uri.bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .map(|h| ObjectFacts {
+                        encryption: h
+                            .server_side_encryption()
+                            .map(|e| e.as_str().to_string())
+                            .or_else(|| h.sse_customer_algorithm().map(|_| "SSE-C".to_string()))
+                            .unwrap_or_else(|| "none".to_string()),
+                        kms_key: h.ssekms_key_id().map(str::to_string),
+                        storage_class: h
+                            .storage_class()
+                            .map(|c| c.as_str().to_string())
+                            .unwrap_or_else(|| "STANDARD".to_string()),
+                    })
+                    .map_err(|e| {
+                        let code = e.code().unwrap_or_default().to_string();
+                        if code.is_empty() {
+                            describe_sdk_error(&e)
+                        } else {
+                            code
+                        }
+                    });
+                (entry.path.clone(), result)
+            }
+        })
+        .buffer_unordered(options.concurrency.max(1))
+        .collect()
+        .await;
+    inspect_step(&heads, fixes_for.as_ref(), &mut diagnosis);
+
+    // 7 and 8. Can the role read (and so decrypt) every object: a 1-byte ranged GET each.
+    let reads: Vec<(String, Result<Vec<u8>, crate::ReadError>)> =
+        stream::iter(listing.entries.iter().filter(|e| e.size > 0))
+            .map(|entry| {
+                let source = &source;
+                async move {
+                    (
+                        entry.path.clone(),
+                        source.read_range(&entry.path, 0..1).await,
+                    )
+                }
+            })
+            .buffer_unordered(options.concurrency.max(1))
+            .collect()
+            .await;
+    read_steps(&heads, &reads, &caller, fixes_for.as_ref(), &mut diagnosis).await;
+    Ok(diagnosis)
+}
+
+/// What HeadObject says about an object.
+#[derive(Debug, Clone)]
+struct ObjectFacts {
+    encryption: String,
+    kms_key: Option<String>,
+    storage_class: String,
+}
+
+fn with_credentials(config: &SdkConfig, credentials: Credentials) -> SdkConfig {
+    config
+        .clone()
+        .into_builder()
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .build()
+}
+
+fn fix(target: String, statement: &Value) -> Fix {
+    Fix {
+        target,
+        statement: policy::render(statement),
+    }
+}
+
+fn role_target(v: &ValidatedInputs) -> String {
+    format!(
+        "identity policy of role {} (account {})",
+        v.role_name(),
+        v.hosting_account()
+    )
+}
+
+fn bucket_target(v: &ValidatedInputs) -> String {
+    format!(
+        "bucket policy of {} (account {})",
+        v.bucket(),
+        v.bucket_account()
+    )
+}
+
+fn list_fixes(v: &ValidatedInputs) -> Vec<Fix> {
+    vec![
+        fix(role_target(v), &policy::role_list_statement(v)),
+        fix(bucket_target(v), &policy::bucket_list_statement(v)),
+    ]
+}
+
+fn read_fixes(v: &ValidatedInputs) -> Vec<Fix> {
+    vec![
+        fix(role_target(v), &policy::role_read_statement(v)),
+        fix(bucket_target(v), &policy::bucket_read_statement(v)),
+    ]
+}
+
+async fn trust_step(
+    caller: &SdkConfig,
+    role_name: &str,
+    fixes_for: Option<&ValidatedInputs>,
+    diagnosis: &mut Diagnosis,
+) {
+    let iam = aws_sdk_iam::Client::new(caller);
+    let document = match iam.get_role().role_name(role_name).send().await {
+        Ok(output) => output
+            .role()
+            .and_then(|r| r.assume_role_policy_document())
+            .map(decode_policy),
+        Err(error) => {
+            diagnosis.push(
+                "trust policy",
+                Status::Skip,
+                format!(
+                    "cannot read the role as the caller: {}",
+                    describe_sdk_error(&error)
+                ),
+            );
+            return;
+        }
+    };
+    let trusts_bedrock = document.as_ref().is_some_and(trusts_bedrock);
+    if trusts_bedrock {
+        diagnosis.push(
+            "trust policy",
+            Status::Pass,
+            format!(
+                "role {role_name} lets {} assume it",
+                policy::BEDROCK_SERVICE_PRINCIPAL
+            ),
+        );
+        return;
+    }
+    let fixes = fixes_for
+        .map(|v| {
+            vec![fix(
+                format!(
+                    "trust policy of role {} (account {})",
+                    v.role_name(),
+                    v.hosting_account()
+                ),
+                &policy::trust_statement(v),
+            )]
+        })
+        .unwrap_or_default();
+    diagnosis.fail(
+        "trust policy",
+        format!(
+            "role {role_name} does not allow {} to assume it",
+            policy::BEDROCK_SERVICE_PRINCIPAL
+        ),
+        fixes,
+    );
+}
+
+/// IAM returns policy documents URL-encoded.
+fn decode_policy(text: &str) -> Value {
+    let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+    serde_json::from_str(&decoded).unwrap_or(Value::Null)
+}
+
+fn as_list(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Array(items) => items.iter().collect(),
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+/// Whether a trust policy has an Allow statement for sts:AssumeRole by the Bedrock service.
+fn trusts_bedrock(document: &Value) -> bool {
+    as_list(&document["Statement"])
+        .into_iter()
+        .any(|statement| {
+            statement["Effect"] == "Allow"
+                && as_list(&statement["Action"])
+                    .iter()
+                    .any(|a| *a == "sts:AssumeRole" || *a == "sts:*")
+                && as_list(&statement["Principal"]["Service"])
+                    .iter()
+                    .any(|p| *p == policy::BEDROCK_SERVICE_PRINCIPAL)
+        })
+}
+
+fn inspect_step(
+    heads: &[(String, Result<ObjectFacts, String>)],
+    fixes_for: Option<&ValidatedInputs>,
+    diagnosis: &mut Diagnosis,
+) {
+    let mut encryption: BTreeMap<String, usize> = BTreeMap::new();
+    let mut classes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut denied = Vec::new();
+    for (path, result) in heads {
+        match result {
+            Ok(facts) => {
+                let label = match &facts.kms_key {
+                    Some(key) => format!("{} ({key})", facts.encryption),
+                    None => facts.encryption.clone(),
+                };
+                *encryption.entry(label).or_default() += 1;
+                *classes.entry(facts.storage_class.clone()).or_default() += 1;
+                if crate::s3::ARCHIVE_STORAGE_CLASSES.contains(&facts.storage_class.as_str()) {
+                    problems.push(format!("{path} is archived ({})", facts.storage_class));
+                }
+                if facts.encryption == "SSE-C" {
+                    problems.push(format!("{path} uses SSE-C"));
+                }
+            }
+            Err(code) if code == "AccessDenied" || code == "Forbidden" => denied.push(path.clone()),
+            Err(reason) => problems.push(format!("{path}: {reason}")),
+        }
+    }
+    let summary = |map: &BTreeMap<String, usize>| {
+        map.iter()
+            .map(|(k, n)| format!("{k} x{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !denied.is_empty() {
+        diagnosis.fail(
+            "inspect objects",
+            format!(
+                "HeadObject (s3:GetObject) denied on {} of {} objects, such as {}",
+                denied.len(),
+                heads.len(),
+                denied[0]
+            ),
+            fixes_for.map(read_fixes).unwrap_or_default(),
+        );
+    } else if !problems.is_empty() {
+        diagnosis.fail("inspect objects", problems.join("; "), Vec::new());
+    } else {
+        diagnosis.push(
+            "inspect objects",
+            Status::Pass,
+            format!(
+                "encryption: {}; storage: {}",
+                summary(&encryption),
+                summary(&classes)
+            ),
+        );
+    }
+}
+
+async fn read_steps(
+    heads: &[(String, Result<ObjectFacts, String>)],
+    reads: &[(String, Result<Vec<u8>, crate::ReadError>)],
+    caller: &SdkConfig,
+    fixes_for: Option<&ValidatedInputs>,
+    diagnosis: &mut Diagnosis,
+) {
+    let facts: BTreeMap<&str, &ObjectFacts> = heads
+        .iter()
+        .filter_map(|(p, r)| r.as_ref().ok().map(|f| (p.as_str(), f)))
+        .collect();
+    let failed: Vec<(&str, &crate::ReadError)> = reads
+        .iter()
+        .filter_map(|(p, r)| r.as_ref().err().map(|e| (p.as_str(), e)))
+        .collect();
+    let kms_failures: Vec<_> = failed
+        .iter()
+        .filter(|(_, e)| e.rule == RuleId::KmsAccessDenied)
+        .collect();
+    let other_failures: Vec<_> = failed
+        .iter()
+        .filter(|(_, e)| e.rule != RuleId::KmsAccessDenied)
+        .collect();
+    if other_failures.is_empty() {
+        diagnosis.push(
+            "read objects",
+            Status::Pass,
+            format!(
+                "{} objects answer a 1-byte ranged GET",
+                reads.len() - kms_failures.len()
+            ),
+        );
+    } else {
+        let (path, error) = other_failures[0];
+        let fixes = if error.rule == RuleId::GetAccessDenied {
+            fixes_for.map(read_fixes).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        diagnosis.fail(
+            "read objects",
+            format!(
+                "{} of {} objects cannot be read; {path}: {}",
+                other_failures.len(),
+                reads.len(),
+                error.reason
+            ),
+            fixes,
+        );
+    }
+    let keys: BTreeSet<&str> = facts
+        .values()
+        .filter_map(|f| f.kms_key.as_deref())
+        .collect();
+    if keys.is_empty() {
+        diagnosis.push("decrypt objects", Status::Skip, "no SSE-KMS object");
+        return;
+    }
+    if let Some((path, error)) = kms_failures.first() {
+        let key = facts.get(path).and_then(|f| f.kms_key.clone());
+        let fixes = match (fixes_for, &key) {
+            (Some(v), Some(key)) => kms_fixes(v, key),
+            _ => Vec::new(),
+        };
+        diagnosis.fail(
+            "decrypt objects",
+            format!(
+                "{} SSE-KMS objects cannot be decrypted by the role; {path}: {}",
+                kms_failures.len(),
+                error.reason
+            ),
+            fixes,
+        );
+        return;
+    }
+    let kms = aws_sdk_kms::Client::new(caller);
+    let mut managed = Vec::new();
+    for key in &keys {
+        if let Ok(output) = kms.describe_key().key_id(*key).send().await {
+            if output
+                .key_metadata()
+                .and_then(|m| m.key_manager())
+                .is_some_and(|m| m.as_str() == "AWS")
+            {
+                managed.push(*key);
+            }
+        }
+    }
+    if managed.is_empty() {
+        diagnosis.push(
+            "decrypt objects",
+            Status::Pass,
+            format!(
+                "the role decrypts with {}",
+                keys.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        );
+    } else {
+        diagnosis.fail(
+            "decrypt objects",
+            format!(
+                "objects use the AWS-managed aws/s3 key {}: readable here, but never from another account",
+                managed.join(", ")
+            ),
+            Vec::new(),
+        );
+    }
+}
+
+fn kms_fixes(v: &ValidatedInputs, key: &str) -> Vec<Fix> {
+    let with_key = PolicyInputs {
+        bucket: v.bucket().to_string(),
+        prefix: Some(v.prefix().to_string()),
+        bucket_account: v.bucket_account().to_string(),
+        hosting_account: v.hosting_account().to_string(),
+        region: v.region().to_string(),
+        role_name: v.role_name().to_string(),
+        source_kms_key_arn: Some(key.to_string()),
+        hosting_kms_key_arn: None,
+    }
+    .validate();
+    let Ok(with_key) = with_key else {
+        return Vec::new();
+    };
+    let mut fixes: Vec<Fix> = policy::role_kms_statements(&with_key)
+        .iter()
+        .map(|s| fix(role_target(&with_key), s))
+        .collect();
+    if let Some(statement) = policy::source_kms_key_statement(&with_key) {
+        fixes.push(fix(
+            format!(
+                "key policy of {key} (account {})",
+                with_key.bucket_account()
+            ),
+            &statement,
+        ));
+    }
+    fixes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_arns() {
+        assert_eq!(
+            parse_role_arn("arn:aws:iam::123456789012:role/service-role/cmi"),
+            Some(("123456789012".to_string(), "cmi".to_string()))
+        );
+        assert_eq!(parse_role_arn("arn:aws:iam::123:role/x"), None);
+        assert_eq!(parse_role_arn("arn:aws:s3:::bucket"), None);
+    }
+
+    #[test]
+    fn trust_documents() {
+        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22bedrock.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D";
+        assert!(trusts_bedrock(&decode_policy(encoded)));
+        let other = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"}, "Action": "sts:AssumeRole"}]});
+        assert!(!trusts_bedrock(&other));
+    }
+}

@@ -1,0 +1,56 @@
+//! The doctor's report: one line per step, then the fixes of the failed steps.
+
+use std::io::{self, Write};
+
+use cmi_agent::doctor::{Diagnosis, Status};
+
+use super::{DIM_STYLE, ERROR_STYLE, PASS_STYLE, WARNING_STYLE};
+
+/// Writes the diagnosis.
+pub fn write(out: &mut dyn Write, diagnosis: &Diagnosis) -> io::Result<()> {
+    let width = diagnosis
+        .steps
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(0);
+    for step in &diagnosis.steps {
+        let (mark, style) = match step.status {
+            Status::Pass => ("pass", PASS_STYLE),
+            Status::Fail => ("FAIL", ERROR_STYLE),
+            Status::Skip => ("skip", DIM_STYLE),
+        };
+        writeln!(
+            out,
+            "{style}{mark}{style:#}  {:<width$}  {}",
+            step.name, step.detail
+        )?;
+        for fix in &step.fixes {
+            writeln!(
+                out,
+                "      {WARNING_STYLE}fix:{WARNING_STYLE:#} add to the {}:",
+                fix.target
+            )?;
+            for line in fix.statement.lines() {
+                writeln!(out, "        {line}")?;
+            }
+        }
+    }
+    for note in &diagnosis.notes {
+        writeln!(out, "{DIM_STYLE}note: {note}{DIM_STYLE:#}")?;
+    }
+    let failed = diagnosis
+        .steps
+        .iter()
+        .filter(|s| s.status == Status::Fail)
+        .count();
+    if failed == 0 {
+        writeln!(out, "{PASS_STYLE}all steps passed{PASS_STYLE:#}")
+    } else {
+        writeln!(
+            out,
+            "{ERROR_STYLE}{failed} step{} failed{ERROR_STYLE:#}; `cmi-preflight policy` writes the complete documents",
+            if failed == 1 { "" } else { "s" }
+        )
+    }
+}
