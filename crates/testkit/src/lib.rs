@@ -11,3 +11,6 @@
 #![warn(missing_docs)]
 
 pub mod fixtures;
+pub mod moto;
+pub mod proxy;
+pub mod s3;
