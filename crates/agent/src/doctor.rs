@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::aws::{self, AwsOptions, DEFAULT_SESSION_NAME};
 use crate::policy::{self, PolicyInputs, ValidatedInputs};
-use crate::s3::{describe_sdk_error, s3_client, S3Source, S3Uri};
+use crate::s3::{describe_sdk_error, s3_client, ManagedKeyProbe, S3Source, S3Uri};
 use crate::source::Source;
 use cmi_format::RuleId;
 
@@ -352,11 +352,12 @@ pub async fn doctor(options: &DoctorOptions) -> Result<Diagnosis, DoctorError> {
                             .unwrap_or_else(|| "STANDARD".to_string()),
                     })
                     .map_err(|e| {
-                        let code = e.code().unwrap_or_default().to_string();
-                        if code.is_empty() {
-                            describe_sdk_error(&e)
-                        } else {
-                            code
+                        // HEAD answers carry no body, so a denial has only its status.
+                        let status = e.raw_response().map(|r| r.status().as_u16());
+                        match (e.code(), status) {
+                            (Some(code), _) => code.to_string(),
+                            (None, Some(403)) => "AccessDenied".to_string(),
+                            _ => describe_sdk_error(&e),
                         }
                     });
                 (entry.path.clone(), result)
@@ -365,7 +366,7 @@ pub async fn doctor(options: &DoctorOptions) -> Result<Diagnosis, DoctorError> {
         .buffer_unordered(options.concurrency.max(1))
         .collect()
         .await;
-    inspect_step(&heads, fixes_for.as_ref(), &mut diagnosis);
+    let inspect_denied = inspect_step(&heads, fixes_for.as_ref(), &mut diagnosis);
 
     // 7 and 8. Can the role read (and so decrypt) every object: a 1-byte ranged GET each.
     let reads: Vec<(String, Result<Vec<u8>, crate::ReadError>)> =
@@ -382,7 +383,13 @@ pub async fn doctor(options: &DoctorOptions) -> Result<Diagnosis, DoctorError> {
             .buffer_unordered(options.concurrency.max(1))
             .collect()
             .await;
-    read_steps(&heads, &reads, &caller, fixes_for.as_ref(), &mut diagnosis).await;
+    // A denial already shown by the inspection needs no second copy of its fix.
+    let read_fixes_for = if inspect_denied {
+        None
+    } else {
+        fixes_for.as_ref()
+    };
+    read_steps(&heads, &reads, &caller, read_fixes_for, &mut diagnosis).await;
     Ok(diagnosis)
 }
 
@@ -526,11 +533,12 @@ fn trusts_bedrock(document: &Value) -> bool {
         })
 }
 
+/// Reports encryption and storage classes; returns whether HeadObject was denied.
 fn inspect_step(
     heads: &[(String, Result<ObjectFacts, String>)],
     fixes_for: Option<&ValidatedInputs>,
     diagnosis: &mut Diagnosis,
-) {
+) -> bool {
     let mut encryption: BTreeMap<String, usize> = BTreeMap::new();
     let mut classes: BTreeMap<String, usize> = BTreeMap::new();
     let mut problems = Vec::new();
@@ -572,7 +580,9 @@ fn inspect_step(
             ),
             fixes_for.map(read_fixes).unwrap_or_default(),
         );
-    } else if !problems.is_empty() {
+        return true;
+    }
+    if !problems.is_empty() {
         diagnosis.fail("inspect objects", problems.join("; "), Vec::new());
     } else {
         diagnosis.push(
@@ -585,6 +595,7 @@ fn inspect_step(
             ),
         );
     }
+    false
 }
 
 async fn read_steps(
@@ -662,17 +673,11 @@ async fn read_steps(
         );
         return;
     }
-    let kms = aws_sdk_kms::Client::new(caller);
+    let probe = ManagedKeyProbe::new(aws_sdk_kms::Client::new(caller)).await;
     let mut managed = Vec::new();
     for key in &keys {
-        if let Ok(output) = kms.describe_key().key_id(*key).send().await {
-            if output
-                .key_metadata()
-                .and_then(|m| m.key_manager())
-                .is_some_and(|m| m.as_str() == "AWS")
-            {
-                managed.push(*key);
-            }
+        if probe.is_managed(key).await {
+            managed.push(*key);
         }
     }
     if managed.is_empty() {

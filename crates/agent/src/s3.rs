@@ -260,21 +260,83 @@ impl S3Source {
     }
 }
 
-/// One line for an SDK error: the service's code and message, or the transport failure.
-pub fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: fmt::Debug>(
-    error: &SdkError<E, R>,
+/// One line for an SDK error: the service's code and message; else, for an error body the
+/// SDK could not parse (moto's STS errors nest one level deeper than AWS's), the HTTP status
+/// and the `<Code>` and `<Message>` found in the body; else the transport failure.
+pub fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    error: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
 ) -> String {
     match (error.code(), error.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_string(),
-        _ => {
-            let mut text = error.to_string();
-            let mut source = std::error::Error::source(error);
-            while let Some(inner) = source {
-                text = format!("{text}: {inner}");
-                source = inner.source();
+        (Some(code), Some(message)) => return format!("{code}: {message}"),
+        (Some(code), None) => return code.to_string(),
+        _ => {}
+    }
+    if let Some(response) = error.raw_response() {
+        let body = response
+            .body()
+            .bytes()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        let element = |name: &str| {
+            let open = format!("<{name}>");
+            let start = body.find(&open)? + open.len();
+            let end = body[start..].find(&format!("</{name}>"))? + start;
+            Some(body[start..end].to_string())
+        };
+        let status = response.status().as_u16();
+        return match (element("Code"), element("Message")) {
+            (Some(code), Some(message)) => format!("{code}: {message} (HTTP {status})"),
+            (Some(code), None) => format!("{code} (HTTP {status})"),
+            _ => format!("HTTP {status}"),
+        };
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        text = format!("{text}: {inner}");
+        source = inner.source();
+    }
+    text
+}
+
+/// Tells whether a KMS key is the AWS-managed `aws/s3` key: by its key manager when the
+/// reader may describe it, by the alias itself when the object names it, or by the ARN that
+/// `alias/aws/s3` resolves to in the reader's account.
+pub struct ManagedKeyProbe {
+    kms: aws_sdk_kms::Client,
+    alias_arn: Option<String>,
+}
+
+/// The alias of the AWS-managed S3 key.
+pub const AWS_S3_KEY_ALIAS: &str = "alias/aws/s3";
+
+impl ManagedKeyProbe {
+    /// Resolves `alias/aws/s3` once.
+    pub async fn new(kms: aws_sdk_kms::Client) -> ManagedKeyProbe {
+        let alias_arn = kms
+            .describe_key()
+            .key_id(AWS_S3_KEY_ALIAS)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.key_metadata().and_then(|m| m.arn()).map(str::to_string));
+        ManagedKeyProbe { kms, alias_arn }
+    }
+
+    /// Whether `key` (an id, ARN or alias as S3 reported it) is the `aws/s3` key.
+    pub async fn is_managed(&self, key: &str) -> bool {
+        if key.ends_with(AWS_S3_KEY_ALIAS) || self.alias_arn.as_deref() == Some(key) {
+            return true;
+        }
+        match self.kms.describe_key().key_id(key).send().await {
+            Ok(output) => output.key_metadata().is_some_and(|m| {
+                m.key_manager().is_some_and(|k| k.as_str() == "AWS")
+                    || (m.arn().is_some() && m.arn() == self.alias_arn.as_deref())
+            }),
+            Err(error) => {
+                debug!(key, error = %describe_sdk_error(&error), "cannot describe KMS key");
+                false
             }
-            text
         }
     }
 }
@@ -407,20 +469,12 @@ impl Source for S3Source {
             .cloned()
             .collect();
         let mut findings: Vec<Finding> = self.region_finding().await.into_iter().collect();
+        if keys.is_empty() {
+            return findings;
+        }
+        let probe = ManagedKeyProbe::new(self.kms.clone()).await;
         for key in keys {
-            // Only the key's own account can describe an AWS-managed key; a refusal leaves
-            // the question open rather than guessing.
-            let is_managed = match self.kms.describe_key().key_id(&key).send().await {
-                Ok(output) => output
-                    .key_metadata()
-                    .and_then(|m| m.key_manager())
-                    .is_some_and(|m| m.as_str() == "AWS"),
-                Err(error) => {
-                    debug!(key, error = %describe_sdk_error(&error), "cannot describe KMS key");
-                    false
-                }
-            };
-            if is_managed {
+            if probe.is_managed(&key).await {
                 findings.push(Finding::new(
                     RuleId::AwsManagedKmsKey,
                     "",

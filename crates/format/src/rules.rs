@@ -366,7 +366,7 @@ mod tests {
             assert!(names.insert(rule.name), "duplicate name {}", rule.name);
             let (prefix, number) = rule.code.split_at(2);
             assert!(
-                ["LY", "ST", "IX", "CF", "TK", "SH"].contains(&prefix),
+                ["LY", "ST", "IX", "CF", "TK", "SH", "S3"].contains(&prefix),
                 "{}",
                 rule.code
             );

@@ -858,22 +858,10 @@ async fn ranges() {
     assert_eq!(head.e_tag(), Some("\"781e5e245d69b566979b86e28d23f2c7\""));
 }
 
-/// Set by [`no_orphan_when_the_test_process_is_killed`] for the child it runs.
-const ORPHAN_CHILD: &str = "CMI_TESTKIT_ORPHAN_CHILD";
-
 #[test]
 fn no_orphan_when_the_test_process_is_killed() {
     use std::io::BufRead;
-    let exe = std::env::current_exe().unwrap();
-    let mut child = std::process::Command::new(exe)
-        .args([
-            "--exact",
-            "orphan_child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ORPHAN_CHILD, "1")
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_moto-orphan-child"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -892,7 +880,6 @@ fn no_orphan_when_the_test_process_is_killed() {
         .lines()
         .map_while(Result::ok)
         .find_map(|line| {
-            // libtest's "test orphan_child ... " precedes it on the same line.
             let at = line.find("moto-port ")?;
             line[at + "moto-port ".len()..].trim().parse().ok()
         })
@@ -908,21 +895,4 @@ fn no_orphan_when_the_test_process_is_killed() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-}
-
-#[test]
-#[ignore = "run by no_orphan_when_the_test_process_is_killed"]
-fn orphan_child() {
-    if std::env::var_os(ORPHAN_CHILD).is_none() {
-        return;
-    }
-    // Started from a thread that exits at once: the server must outlive that thread.
-    let port = std::thread::spawn(|| Moto::shared().port()).join().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    assert!(
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
-        "moto died with the thread that started it"
-    );
-    println!("moto-port {port}");
-    std::thread::sleep(std::time::Duration::from_secs(60));
 }
