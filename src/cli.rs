@@ -176,11 +176,11 @@ pub struct CheckArgs {
     pub strict: bool,
 
     /// Files read at once.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, default_value_t = cmi_agent::check::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
 
     /// Bytes of the first read of each safetensors file; a longer header takes a second read.
-    #[arg(long, default_value_t = 262_144, value_parser = clap::value_parser!(u64).range(8..))]
+    #[arg(long, default_value_t = cmi_agent::check::DEFAULT_HEADER_PROBE, value_parser = clap::value_parser!(u64).range(8..))]
     pub header_probe: u64,
 
     /// Region of the Bedrock import job; an S3 bucket elsewhere is reported (S3006).

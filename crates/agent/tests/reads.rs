@@ -58,7 +58,7 @@ async fn recorded(name: &str, probe: u64) -> (Recording, cmi_format::Report) {
 
 #[tokio::test]
 async fn one_read_per_shard_when_the_probe_covers_the_header() {
-    let (source, report) = recorded("llama-sharded", 256 * 1024).await;
+    let (source, report) = recorded("llama-sharded", cmi_agent::check::DEFAULT_HEADER_PROBE).await;
     assert!(report.findings.is_empty(), "{:?}", report.findings);
     let root = source.inner.root().to_path_buf();
     let reads = source.reads.into_inner().expect("not poisoned");
@@ -70,7 +70,11 @@ async fn one_read_per_shard_when_the_probe_covers_the_header() {
     for (path, range) in &shards {
         let size = std::fs::metadata(root.join(path)).expect("exists").len();
         assert_eq!(range.start, 0);
-        assert_eq!(range.end, size.min(256 * 1024), "{path}");
+        assert_eq!(
+            range.end,
+            size.min(cmi_agent::check::DEFAULT_HEADER_PROBE),
+            "{path}"
+        );
     }
     let mut distinct: Vec<_> = shards.iter().map(|(p, _)| p).collect();
     distinct.dedup();
