@@ -26,6 +26,17 @@ pub enum Command {
     Check(CheckArgs),
     /// List the rule catalog, or explain one rule.
     Rules(RulesArgs),
+    /// Fingerprint an artifact: the SHA-256 of every file, a model summary and one artifact
+    /// digest, as a JSON manifest.
+    ///
+    /// Without -o the manifest goes to stdout; with -o it is written atomically and stdout
+    /// gets only the artifact digest.
+    Manifest(ManifestArgs),
+    /// Compare an artifact with its manifest to gate a release.
+    ///
+    /// Missing, extra and changed files (size or SHA-256) are findings; exit status 1 on any
+    /// difference, 0 when identical.
+    Verify(VerifyArgs),
     /// Diagnose the cross-account access of the execution role to an S3 artifact.
     ///
     /// One line per step: who is calling, whether the role can be assumed and trusts Bedrock,
@@ -39,6 +50,85 @@ pub enum Command {
     /// (hosting account), and the KMS key-policy statements when keys are given. Without
     /// --out-dir the documents are printed.
     Policy(PolicyArgs),
+}
+
+/// How files are hashed.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HashArgs {
+    /// Bytes of each ranged GET of an S3 object.
+    #[arg(long, default_value_t = cmi_agent::hash::DEFAULT_PART_SIZE, value_parser = clap::value_parser!(u64).range(1024..))]
+    pub part_size: u64,
+
+    /// Parts in flight at once, across all files (memory is bounded by this times
+    /// --part-size).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl HashArgs {
+    /// The agent's form of these options.
+    pub fn options(&self) -> cmi_agent::hash::HashOptions {
+        cmi_agent::hash::HashOptions {
+            part_size: self.part_size,
+            concurrency: usize::from(self.concurrency),
+            ..cmi_agent::hash::HashOptions::default()
+        }
+    }
+}
+
+/// Arguments of `manifest`.
+#[derive(Debug, clap::Args)]
+pub struct ManifestArgs {
+    /// The artifact: a local folder or s3://bucket/prefix/.
+    pub source: String,
+
+    /// Write the manifest to this file (atomically) instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
+
+    /// An earlier manifest of the same source: files whose size and ETag (S3) or modification
+    /// time (local) are unchanged keep their digest, marked as reused.
+    #[arg(long)]
+    pub reuse: Option<std::path::PathBuf>,
+
+    /// Hashing options.
+    #[command(flatten)]
+    pub hash: HashArgs,
+
+    /// AWS options, for s3:// sources.
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Arguments of `verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The artifact: a local folder or s3://bucket/prefix/.
+    pub source: String,
+
+    /// The manifest to compare with.
+    #[arg(long)]
+    pub manifest: std::path::PathBuf,
+
+    /// For S3: compare sizes, ETags and version ids only, without reading any content.
+    #[arg(long)]
+    pub metadata_only: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+
+    /// Hashing options.
+    #[command(flatten)]
+    pub hash: HashArgs,
+
+    /// AWS options, for s3:// sources.
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// Arguments of `doctor`.

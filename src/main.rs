@@ -8,10 +8,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cmi_agent::{CheckOptions, LocalSource, S3Source, S3Uri};
+use cmi_agent::{AnySource, CheckOptions, OpenOptions};
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{CheckArgs, Cli, Command, DoctorArgs, PolicyArgs, RulesArgs};
+use crate::cli::{
+    CheckArgs, Cli, Command, DoctorArgs, ManifestArgs, PolicyArgs, RulesArgs, VerifyArgs,
+};
 
 /// Exit status when the gate passed.
 const PASSED: u8 = 0;
@@ -68,6 +70,8 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Rules(args) => rules(args),
         Command::Policy(args) => policy(args),
         Command::Doctor(args) => doctor(args),
+        Command::Manifest(args) => manifest(args),
+        Command::Verify(args) => verify(args),
     }
 }
 
@@ -83,42 +87,91 @@ fn check(args: CheckArgs) -> Result<u8> {
         concurrency: usize::from(args.concurrency),
         header_probe: args.header_probe,
     };
-    let runtime = runtime()?;
-    let report = if is_s3(&args.source) {
-        let uri: S3Uri = args.source.parse()?;
-        runtime.block_on(async {
-            let config = cmi_agent::aws::load(&args.aws.options()).await?;
-            let source = S3Source::new(&config, uri, reader(&args.aws))
-                .with_bedrock_region(args.bedrock_region.clone());
-            anyhow::Ok(cmi_agent::check(&source, options).await?)
-        })?
-    } else {
-        let source = LocalSource::open(&args.source)?;
-        runtime.block_on(cmi_agent::check(&source, options))?
+    let open = OpenOptions {
+        aws: args.aws.options(),
+        bedrock_region: args.bedrock_region.clone(),
+        confined: false,
     };
+    let report = runtime()?.block_on(async {
+        let source = cmi_agent::open(&args.source, &open).await?;
+        anyhow::Ok(cmi_agent::check(&source, options).await?)
+    })?;
     let mut stdout = anstream::stdout().lock();
-    render::report(&mut stdout, args.format, &args.source, &report, args.strict)
+    let context = render::ReportContext::check(&args.source, args.strict);
+    render::report(&mut stdout, args.format, &context, &report)
         .context("cannot write the report")?;
-    Ok(if report.passed(args.strict) {
+    Ok(verdict(report.passed(args.strict)))
+}
+
+fn verdict(passed: bool) -> u8 {
+    if passed {
         PASSED
     } else {
         FAILED
-    })
+    }
 }
 
-/// Whether a source names S3 (any case of the scheme, so that `S3://` gets the parser's
-/// explanation rather than "does not exist").
-fn is_s3(source: &str) -> bool {
-    source
-        .get(..5)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("s3://"))
+fn manifest(args: ManifestArgs) -> Result<u8> {
+    let reuse = args
+        .reuse
+        .as_deref()
+        .map(cmi_agent::manifest::Manifest::read)
+        .transpose()?;
+    let open = OpenOptions {
+        aws: args.aws.options(),
+        bedrock_region: None,
+        confined: true,
+    };
+    let options = cmi_agent::manifest::ManifestOptions {
+        hash: args.hash.options(),
+        check: CheckOptions::default(),
+    };
+    let progress = render::progress::for_terminal(args.hash.quiet);
+    let manifest = runtime()?.block_on(async {
+        let source = cmi_agent::open(&args.source, &open).await?;
+        anyhow::Ok(
+            cmi_agent::manifest::create(&source, &options, reuse.as_ref(), progress.clone())
+                .await?,
+        )
+    })?;
+    drop(progress);
+    let mut stdout = anstream::stdout().lock();
+    match &args.output {
+        Some(path) => {
+            manifest.write(path)?;
+            writeln!(stdout, "{}", manifest.artifact_digest)?;
+        }
+        None => stdout.write_all(manifest.to_json().as_bytes())?,
+    }
+    Ok(PASSED)
 }
 
-/// Who reads S3, for messages.
-fn reader(aws: &cli::AwsArgs) -> String {
-    aws.role_arn
-        .clone()
-        .unwrap_or_else(|| "the current credentials".to_string())
+fn verify(args: VerifyArgs) -> Result<u8> {
+    let manifest = cmi_agent::manifest::Manifest::read(&args.manifest)?;
+    let open = OpenOptions {
+        aws: args.aws.options(),
+        bedrock_region: None,
+        confined: true,
+    };
+    let options = args.hash.options();
+    let progress = render::progress::for_terminal(args.hash.quiet);
+    let verification = runtime()?.block_on(async {
+        let source = cmi_agent::open(&args.source, &open).await?;
+        if args.metadata_only {
+            let AnySource::S3(s3) = &source else {
+                anyhow::bail!("--metadata-only compares S3 ETags and version ids; a local folder has none, so verify it without --metadata-only");
+            };
+            return Ok(cmi_agent::verify::verify_metadata(s3, &manifest, options.concurrency).await?);
+        }
+        Ok(cmi_agent::verify::verify(&source, &manifest, &options, progress.clone()).await?)
+    })?;
+    drop(progress);
+    let mut stdout = anstream::stdout().lock();
+    let context =
+        render::ReportContext::verify(&args.source, &args.manifest, &manifest, &verification);
+    render::report(&mut stdout, args.format, &context, &verification.report)
+        .context("cannot write the report")?;
+    Ok(verdict(verification.report.passed(false)))
 }
 
 fn rules(args: RulesArgs) -> Result<u8> {

@@ -46,8 +46,14 @@ use std::io::{self, Write};
 use cmi_format::{Report, Severity};
 use serde::Serialize;
 
-/// Identifier of this schema version.
-pub const SCHEMA: &str = "cmi-preflight.check.v1";
+use super::ReportContext;
+
+/// Identifier of the schema of `check`.
+pub const CHECK_SCHEMA: &str = "cmi-preflight.check.v1";
+
+/// Identifier of the schema of `verify`: the check schema plus `mode`, `manifest` and
+/// `compared` (docs/manifest.md).
+pub const VERIFY_SCHEMA: &str = "cmi-preflight.verify.v1";
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -59,6 +65,8 @@ struct Document<'a> {
     counts: Counts,
     summary: Summary<'a>,
     findings: Vec<Finding<'a>>,
+    #[serde(flatten)]
+    fields: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -97,10 +105,11 @@ struct Finding<'a> {
 }
 
 /// Writes the report as one JSON document.
-pub fn write(out: &mut dyn Write, source: &str, report: &Report, strict: bool) -> io::Result<()> {
+pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) -> io::Result<()> {
+    let (source, strict) = (context.source, context.strict);
     let s = &report.summary;
     let document = Document {
-        schema: SCHEMA,
+        schema: context.schema,
         tool: Tool {
             name: env!("CARGO_PKG_NAME"),
             version: env!("CARGO_PKG_VERSION"),
@@ -138,6 +147,7 @@ pub fn write(out: &mut dyn Write, source: &str, report: &Report, strict: bool) -
                 }
             })
             .collect(),
+        fields: &context.fields,
     };
     serde_json::to_writer_pretty(&mut *out, &document)?;
     writeln!(out)

@@ -1,18 +1,28 @@
-//! The `--format junit` report of `check`: one test case per rule of the catalog, so that CI
+//! The `--format junit` report of `check` and `verify`: one test case per rule, so that CI
 //! systems track each rule by a stable name. A rule with a failing finding (an error, or a
 //! warning under `--strict`) is a failed test case whose body lists every finding; other
 //! findings of a rule go to its `system-out`.
 
 use std::io::{self, Write};
 
-use cmi_format::{Report, RULES};
+use cmi_format::{Report, Rule, RULES};
 use quick_xml::escape::escape;
 
-use super::fails;
+use super::{fails, ReportContext};
 
 /// Writes the JUnit XML document.
-pub fn write(out: &mut dyn Write, source: &str, report: &Report, strict: bool) -> io::Result<()> {
-    let failures = RULES
+pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) -> io::Result<()> {
+    let (source, strict) = (context.source, context.strict);
+    // `verify` is about the manifest rules; `check` about the others. A rule of the other
+    // kind appears only when it has findings (an unreadable file during `verify`).
+    let rules: Vec<&Rule> = RULES
+        .iter()
+        .filter(|rule| {
+            (rule.group() == "MF") == (context.command == "verify")
+                || report.findings.iter().any(|f| f.rule == rule.id)
+        })
+        .collect();
+    let failures = rules
         .iter()
         .filter(|rule| {
             report
@@ -21,20 +31,20 @@ pub fn write(out: &mut dyn Write, source: &str, report: &Report, strict: bool) -
                 .any(|f| f.rule == rule.id && fails(f.severity(), strict))
         })
         .count();
-    let suite = format!("cmi-preflight check {source}");
+    let suite = format!("cmi-preflight {} {source}", context.command);
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
         out,
         r#"<testsuites name="cmi-preflight" tests="{}" failures="{failures}" errors="0">"#,
-        RULES.len()
+        rules.len()
     )?;
     writeln!(
         out,
         r#"  <testsuite name="{}" tests="{}" failures="{failures}" errors="0" skipped="0">"#,
         escape(suite.as_str()),
-        RULES.len()
+        rules.len()
     )?;
-    for rule in RULES {
+    for rule in rules {
         let findings: Vec<_> = report
             .findings
             .iter()

@@ -4,6 +4,7 @@ pub mod doctor;
 pub mod json;
 pub mod junit;
 pub mod policy;
+pub mod progress;
 pub mod rules;
 pub mod text;
 
@@ -34,18 +35,90 @@ pub fn severity_style(severity: Severity) -> Style {
     }
 }
 
-/// Writes a check report in the chosen format.
+/// What a report is about, beyond its findings: the command, the source and the details that
+/// each output format shows.
+pub struct ReportContext<'a> {
+    /// The command, `check` or `verify`.
+    pub command: &'static str,
+    /// The JSON schema identifier.
+    pub schema: &'static str,
+    /// The source as the user gave it.
+    pub source: &'a str,
+    /// Whether warnings fail the gate.
+    pub strict: bool,
+    /// Lines the text format prints before the verdict.
+    pub notes: Vec<String>,
+    /// Fields the JSON format adds to its document.
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'a> ReportContext<'a> {
+    /// The context of `check`.
+    pub fn check(source: &'a str, strict: bool) -> ReportContext<'a> {
+        ReportContext {
+            command: "check",
+            schema: json::CHECK_SCHEMA,
+            source,
+            strict,
+            notes: Vec::new(),
+            fields: serde_json::Map::new(),
+        }
+    }
+
+    /// The context of `verify`: the manifest compared with, and how contents were compared.
+    pub fn verify(
+        source: &'a str,
+        manifest_path: &std::path::Path,
+        manifest: &cmi_agent::manifest::Manifest,
+        verification: &cmi_agent::verify::Verification,
+    ) -> ReportContext<'a> {
+        let mode = verification.mode;
+        let note = match mode {
+            cmi_agent::verify::VerifyMode::Full => format!(
+                "compared {} files by SHA-256 with {} ({})",
+                verification.compared,
+                manifest_path.display(),
+                manifest.artifact_digest
+            ),
+            cmi_agent::verify::VerifyMode::MetadataOnly => format!(
+                "metadata only: compared sizes, ETags and version ids of {} files with {}; contents were not read",
+                verification.compared,
+                manifest_path.display()
+            ),
+        };
+        let mut fields = serde_json::Map::new();
+        fields.insert("mode".into(), mode.as_str().into());
+        fields.insert(
+            "manifest".into(),
+            serde_json::json!({
+                "path": manifest_path.display().to_string(),
+                "artifact_digest": manifest.artifact_digest,
+                "files": manifest.files.len(),
+            }),
+        );
+        fields.insert("compared".into(), verification.compared.into());
+        ReportContext {
+            command: "verify",
+            schema: json::VERIFY_SCHEMA,
+            source,
+            strict: false,
+            notes: vec![note],
+            fields,
+        }
+    }
+}
+
+/// Writes a report in the chosen format.
 pub fn report(
     out: &mut dyn Write,
     format: ReportFormat,
-    source: &str,
+    context: &ReportContext<'_>,
     report: &Report,
-    strict: bool,
 ) -> io::Result<()> {
     match format {
-        ReportFormat::Text => text::write(out, source, report, strict),
-        ReportFormat::Json => json::write(out, source, report, strict),
-        ReportFormat::Junit => junit::write(out, source, report, strict),
+        ReportFormat::Text => text::write(out, context, report),
+        ReportFormat::Json => json::write(out, context, report),
+        ReportFormat::Junit => junit::write(out, context, report),
     }
 }
 

@@ -4,10 +4,11 @@ use std::io::{self, Write};
 
 use cmi_format::{Report, Severity};
 
-use super::{severity_style, DIM_STYLE, ERROR_STYLE, PASS_STYLE};
+use super::{severity_style, ReportContext, DIM_STYLE, ERROR_STYLE, PASS_STYLE};
 
 /// Writes one block per finding and a closing verdict line.
-pub fn write(out: &mut dyn Write, source: &str, report: &Report, strict: bool) -> io::Result<()> {
+pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) -> io::Result<()> {
+    let (source, strict) = (context.source, context.strict);
     for finding in &report.findings {
         let style = severity_style(finding.severity());
         let file = if finding.file.is_empty() {
@@ -48,6 +49,9 @@ pub fn write(out: &mut dyn Write, source: &str, report: &Report, strict: bool) -
         s.file_count,
         human_bytes(s.total_bytes)
     )?;
+    for note in &context.notes {
+        writeln!(out, "{DIM_STYLE}{note}{DIM_STYLE:#}")?;
+    }
     let errors = report.count(Severity::Error);
     let warnings = report.count(Severity::Warning);
     let counts = format!(

@@ -56,16 +56,22 @@ enum Job {
 
 /// Checks the artifact of a source; fails only when the source cannot be listed.
 pub async fn check<S: Source>(source: &S, options: CheckOptions) -> Result<Report, SourceError> {
-    let listing = match source.list().await {
-        Ok(listing) => listing,
-        Err(SourceError::Blocked(finding)) => {
-            return Ok(Report {
-                findings: vec![*finding],
-                ..Report::default()
-            })
-        }
-        Err(error) => return Err(error),
-    };
+    match source.list().await {
+        Ok(listing) => Ok(check_listed(source, listing, options).await),
+        Err(SourceError::Blocked(finding)) => Ok(Report {
+            findings: vec![*finding],
+            ..Report::default()
+        }),
+        Err(error) => Err(error),
+    }
+}
+
+/// Checks an artifact whose listing the caller already has.
+pub async fn check_listed<S: Source>(
+    source: &S,
+    listing: crate::source::Listing,
+    options: CheckOptions,
+) -> Report {
     let plan = cmi_format::plan(&listing.entries);
     let sizes: HashMap<&str, u64> = listing
         .entries
@@ -128,7 +134,7 @@ pub async fn check<S: Source>(source: &S, options: CheckOptions) -> Result<Repor
         }
     }
     artifact.source_findings.extend(source.findings().await);
-    Ok(cmi_format::check(&artifact))
+    cmi_format::check(&artifact)
 }
 
 async fn run<S: Source>(source: &S, job: Job, options: CheckOptions) -> Fetched {

@@ -8,12 +8,18 @@
 pub mod aws;
 pub mod check;
 pub mod doctor;
+pub mod files;
+pub mod hash;
 pub mod local;
+pub mod manifest;
+pub mod open;
 pub mod policy;
 pub mod s3;
 pub mod source;
+pub mod verify;
 
 pub use check::{check, CheckOptions};
 pub use local::LocalSource;
+pub use open::{open, AnySource, OpenOptions};
 pub use s3::{S3Source, S3Uri};
-pub use source::{Listing, ReadError, Source, SourceError};
+pub use source::{Listing, ObjectMeta, ReadError, Source, SourceError};

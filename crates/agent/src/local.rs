@@ -8,7 +8,12 @@ use cmi_format::Entry;
 use tracing::debug;
 use walkdir::WalkDir;
 
-use crate::source::{Listing, ReadError, Source, SourceError};
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use crate::hash::{self, FileDigest, HashError, HashOptions, Progress};
+use crate::source::{Listing, ObjectMeta, ReadError, Source, SourceError};
 
 /// A model folder on the local file system.
 ///
@@ -18,7 +23,12 @@ use crate::source::{Listing, ReadError, Source, SourceError};
 pub struct LocalSource {
     root: PathBuf,
     display: String,
+    confined: bool,
 }
+
+/// Bytes read at once when hashing a local file: large enough to amortize the system call,
+/// small enough to stay in cache between the read and the hash.
+pub const LOCAL_BLOCK: usize = 1024 * 1024;
 
 impl LocalSource {
     /// Opens a folder; fails if it does not exist or is not a directory.
@@ -26,7 +36,11 @@ impl LocalSource {
         let root = path.as_ref().to_path_buf();
         let display = root.display().to_string();
         match std::fs::metadata(&root) {
-            Ok(meta) if meta.is_dir() => Ok(LocalSource { root, display }),
+            Ok(meta) if meta.is_dir() => Ok(LocalSource {
+                root,
+                display,
+                confined: false,
+            }),
             Ok(_) => Err(SourceError::NotADirectory { path: display }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(SourceError::NotFound { path: display })
@@ -41,6 +55,37 @@ impl LocalSource {
     /// The folder.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Makes a symbolic link that leaves the folder an error of the listing instead of a
+    /// file to follow, as manifests require.
+    pub fn confined(mut self) -> LocalSource {
+        self.confined = true;
+        self
+    }
+
+    fn check_link(&self, link: &Path, relative: &str) -> Result<(), SourceError> {
+        if !self.confined || !link.is_symlink() {
+            return Ok(());
+        }
+        let target = std::fs::read_link(link)
+            .map(|t| t.display().to_string())
+            .unwrap_or_default();
+        let inside = match (
+            std::fs::canonicalize(link),
+            std::fs::canonicalize(&self.root),
+        ) {
+            (Ok(resolved), Ok(root)) => resolved.starts_with(root),
+            _ => false,
+        };
+        if inside {
+            Ok(())
+        } else {
+            Err(SourceError::LinkOutside {
+                path: relative.to_string(),
+                target,
+            })
+        }
     }
 
     fn list_blocking(&self) -> Result<Listing, SourceError> {
@@ -63,11 +108,25 @@ impl LocalSource {
                 ));
                 continue;
             };
+            self.check_link(item.path(), &path)?;
             match std::fs::metadata(item.path()) {
-                Ok(meta) if meta.is_file() => listing.entries.push(Entry {
-                    path,
-                    size: meta.len(),
-                }),
+                Ok(meta) if meta.is_file() => {
+                    let modified = meta
+                        .modified()
+                        .ok()
+                        .map(|t| humantime::format_rfc3339_nanos(t).to_string());
+                    listing.meta.insert(
+                        path.clone(),
+                        ObjectMeta {
+                            last_modified: modified,
+                            ..ObjectMeta::default()
+                        },
+                    );
+                    listing.entries.push(Entry {
+                        path,
+                        size: meta.len(),
+                    })
+                }
                 Ok(_) => {}
                 Err(error) => listing.unreadable.push((
                     path,
@@ -107,11 +166,42 @@ impl Source for LocalSource {
             })
     }
 
+    async fn hash_file(
+        &self,
+        path: &str,
+        size: u64,
+        _options: &HashOptions,
+        _budget: &Arc<Semaphore>,
+        progress: Arc<dyn Progress>,
+    ) -> Result<FileDigest, HashError> {
+        self.hash_local(path, size, progress).await
+    }
+
     async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Vec<u8>, ReadError> {
         let full = self.root.join(path);
         tokio::task::spawn_blocking(move || read_range_blocking(&full, range))
             .await
             .map_err(|join| ReadError::new(join.to_string()))?
+    }
+}
+
+impl LocalSource {
+    async fn hash_local(
+        &self,
+        path: &str,
+        size: u64,
+        progress: Arc<dyn Progress>,
+    ) -> Result<FileDigest, HashError> {
+        let full = self.root.join(path);
+        let relative = path.to_string();
+        progress.start(path, size);
+        let digest = tokio::task::spawn_blocking(move || {
+            hash::hash_local_file(&full, &relative, size, LOCAL_BLOCK, progress.as_ref())
+                .inspect(|_| progress.finish(&relative))
+        })
+        .await
+        .map_err(|join| HashError::new(path, join.to_string()))??;
+        Ok(digest)
     }
 }
 

@@ -59,15 +59,15 @@
 //! `iam:PassRole` on the role, and with `K2` the four KMS actions on `K2`).
 
 #[cfg(unix)]
-use std::fs::File;
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::Serialize;
 use serde_json::{json, Value};
+
+use crate::files;
 
 /// The IAM policy language version every generated document declares.
 pub const POLICY_VERSION: &str = "2012-10-17";
@@ -963,10 +963,10 @@ pub fn render(policy: &Value) -> String {
 /// before the first rename; if any write fails, every temporary file is removed and no final
 /// file is touched. Files of an earlier run that this set does not produce are left alone.
 pub fn write_all(set: &PolicySet, dir: &Path) -> Result<Vec<PathBuf>, io::Error> {
-    fs::create_dir_all(dir).map_err(|e| with_path(e, "cannot create directory", dir))?;
+    fs::create_dir_all(dir).map_err(|e| files::with_path(e, "cannot create directory", dir))?;
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(set.documents.len());
     for doc in &set.documents {
-        match write_temp(dir, doc.file_name, doc.to_pretty_json().as_bytes()) {
+        match files::write_temp(dir, doc.file_name, doc.to_pretty_json().as_bytes()) {
             Ok(temp) => staged.push((temp, dir.join(doc.file_name))),
             Err(e) => {
                 for (temp, _) in &staged {
@@ -984,47 +984,16 @@ pub fn write_all(set: &PolicySet, dir: &Path) -> Result<Vec<PathBuf>, io::Error>
             for (rest, _) in staged {
                 let _ = fs::remove_file(rest);
             }
-            return Err(with_path(e, "cannot move a finished file to", &target));
+            return Err(files::with_path(
+                e,
+                "cannot move a finished file to",
+                &target,
+            ));
         }
         written.push(target);
     }
-    sync_dir(dir);
+    files::sync_dir(dir);
     Ok(written)
-}
-
-/// Writes `bytes` to a new, uniquely named hidden file in `dir` and flushes it to disk.
-fn write_temp(dir: &Path, file_name: &str, bytes: &[u8]) -> Result<PathBuf, io::Error> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    loop {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let temp = dir.join(format!(".{file_name}.{}.{n}.tmp", std::process::id()));
-        let mut file = match OpenOptions::new().write(true).create_new(true).open(&temp) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(with_path(e, "cannot create", &temp)),
-        };
-        if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
-            drop(file);
-            let _ = fs::remove_file(&temp);
-            return Err(with_path(e, "cannot write", &temp));
-        }
-        return Ok(temp);
-    }
-}
-
-/// Makes the renames in `dir` durable where the platform allows it; best effort.
-fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-}
-
-/// The same error kind, with the path and what was being done.
-fn with_path(e: io::Error, what: &str, path: &Path) -> io::Error {
-    io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
 }
 
 /// Keys in the order IAM documentation uses; other keys follow in alphabetical order.

@@ -18,7 +18,15 @@ use cmi_format::cmi_api::S3_URI;
 use cmi_format::{Entry, Finding, RuleId};
 use tracing::debug;
 
-use crate::source::{Listing, ReadError, Source, SourceError};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::DateTimeFormat;
+use futures::stream::{self, StreamExt};
+use tokio::sync::Semaphore;
+
+use crate::hash::{self, FileDigest, HashError, HashOptions, OrderedHasher, Progress};
+use crate::source::{Listing, ObjectMeta, ReadError, Source, SourceError};
 
 /// A parsed `s3://bucket/prefix/` URI. The prefix is empty or ends with `/`, so that
 /// `s3://b/model` never matches the objects of `s3://b/model-v2/`.
@@ -90,6 +98,18 @@ impl S3Uri {
     }
 }
 
+/// An ETag without its quotes.
+fn unquote(etag: &str) -> String {
+    etag.trim_matches('"').to_string()
+}
+
+/// One part of an object, and what S3 said about the object with it.
+struct Part {
+    bytes: bytes::Bytes,
+    etag: Option<String>,
+    version_id: Option<String>,
+}
+
 /// Storage classes whose objects must be restored before anyone can read them.
 pub const ARCHIVE_STORAGE_CLASSES: &[&str] = &["GLACIER", "DEEP_ARCHIVE"];
 
@@ -104,6 +124,8 @@ pub struct S3Source {
     archived: Mutex<BTreeMap<String, String>>,
     /// KMS keys seen on GetObject responses.
     kms_keys: Mutex<BTreeSet<String>>,
+    /// ETag and modification time of each object, from the listing.
+    meta: Mutex<BTreeMap<String, ObjectMeta>>,
     /// Region of the import job, to compare with the bucket's.
     bedrock_region: Option<String>,
 }
@@ -126,6 +148,7 @@ impl S3Source {
             reader: reader.into(),
             archived: Mutex::new(BTreeMap::new()),
             kms_keys: Mutex::new(BTreeSet::new()),
+            meta: Mutex::new(BTreeMap::new()),
             bedrock_region: None,
         }
     }
@@ -221,7 +244,13 @@ impl S3Source {
         path: &str,
         error: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
     ) -> ReadError {
-        let code = error.code().unwrap_or_default().to_string();
+        // HEAD answers have no body: a denial is only its status.
+        let status = error.raw_response().map(|r| r.status().as_u16());
+        let code = match (error.code(), status) {
+            (Some(code), _) => code.to_string(),
+            (None, Some(403)) => "AccessDenied".to_string(),
+            _ => String::new(),
+        };
         let message = error.message().unwrap_or_default().to_string();
         let arn = self.uri.object_arn(path);
         let kms_related = code.starts_with("KMS.") || message.contains("kms:");
@@ -341,6 +370,93 @@ impl ManagedKeyProbe {
     }
 }
 
+impl S3Source {
+    /// ETag, version id and modification time of one object, from HeadObject (no content).
+    pub async fn head(&self, path: &str) -> Result<ObjectMeta, ReadError> {
+        let output = self
+            .client
+            .head_object()
+            .bucket(&self.uri.bucket)
+            .key(format!("{}{}", self.uri.prefix, path))
+            .send()
+            .await
+            .map_err(|e| self.read_error(path, e))?;
+        Ok(ObjectMeta {
+            etag: output.e_tag().map(unquote),
+            version_id: output.version_id().map(str::to_string),
+            last_modified: output
+                .last_modified()
+                .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok()),
+        })
+    }
+
+    /// Fetches `range` of `key`, pinned to `etag` when known (`If-Match`: an object replaced
+    /// since the listing fails instead of mixing two versions). A body cut short or shorter
+    /// than the range is fetched again, up to `attempts` times; it is never returned.
+    async fn fetch_part(
+        &self,
+        path: &str,
+        range: Range<u64>,
+        etag: Option<&str>,
+        attempts: u32,
+    ) -> Result<Part, HashError> {
+        let key = format!("{}{}", self.uri.prefix, path);
+        let expected = range.end - range.start;
+        let mut last_problem = String::new();
+        for attempt in 0..attempts.max(1) {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(100 << attempt.min(6))).await;
+                debug!(path, attempt, problem = %last_problem, "fetching the part again");
+            }
+            let mut request = self
+                .client
+                .get_object()
+                .bucket(&self.uri.bucket)
+                .key(&key)
+                .range(format!("bytes={}-{}", range.start, range.end - 1));
+            if let Some(etag) = etag {
+                request = request.if_match(format!("\"{etag}\""));
+            }
+            let output = match request.send().await {
+                Ok(output) => output,
+                Err(error) if error.code() == Some("PreconditionFailed") => {
+                    return Err(HashError::new(
+                        path,
+                        "the object changed while it was read (its ETag no longer matches the listing)",
+                    ))
+                }
+                Err(error) => return Err(HashError::new(path, self.read_error(path, error).reason)),
+            };
+            let part_etag = output.e_tag().map(unquote);
+            let version_id = output.version_id().map(str::to_string);
+            match output.body.collect().await {
+                Ok(body) => {
+                    let bytes = body.into_bytes();
+                    if bytes.len() as u64 == expected {
+                        return Ok(Part {
+                            bytes,
+                            etag: part_etag,
+                            version_id,
+                        });
+                    }
+                    last_problem = format!(
+                        "received {} of the {expected} bytes at offset {}",
+                        bytes.len(),
+                        range.start
+                    );
+                }
+                Err(error) => {
+                    last_problem = format!("body cut at offset {}: {error}", range.start);
+                }
+            }
+        }
+        Err(HashError::new(
+            path,
+            format!("gave up after {attempts} attempts: {last_problem}"),
+        ))
+    }
+}
+
 impl Source for S3Source {
     fn describe(&self) -> String {
         self.uri.to_string()
@@ -381,6 +497,16 @@ impl Source for S3Source {
                             .insert(path.to_string(), class.as_str().to_string());
                     }
                 }
+                listing.meta.insert(
+                    path.to_string(),
+                    ObjectMeta {
+                        etag: object.e_tag().map(unquote),
+                        version_id: None,
+                        last_modified: object
+                            .last_modified()
+                            .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok()),
+                    },
+                );
                 listing.entries.push(Entry {
                     path: path.to_string(),
                     size,
@@ -395,6 +521,7 @@ impl Source for S3Source {
             ))));
         }
         listing.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        *self.meta.lock().unwrap_or_else(|p| p.into_inner()) = listing.meta.clone();
         debug!(objects = listing.entries.len(), uri = %uri_text, "listed S3 prefix");
         Ok(listing)
     }
@@ -458,6 +585,66 @@ impl Source for S3Source {
             )));
         }
         Ok(bytes.to_vec())
+    }
+
+    async fn hash_file(
+        &self,
+        path: &str,
+        size: u64,
+        options: &HashOptions,
+        budget: &Arc<Semaphore>,
+        progress: Arc<dyn Progress>,
+    ) -> Result<FileDigest, HashError> {
+        progress.start(path, size);
+        let listed_etag = self
+            .meta
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(path)
+            .and_then(|m| m.etag.clone());
+        let hasher = OrderedHasher::start(progress.clone(), path.to_string());
+        let mut fetches = stream::iter(hash::parts(size, options.part_size))
+            .map(|range| {
+                let budget = Arc::clone(budget);
+                let etag = listed_etag.as_deref();
+                async move {
+                    let permit = budget
+                        .acquire_owned()
+                        .await
+                        .map_err(|e| HashError::new(path, e.to_string()))?;
+                    let part = self
+                        .fetch_part(path, range, etag, options.part_attempts)
+                        .await?;
+                    Ok::<_, HashError>((part, permit))
+                }
+            })
+            .buffered(options.concurrency.max(1));
+        let mut etag = listed_etag.clone();
+        let mut version_id = None;
+        while let Some(fetched) = fetches.next().await {
+            let (part, permit) = fetched?;
+            etag = etag.or(part.etag);
+            version_id = version_id.or(part.version_id);
+            hasher
+                .feed(part.bytes, Some(permit))
+                .await
+                .map_err(|e| HashError::new(path, e))?;
+        }
+        drop(fetches);
+        let (sha256, total) = hasher.finish().await.map_err(|e| HashError::new(path, e))?;
+        if total != size {
+            return Err(HashError::new(
+                path,
+                format!("listed with {size} bytes, hashed {total}"),
+            ));
+        }
+        progress.finish(path);
+        Ok(FileDigest {
+            sha256,
+            size,
+            etag,
+            version_id,
+        })
     }
 
     async fn findings(&self) -> Vec<Finding> {

@@ -1,8 +1,14 @@
 //! Sources: where an artifact's files come from. A source lists files and reads byte ranges;
 //! the check and the manifest are written once against this interface.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::ops::Range;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use crate::hash::{FileDigest, HashError, HashOptions, Progress};
 
 use cmi_format::{Entry, Finding, RuleId};
 
@@ -25,6 +31,14 @@ pub enum SourceError {
     /// an empty prefix): the check reports this finding alone.
     #[error("{}", .0.message)]
     Blocked(Box<Finding>),
+    /// A symbolic link points outside the folder; a manifest never follows one.
+    #[error("{path} is a symbolic link to {target}, outside the folder; copy the file in instead of linking it")]
+    LinkOutside {
+        /// The link, relative to the folder.
+        path: String,
+        /// Where it points.
+        target: String,
+    },
     /// A remote service refused or failed the request.
     #[error("{what}: {reason}")]
     Remote {
@@ -102,6 +116,19 @@ pub struct Listing {
     /// Findings about the source itself, made while listing (an archived object, a URI that
     /// the import API rejects).
     pub findings: Vec<Finding>,
+    /// What the source says about each file besides its size, by path.
+    pub meta: BTreeMap<String, ObjectMeta>,
+}
+
+/// What a source says about a file besides its size.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// S3 ETag, quotes removed.
+    pub etag: Option<String>,
+    /// S3 version id, when known.
+    pub version_id: Option<String>,
+    /// Last modification: the S3 object's, or the local file's mtime, in RFC 3339.
+    pub last_modified: Option<String>,
 }
 
 /// Where an artifact's files come from: a local folder, or an S3 prefix.
@@ -119,6 +146,17 @@ pub trait Source: Sync {
         path: &str,
         range: Range<u64>,
     ) -> impl Future<Output = Result<Vec<u8>, ReadError>> + Send;
+
+    /// Hashes the whole file at `path` (listed with `size` bytes) with SHA-256, taking part
+    /// permits from `budget` so that memory stays bounded across files.
+    fn hash_file(
+        &self,
+        path: &str,
+        size: u64,
+        options: &HashOptions,
+        budget: &Arc<Semaphore>,
+        progress: Arc<dyn Progress>,
+    ) -> impl Future<Output = Result<FileDigest, HashError>> + Send;
 
     /// Findings the source gathered while it was read (for S3: encryption keys that only the
     /// bucket's account can use). Called once, after every read.

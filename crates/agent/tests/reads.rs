@@ -3,7 +3,10 @@
 
 use std::ops::Range;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use cmi_agent::hash::{FileDigest, HashError, HashOptions, Progress};
+use tokio::sync::Semaphore;
 
 use cmi_agent::{check, CheckOptions, Listing, LocalSource, ReadError, Source, SourceError};
 
@@ -20,6 +23,19 @@ impl Source for Recording {
 
     async fn list(&self) -> Result<Listing, SourceError> {
         self.inner.list().await
+    }
+
+    async fn hash_file(
+        &self,
+        path: &str,
+        size: u64,
+        options: &HashOptions,
+        budget: &Arc<Semaphore>,
+        progress: Arc<dyn Progress>,
+    ) -> Result<FileDigest, HashError> {
+        self.inner
+            .hash_file(path, size, options, budget, progress)
+            .await
     }
 
     async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Vec<u8>, ReadError> {

@@ -6,7 +6,8 @@
 //!
 //! Codes are grouped by prefix: `LY` layout of the folder, `ST` safetensors headers, `IX` the
 //! sharded index, `CF` config.json, `TK` tokenizer files, `SH` tensor names and shapes, `S3`
-//! reading the artifact from S3 as the execution role (found by the agent, not by this crate).
+//! reading the artifact from S3 as the execution role, `MF` comparing an artifact with its
+//! manifest (the last two found by the agent, not by this crate).
 //! A code is never reused for another meaning.
 
 use crate::finding::Severity;
@@ -54,12 +55,21 @@ macro_rules! rules {
     };
 }
 
+/// Groups whose rules concern something other than the files of one folder: how the
+/// artifact is stored in S3 (`S3`), or how it compares with a manifest (`MF`). The agent finds
+/// them, and they are exercised by scenarios (the S3 emulator, `verify` tests) instead of
+/// folder fixtures.
+pub const SCENARIO_GROUPS: &[&str] = &["S3", "MF"];
+
 impl Rule {
-    /// Whether the rule concerns how the artifact is stored in S3 (the `S3` group) rather than
-    /// its files. Such rules are found by the agent while reading S3 and are exercised by S3
-    /// scenarios against the emulator instead of folder fixtures.
-    pub fn is_s3(&self) -> bool {
-        self.code.starts_with("S3")
+    /// The group of the rule: the two letters of its code.
+    pub fn group(&self) -> &'static str {
+        &self.code[..2]
+    }
+
+    /// Whether the rule belongs to one of the [`SCENARIO_GROUPS`].
+    pub fn needs_scenario(&self) -> bool {
+        SCENARIO_GROUPS.contains(&self.group())
     }
 }
 
@@ -342,6 +352,26 @@ rules! {
         summary: "Reading an SSE-KMS object failed because the KMS key would not decrypt for the reader.",
         why: "The role needs kms:Decrypt on the object's key, granted both by the key policy and by the role's identity policy.",
         fix: "Grant the role kms:Decrypt and kms:DescribeKey in the key policy (key account) and its identity policy; `cmi-preflight policy --source-kms-key-arn` writes both statements.";
+    FileMissing => "MF001", "file-missing", Error,
+        summary: "A file that the manifest lists is not in the artifact.",
+        why: "The artifact is not the one that was released: a shard or tokenizer file was lost or never uploaded.",
+        fix: "Upload the missing file from the released copy, then run `cmi-preflight verify` again.";
+    FileExtra => "MF002", "file-extra", Error,
+        summary: "The artifact has a file that the manifest does not list.",
+        why: "Something was added after the release; Bedrock would import it with the rest.",
+        fix: "Remove the file, or make a new manifest if the addition is part of the release.";
+    SizeChanged => "MF003", "size-changed", Error,
+        summary: "A file's size differs from the manifest's.",
+        why: "The file was truncated, re-saved or replaced after the release.",
+        fix: "Upload the released file again and compare with `cmi-preflight verify`.";
+    DigestChanged => "MF004", "digest-changed", Error,
+        summary: "A file's SHA-256 differs from the manifest's.",
+        why: "The content changed after the release (a flipped byte, a re-save, a different file of the same size).",
+        fix: "Upload the released file again; if the change is intended, make a new manifest.";
+    MetadataChanged => "MF005", "metadata-changed", Error,
+        summary: "An S3 object's ETag or version id differs from the manifest's (`--metadata-only`).",
+        why: "The object was rewritten after the release; its content may or may not be the same.",
+        fix: "Run `cmi-preflight verify` without `--metadata-only` to compare the contents.";
 }
 
 #[cfg(test)]
@@ -366,7 +396,7 @@ mod tests {
             assert!(names.insert(rule.name), "duplicate name {}", rule.name);
             let (prefix, number) = rule.code.split_at(2);
             assert!(
-                ["LY", "ST", "IX", "CF", "TK", "SH", "S3"].contains(&prefix),
+                ["LY", "ST", "IX", "CF", "TK", "SH", "S3", "MF"].contains(&prefix),
                 "{}",
                 rule.code
             );

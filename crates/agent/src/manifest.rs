@@ -1,0 +1,417 @@
+//! Manifests: the SHA-256 of every file of an artifact, a model summary and one artifact
+//! digest, in a documented, versioned JSON schema (docs/manifest.md).
+//!
+//! The artifact digest is the SHA-256 of the lines `<sha256>  <size>  <path>\n` of every file,
+//! in ascending byte order of the paths: the manifest's own `files` order. Anyone can
+//! recompute it with
+//! `jq -j '.files[] | "\(.sha256)  \(.size)  \(.path)\n"' manifest.json | sha256sum`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::check::{check_listed, CheckOptions};
+use crate::hash::{self, FileDigest, HashError, HashOptions, Progress};
+use crate::source::{Listing, ObjectMeta, Source, SourceError};
+
+/// Identifier of this schema version.
+pub const MANIFEST_SCHEMA: &str = "cmi-preflight.manifest.v1";
+
+/// A manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`MANIFEST_SCHEMA`].
+    pub schema: String,
+    /// The program that wrote it.
+    pub tool: Tool,
+    /// When it was written, RFC 3339 UTC.
+    pub created: String,
+    /// The source as given: a local folder or `s3://bucket/prefix/`.
+    pub source: String,
+    /// `sha256:` and the digest over the canonical file list (see the module doc).
+    pub artifact_digest: String,
+    /// What the check learned about the model.
+    pub model: ModelSummary,
+    /// Every file, sorted by path.
+    pub files: Vec<FileRecord>,
+}
+
+/// The program that wrote a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tool {
+    /// `cmi-preflight`.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+}
+
+/// The model as the check saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelSummary {
+    /// config.json `model_type`.
+    pub model_type: Option<String>,
+    /// config.json `architectures[0]`.
+    pub architecture: Option<String>,
+    /// Bytes of tensor data per safetensors dtype.
+    pub dtypes: BTreeMap<String, u64>,
+    /// Tensors in the weights.
+    pub tensor_count: u64,
+    /// Parameters (elements) in the weights, from the headers.
+    pub parameter_count: u64,
+    /// Total size of the safetensors files.
+    pub weight_bytes: u64,
+    /// Total size of every file.
+    pub total_bytes: u64,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// One file of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// Path relative to the artifact root, `/`-separated.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Lowercase hex SHA-256 of the content.
+    pub sha256: String,
+    /// S3 ETag (without quotes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// S3 version id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// Last modification time, RFC 3339 (the S3 object's, or the local file's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+    /// True when the digest was taken from an earlier manifest (`--reuse`) instead of being
+    /// computed again.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reused: bool,
+}
+
+/// Why a manifest could not be made, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The source could not be listed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// A file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A file could not be hashed.
+    #[error("cannot hash {0}")]
+    Hash(#[from] HashError),
+    /// A manifest file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The manifest file.
+        path: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A manifest is not valid.
+    #[error("{path} is not a valid manifest: {reason}")]
+    Invalid {
+        /// The manifest file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// How a manifest is made.
+#[derive(Debug, Clone, Default)]
+pub struct ManifestOptions {
+    /// How files are hashed.
+    pub hash: HashOptions,
+    /// How the model summary's check reads.
+    pub check: CheckOptions,
+}
+
+/// The digest over the canonical file list, `sha256:<hex>`.
+pub fn artifact_digest(files: &[FileRecord]) -> String {
+    let mut sorted: Vec<&FileRecord> = files.iter().collect();
+    sorted.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    let mut hasher = Sha256::new();
+    for file in sorted {
+        hasher.update(format!("{}  {}  {}\n", file.sha256, file.size, file.path).as_bytes());
+    }
+    format!("sha256:{}", hex::encode(hasher.finalize()))
+}
+
+/// What is wrong with a path of a manifest, if anything: absolute, `..` or `.` segments,
+/// empty segments, backslashes, or control characters (which the canonical line form cannot
+/// carry).
+pub fn path_problem(path: &str) -> Option<&'static str> {
+    if path.is_empty() {
+        return Some("is empty");
+    }
+    if path.starts_with('/') {
+        return Some("is absolute");
+    }
+    if path.contains('\\') {
+        return Some("contains a backslash");
+    }
+    if path.chars().any(char::is_control) {
+        return Some("contains a control character");
+    }
+    for segment in path.split('/') {
+        match segment {
+            "" => return Some("has an empty segment"),
+            "." | ".." => return Some("has a `.` or `..` segment"),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether a file may keep the digest an earlier manifest recorded: same size, and the same
+/// ETag when both sides have one, else the same modification time.
+fn reusable(old: &FileRecord, size: u64, meta: &ObjectMeta) -> bool {
+    if old.size != size {
+        return false;
+    }
+    match (&old.etag, &meta.etag) {
+        (Some(a), Some(b)) => a == b && old.last_modified == meta.last_modified,
+        (None, None) => old.last_modified.is_some() && old.last_modified == meta.last_modified,
+        _ => false,
+    }
+}
+
+/// Lists and hashes the artifact of `source`, and summarizes its model with a check.
+pub async fn create<S: Source>(
+    source: &S,
+    options: &ManifestOptions,
+    reuse: Option<&Manifest>,
+    progress: Arc<dyn Progress>,
+) -> Result<Manifest, ManifestError> {
+    let listing: Listing = source.list().await?;
+    if let Some((path, error)) = listing.unreadable.first() {
+        return Err(ManifestError::Unreadable {
+            path: path.clone(),
+            reason: error.reason.clone(),
+        });
+    }
+    for entry in &listing.entries {
+        if let Some(problem) = path_problem(&entry.path) {
+            return Err(ManifestError::Unreadable {
+                path: entry.path.clone(),
+                reason: format!("the path {problem}"),
+            });
+        }
+    }
+    let old: HashMap<&str, &FileRecord> = reuse
+        .map(|m| m.files.iter().map(|f| (f.path.as_str(), f)).collect())
+        .unwrap_or_default();
+    let budget = hash::budget(&options.hash);
+    let mut records = Vec::with_capacity(listing.entries.len());
+    let mut to_hash = Vec::new();
+    for entry in &listing.entries {
+        let meta = listing.meta.get(&entry.path).cloned().unwrap_or_default();
+        match old.get(entry.path.as_str()) {
+            Some(old) if reusable(old, entry.size, &meta) => records.push(FileRecord {
+                reused: true,
+                ..(*old).clone()
+            }),
+            _ => to_hash.push((entry.clone(), meta)),
+        }
+    }
+    progress.plan(
+        to_hash.len() as u64,
+        to_hash.iter().map(|(entry, _)| entry.size).sum(),
+    );
+    let hashed: Vec<Result<(FileDigest, ObjectMeta, String), HashError>> = stream::iter(to_hash)
+        .map(|(entry, meta)| {
+            let budget = &budget;
+            let progress = Arc::clone(&progress);
+            async move {
+                let digest = source
+                    .hash_file(&entry.path, entry.size, &options.hash, budget, progress)
+                    .await?;
+                Ok((digest, meta, entry.path))
+            }
+        })
+        .buffer_unordered(options.hash.files_at_once.max(1))
+        .collect()
+        .await;
+    for result in hashed {
+        let (digest, meta, path) = result?;
+        records.push(FileRecord {
+            path,
+            size: digest.size,
+            sha256: digest.sha256,
+            etag: digest.etag.or(meta.etag),
+            version_id: digest.version_id.or(meta.version_id),
+            last_modified: meta.last_modified,
+            reused: false,
+        });
+    }
+    records.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    let report = check_listed(source, listing, options.check).await;
+    let s = report.summary;
+    Ok(Manifest {
+        schema: MANIFEST_SCHEMA.to_string(),
+        tool: Tool {
+            name: "cmi-preflight".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        source: source.describe(),
+        artifact_digest: artifact_digest(&records),
+        model: ModelSummary {
+            model_type: s.model_type,
+            architecture: s.architecture,
+            dtypes: s.dtypes,
+            tensor_count: s.tensor_count,
+            parameter_count: s.parameter_count,
+            weight_bytes: s.weight_bytes,
+            total_bytes: s.total_bytes,
+        },
+        files: records,
+    })
+}
+
+impl Manifest {
+    /// The manifest as written: pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// Writes the manifest atomically: an interrupted run leaves no half-written file, and an
+    /// existing file is replaced only by a complete one.
+    pub fn write(&self, path: &Path) -> Result<(), ManifestError> {
+        crate::files::write_atomic(path, self.to_json().as_bytes()).map_err(|source| {
+            ManifestError::Io {
+                path: path.display().to_string(),
+                source,
+            }
+        })
+    }
+
+    /// Reads and validates a manifest: its schema, every path (no absolute path, no `..`, no
+    /// duplicate), every digest, and the artifact digest.
+    pub fn read(path: &Path) -> Result<Manifest, ManifestError> {
+        let display = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| ManifestError::Io {
+            path: display.clone(),
+            source,
+        })?;
+        let invalid = |reason: String| ManifestError::Invalid {
+            path: display.clone(),
+            reason,
+        };
+        let manifest: Manifest =
+            serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+        if manifest.schema != MANIFEST_SCHEMA {
+            return Err(invalid(format!(
+                "schema is {:?}; this version reads {MANIFEST_SCHEMA:?}",
+                manifest.schema
+            )));
+        }
+        let mut seen = HashSet::new();
+        for file in &manifest.files {
+            if let Some(problem) = path_problem(&file.path) {
+                return Err(invalid(format!("the path {:?} {problem}", file.path)));
+            }
+            if !seen.insert(file.path.as_str()) {
+                return Err(invalid(format!("the path {:?} appears twice", file.path)));
+            }
+            let hex_ok = file.sha256.len() == 64
+                && file
+                    .sha256
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if !hex_ok {
+                return Err(invalid(format!(
+                    "the sha256 of {:?} is not 64 lowercase hex digits",
+                    file.path
+                )));
+            }
+        }
+        let recomputed = artifact_digest(&manifest.files);
+        if recomputed != manifest.artifact_digest {
+            return Err(invalid(format!(
+                "artifact_digest is {} but the files give {recomputed}; the manifest was edited",
+                manifest.artifact_digest
+            )));
+        }
+        Ok(manifest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(path: &str, size: u64, sha256: &str) -> FileRecord {
+        FileRecord {
+            path: path.to_string(),
+            size,
+            sha256: sha256.to_string(),
+            etag: None,
+            version_id: None,
+            last_modified: None,
+            reused: false,
+        }
+    }
+
+    #[test]
+    fn artifact_digest_is_the_sha256_of_the_sorted_lines() {
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        let files = vec![record("z.json", 2, &b), record("a.json", 1, &a)];
+        let lines = format!("{a}  1  a.json\n{b}  2  z.json\n");
+        let expected = format!("sha256:{}", hex::encode(Sha256::digest(lines.as_bytes())));
+        assert_eq!(artifact_digest(&files), expected);
+    }
+
+    #[test]
+    fn unsafe_paths_are_named() {
+        for bad in [
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "./a",
+            "a\\b",
+            "a\nb",
+            "",
+        ] {
+            assert!(path_problem(bad).is_some(), "{bad:?}");
+        }
+        for good in ["config.json", "sub/dir/file.bin", ".cache/x", "a..b"] {
+            assert_eq!(path_problem(good), None, "{good:?}");
+        }
+    }
+
+    #[test]
+    fn reuse_needs_the_same_size_and_identity() {
+        let mut old = record("m.safetensors", 10, &"0".repeat(64));
+        old.etag = Some("e1".into());
+        old.last_modified = Some("t1".into());
+        let meta = |etag: &str, time: &str| ObjectMeta {
+            etag: Some(etag.into()),
+            version_id: None,
+            last_modified: Some(time.into()),
+        };
+        assert!(reusable(&old, 10, &meta("e1", "t1")));
+        assert!(!reusable(&old, 11, &meta("e1", "t1")));
+        assert!(!reusable(&old, 10, &meta("e2", "t1")));
+        assert!(!reusable(&old, 10, &meta("e1", "t2")));
+    }
+}

@@ -1,0 +1,219 @@
+//! `verify`: compare an artifact with its manifest, file by file, to gate a release.
+//!
+//! The full mode hashes every file again. The metadata-only mode (S3 only) compares sizes,
+//! ETags and version ids from the listing and HeadObject, without reading any content, and
+//! says so.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use cmi_format::{Finding, Report, RuleId, Summary};
+use futures::stream::{self, StreamExt};
+
+use crate::hash::{self, HashOptions, Progress};
+use crate::manifest::{FileRecord, Manifest, ManifestError};
+use crate::s3::S3Source;
+use crate::source::{Listing, Source};
+
+/// How the contents were compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyMode {
+    /// Every file hashed again.
+    Full,
+    /// Sizes, ETags and version ids only; no content read.
+    MetadataOnly,
+}
+
+impl VerifyMode {
+    /// The name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyMode::Full => "full",
+            VerifyMode::MetadataOnly => "metadata-only",
+        }
+    }
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone)]
+pub struct Verification {
+    /// Findings of the `MF` rules (and any reading problem), with the manifest's model.
+    pub report: Report,
+    /// How contents were compared.
+    pub mode: VerifyMode,
+    /// Files present on both sides whose contents (or metadata) were compared.
+    pub compared: usize,
+}
+
+/// Splits the comparison: findings for missing, extra and resized files, and the files that
+/// are on both sides with the same size, to be compared further.
+fn compare_listing<'m>(
+    manifest: &'m Manifest,
+    listing: &Listing,
+) -> (Vec<Finding>, Vec<&'m FileRecord>) {
+    let listed: BTreeMap<&str, u64> = listing
+        .entries
+        .iter()
+        .map(|e| (e.path.as_str(), e.size))
+        .collect();
+    let mut findings = Vec::new();
+    let mut common = Vec::new();
+    for record in &manifest.files {
+        match listed.get(record.path.as_str()) {
+            None => findings.push(Finding::new(
+                RuleId::FileMissing,
+                record.path.clone(),
+                format!(
+                    "is in the manifest ({} bytes) but not in the artifact",
+                    record.size
+                ),
+            )),
+            Some(size) if *size != record.size => findings.push(Finding::new(
+                RuleId::SizeChanged,
+                record.path.clone(),
+                format!("is {size} bytes; the manifest says {}", record.size),
+            )),
+            Some(_) => common.push(record),
+        }
+    }
+    let in_manifest: std::collections::HashSet<&str> =
+        manifest.files.iter().map(|f| f.path.as_str()).collect();
+    for entry in &listing.entries {
+        if !in_manifest.contains(entry.path.as_str()) {
+            findings.push(Finding::new(
+                RuleId::FileExtra,
+                entry.path.clone(),
+                format!("is not in the manifest ({} bytes)", entry.size),
+            ));
+        }
+    }
+    for (path, error) in &listing.unreadable {
+        findings.push(error.clone().into_finding(path));
+    }
+    (findings, common)
+}
+
+fn report(manifest: &Manifest, mut findings: Vec<Finding>) -> Report {
+    findings.sort_by(|a, b| (a.file.as_str(), a.code()).cmp(&(b.file.as_str(), b.code())));
+    let m = &manifest.model;
+    Report {
+        findings,
+        summary: Summary {
+            model_type: m.model_type.clone(),
+            architecture: m.architecture.clone(),
+            dtypes: m.dtypes.clone(),
+            tensor_count: m.tensor_count,
+            parameter_count: m.parameter_count,
+            weight_bytes: m.weight_bytes,
+            file_count: manifest.files.len() as u64,
+            total_bytes: m.total_bytes,
+        },
+    }
+}
+
+/// Hashes every file of `source` that the manifest lists with the same size, and reports
+/// every difference.
+pub async fn verify<S: Source>(
+    source: &S,
+    manifest: &Manifest,
+    options: &HashOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<Verification, ManifestError> {
+    let listing = source.list().await?;
+    let (mut findings, common) = compare_listing(manifest, &listing);
+    let budget = hash::budget(options);
+    progress.plan(
+        common.len() as u64,
+        common.iter().map(|record| record.size).sum(),
+    );
+    let results: Vec<_> = stream::iter(common.iter())
+        .map(|record| {
+            let budget = &budget;
+            let progress = Arc::clone(&progress);
+            async move {
+                let digest = source
+                    .hash_file(&record.path, record.size, options, budget, progress)
+                    .await;
+                (*record, digest)
+            }
+        })
+        .buffer_unordered(options.files_at_once.max(1))
+        .collect()
+        .await;
+    for (record, digest) in results {
+        match digest {
+            Ok(digest) if digest.sha256 == record.sha256 => {}
+            Ok(digest) => findings.push(Finding::new(
+                RuleId::DigestChanged,
+                record.path.clone(),
+                format!(
+                    "has SHA-256 {}; the manifest says {}",
+                    digest.sha256, record.sha256
+                ),
+            )),
+            Err(error) => {
+                return Err(ManifestError::Hash(error));
+            }
+        }
+    }
+    Ok(Verification {
+        report: report(manifest, findings),
+        mode: VerifyMode::Full,
+        compared: common.len(),
+    })
+}
+
+/// Compares sizes, ETags and version ids of an S3 artifact with the manifest, reading no
+/// content: one listing and one HeadObject per file.
+pub async fn verify_metadata(
+    source: &S3Source,
+    manifest: &Manifest,
+    concurrency: usize,
+) -> Result<Verification, ManifestError> {
+    let listing = source.list().await?;
+    let (mut findings, common) = compare_listing(manifest, &listing);
+    let heads: Vec<_> = stream::iter(common.iter())
+        .map(|record| async move { (*record, source.head(&record.path).await) })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    for (record, head) in heads {
+        let meta = match head {
+            Ok(meta) => meta,
+            Err(error) => {
+                findings.push(error.into_finding(&record.path));
+                continue;
+            }
+        };
+        let mut differences = Vec::new();
+        if record.etag.is_some() && meta.etag != record.etag {
+            differences.push(format!(
+                "ETag {} (manifest: {})",
+                meta.etag.as_deref().unwrap_or("none"),
+                record.etag.as_deref().unwrap_or("none")
+            ));
+        }
+        if record.version_id.is_some() && meta.version_id != record.version_id {
+            differences.push(format!(
+                "version id {} (manifest: {})",
+                meta.version_id.as_deref().unwrap_or("none"),
+                record.version_id.as_deref().unwrap_or("none")
+            ));
+        }
+        if record.etag.is_none() && record.version_id.is_none() {
+            differences.push("the manifest has no ETag or version id to compare".to_string());
+        }
+        if !differences.is_empty() {
+            findings.push(Finding::new(
+                RuleId::MetadataChanged,
+                record.path.clone(),
+                format!("has {}", differences.join(" and ")),
+            ));
+        }
+    }
+    Ok(Verification {
+        report: report(manifest, findings),
+        mode: VerifyMode::MetadataOnly,
+        compared: common.len(),
+    })
+}
