@@ -595,3 +595,196 @@ async fn generated_policies_are_accepted_by_iam_and_grant_exactly_enough() {
     assert!(text.contains("pass  trust policy"), "{text}");
     assert!(text.contains("pass  read objects"), "{text}");
 }
+
+/// Runs `manifest` or `verify` against S3 through `endpoint`.
+fn manifest_s3(endpoint: &str, args: &[&str]) -> Output {
+    let mut all = args.to_vec();
+    all.insert(1, "-q");
+    run(endpoint, &moto::static_credentials(), &all)
+}
+
+fn strip_s3_fields(manifest: &Value) -> Value {
+    let mut files = manifest["files"].clone();
+    for file in files.as_array_mut().expect("files") {
+        let object = file.as_object_mut().expect("object");
+        for key in ["etag", "version_id", "last_modified"] {
+            object.remove(key);
+        }
+    }
+    files
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn manifests_agree_locally_and_from_s3_and_survive_faults() {
+    let moto = Moto::shared();
+    let client = moto.s3_client().await;
+    let bucket = new_bucket(&client, "manifests", moto::REGION).await;
+    let fixture = fixture("llama-sharded");
+    upload_fixture(&client, &bucket, "m/", &fixture)
+        .await
+        .expect("uploaded");
+    let uri = format!("s3://{bucket}/m/");
+
+    let local = Command::cargo_bin("cmi-preflight")
+        .expect("binary")
+        .args(["manifest", "-q"])
+        .arg(testdata(&fixture))
+        .output()
+        .expect("runs");
+    let local = json(&local);
+    let remote = manifest_s3(&moto.endpoint(), &["manifest", &uri, "--part-size", "4096"]);
+    assert_eq!(
+        remote.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&remote.stderr)
+    );
+    let remote = json(&remote);
+    assert_eq!(remote["artifact_digest"], local["artifact_digest"]);
+    assert_eq!(remote["model"], local["model"]);
+    assert_eq!(strip_s3_fields(&remote), strip_s3_fields(&local));
+    for file in remote["files"].as_array().expect("files") {
+        assert!(
+            file["etag"].is_string() && file["last_modified"].is_string(),
+            "{file}"
+        );
+    }
+
+    // Bodies cut mid-way and throttling answers are retried; the digest does not change.
+    let proxy = Proxy::start(&moto.endpoint());
+    let shard = "m/model-00001-of-00002.safetensors";
+    proxy.fail_next_matching(
+        2,
+        Fault::CutAfter(1000),
+        Matcher {
+            method: Some("GET".into()),
+            path_contains: Some(shard.into()),
+        },
+    );
+    proxy.fail_next(2, Fault::Status503SlowDown);
+    let faulted = manifest_s3(
+        &proxy.endpoint(),
+        &["manifest", &uri, "--part-size", "4096"],
+    );
+    assert_eq!(
+        faulted.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&faulted.stderr)
+    );
+    assert_eq!(json(&faulted)["artifact_digest"], local["artifact_digest"]);
+    assert!(proxy
+        .log()
+        .iter()
+        .any(|e| e.fault == Some(Fault::CutAfter(1000))));
+
+    // A body that is always cut is never hashed as complete: the run fails, says why, and
+    // writes no manifest.
+    let out = tempfile::tempdir().expect("tempdir");
+    let target = out.path().join("m.json");
+    proxy.fail_next_matching(
+        100,
+        Fault::CutAfter(1000),
+        Matcher {
+            method: Some("GET".into()),
+            path_contains: Some(shard.into()),
+        },
+    );
+    let failed = manifest_s3(
+        &proxy.endpoint(),
+        &[
+            "manifest",
+            &uri,
+            "--part-size",
+            "4096",
+            "-o",
+            target.to_str().expect("utf-8"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("model-00001-of-00002.safetensors"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("gave up after"), "{stderr}");
+    assert!(!target.exists());
+    proxy.clear_faults();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_over_s3_in_full_and_metadata_only_modes() {
+    let moto = Moto::shared();
+    let client = moto.s3_client().await;
+    let bucket = new_bucket(&client, "verify", moto::REGION).await;
+    let fixture = fixture("llama");
+    upload_fixture(&client, &bucket, "m/", &fixture)
+        .await
+        .expect("uploaded");
+    let uri = format!("s3://{bucket}/m/");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = dir.path().join("m.json");
+    let manifest_arg = manifest.to_str().expect("utf-8");
+    let made = manifest_s3(&moto.endpoint(), &["manifest", &uri, "-o", manifest_arg]);
+    assert_eq!(
+        made.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            uri.as_str(),
+            "--manifest",
+            manifest_arg,
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let output = manifest_s3(&moto.endpoint(), &args);
+        (output.status.code().unwrap_or(-1), json(&output))
+    };
+    let (code, report) = verify(&["--metadata-only"]);
+    assert_eq!(
+        (code, codes(&report)),
+        (0, Vec::<String>::new()),
+        "{report}"
+    );
+    assert_eq!(report["mode"], "metadata-only");
+
+    // Same size, other content: only the metadata says so without reading.
+    let original = fixture
+        .files
+        .iter()
+        .find(|f| f.path == "config.json")
+        .and_then(|f| match &f.content {
+            Content::Bytes(b) => Some(b.clone()),
+            _ => None,
+        })
+        .expect("config.json");
+    let mut changed = original.clone();
+    changed[5] = if changed[5] == b'x' { b'y' } else { b'x' };
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key("m/config.json")
+        .body(aws_sdk_s3::primitives::ByteStream::from(changed))
+        .send()
+        .await
+        .expect("put");
+    let (code, report) = verify(&["--metadata-only"]);
+    assert_eq!(
+        (code, codes(&report)),
+        (1, vec!["MF005".to_string()]),
+        "{report}"
+    );
+    let (code, report) = verify(&[]);
+    assert_eq!(
+        (code, codes(&report)),
+        (1, vec!["MF004".to_string()]),
+        "{report}"
+    );
+    assert_eq!(report["mode"], "full");
+}
