@@ -208,11 +208,14 @@ fn write_manifest(dir: &Path, value: &Value) -> PathBuf {
     path
 }
 
+/// A change made to a valid manifest.
+type Edit = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn unsafe_or_edited_manifests_are_refused() {
     let scratch = tempfile::tempdir().expect("tempdir");
     let base = manifest_of(&testdata("valid").join("llama"));
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "is absolute",
             Box::new(|m| m["files"][0]["path"] = "/etc/passwd".into()),
