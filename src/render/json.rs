@@ -13,12 +13,12 @@
 //!   "summary": {
 //!     "model_type": "llama",
 //!     "architecture": "LlamaForCausalLM",
+//!     "dtypes": {"BF16": 25088},
 //!     "tensor_count": 21,
 //!     "parameter_count": 12544,
 //!     "weight_bytes": 25824,
 //!     "file_count": 7,
-//!     "total_bytes": 54121,
-//!     "dtypes": {"BF16": 25088}
+//!     "total_bytes": 54121
 //!   },
 //!   "findings": [
 //!     {"code": "ST013", "name": "invalid-offsets", "severity": "error",
@@ -40,7 +40,6 @@
 //!
 //! The full description, with every field, is docs/json-output.md.
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use cmi_format::{Report, Severity};
@@ -63,7 +62,7 @@ struct Document<'a> {
     passed: bool,
     strict: bool,
     counts: Counts,
-    summary: Summary<'a>,
+    summary: &'a cmi_format::Summary,
     findings: Vec<Finding<'a>>,
     #[serde(flatten)]
     fields: &'a serde_json::Map<String, serde_json::Value>,
@@ -83,18 +82,6 @@ struct Counts {
 }
 
 #[derive(Serialize)]
-struct Summary<'a> {
-    model_type: Option<&'a str>,
-    architecture: Option<&'a str>,
-    tensor_count: u64,
-    parameter_count: u64,
-    weight_bytes: u64,
-    file_count: u64,
-    total_bytes: u64,
-    dtypes: &'a BTreeMap<String, u64>,
-}
-
-#[derive(Serialize)]
 struct Finding<'a> {
     code: &'static str,
     name: &'static str,
@@ -107,7 +94,6 @@ struct Finding<'a> {
 /// Writes the report as one JSON document.
 pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) -> io::Result<()> {
     let (source, strict) = (context.source, context.strict);
-    let s = &report.summary;
     let document = Document {
         schema: context.schema,
         tool: Tool {
@@ -122,16 +108,7 @@ pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) 
             warning: report.count(Severity::Warning),
             info: report.count(Severity::Info),
         },
-        summary: Summary {
-            model_type: s.model_type.as_deref(),
-            architecture: s.architecture.as_deref(),
-            tensor_count: s.tensor_count,
-            parameter_count: s.parameter_count,
-            weight_bytes: s.weight_bytes,
-            file_count: s.file_count,
-            total_bytes: s.total_bytes,
-            dtypes: &s.dtypes,
-        },
+        summary: &report.summary,
         findings: report
             .findings
             .iter()

@@ -6,13 +6,15 @@
 //! recompute it with
 //! `jq -j '.files[] | "\(.sha256)  \(.size)  \(.path)\n"' manifest.json | sha256sum`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use cmi_format::Summary;
 
 use crate::check::{check_listed, CheckOptions};
 use crate::hash::{self, FileDigest, HashError, HashOptions, Progress};
@@ -35,7 +37,7 @@ pub struct Manifest {
     /// `sha256:` and the digest over the canonical file list (see the module doc).
     pub artifact_digest: String,
     /// What the check learned about the model.
-    pub model: ModelSummary,
+    pub model: Summary,
     /// Every file, sorted by path.
     pub files: Vec<FileRecord>,
 }
@@ -47,25 +49,6 @@ pub struct Tool {
     pub name: String,
     /// Its version.
     pub version: String,
-}
-
-/// The model as the check saw it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModelSummary {
-    /// config.json `model_type`.
-    pub model_type: Option<String>,
-    /// config.json `architectures[0]`.
-    pub architecture: Option<String>,
-    /// Bytes of tensor data per safetensors dtype.
-    pub dtypes: BTreeMap<String, u64>,
-    /// Tensors in the weights.
-    pub tensor_count: u64,
-    /// Parameters (elements) in the weights, from the headers.
-    pub parameter_count: u64,
-    /// Total size of the safetensors files.
-    pub weight_bytes: u64,
-    /// Total size of every file.
-    pub total_bytes: u64,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -261,7 +244,6 @@ pub async fn create<S: Source>(
     }
     records.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     let report = check_listed(source, listing, options.check).await;
-    let s = report.summary;
     Ok(Manifest {
         schema: MANIFEST_SCHEMA.to_string(),
         tool: Tool {
@@ -271,15 +253,7 @@ pub async fn create<S: Source>(
         created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         source: source.describe(),
         artifact_digest: artifact_digest(&records),
-        model: ModelSummary {
-            model_type: s.model_type,
-            architecture: s.architecture,
-            dtypes: s.dtypes,
-            tensor_count: s.tensor_count,
-            parameter_count: s.parameter_count,
-            weight_bytes: s.weight_bytes,
-            total_bytes: s.total_bytes,
-        },
+        model: report.summary,
         files: records,
     })
 }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cmi_format::{Finding, Report, RuleId, Summary};
+use cmi_format::{Finding, Report, RuleId};
 use futures::stream::{self, StreamExt};
 
 use crate::hash::{self, HashOptions, Progress};
@@ -95,19 +95,9 @@ fn compare_listing<'m>(
 
 fn report(manifest: &Manifest, mut findings: Vec<Finding>) -> Report {
     findings.sort_by(|a, b| (a.file.as_str(), a.code()).cmp(&(b.file.as_str(), b.code())));
-    let m = &manifest.model;
     Report {
         findings,
-        summary: Summary {
-            model_type: m.model_type.clone(),
-            architecture: m.architecture.clone(),
-            dtypes: m.dtypes.clone(),
-            tensor_count: m.tensor_count,
-            parameter_count: m.parameter_count,
-            weight_bytes: m.weight_bytes,
-            file_count: manifest.files.len() as u64,
-            total_bytes: m.total_bytes,
-        },
+        summary: manifest.model.clone(),
     }
 }
 

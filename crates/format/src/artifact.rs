@@ -134,7 +134,7 @@ impl Artifact {
 }
 
 /// What the check learned about the model, for reports and manifests.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     /// config.json `model_type`.
     pub model_type: Option<String>,
