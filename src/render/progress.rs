@@ -48,7 +48,8 @@ impl Bars {
 impl Progress for Bars {
     fn plan(&self, files: u64, bytes: u64) {
         self.total.set_length(bytes);
-        self.total.set_message(format!("hashing {files} files"));
+        let noun = if files == 1 { "file" } else { "files" };
+        self.total.set_message(format!("hashing {files} {noun}"));
     }
 
     fn start(&self, path: &str, size: u64) {
