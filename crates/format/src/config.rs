@@ -166,6 +166,12 @@ fn check_architecture(
     Some(architecture)
 }
 
+/// Rope scalings that stretch the positions beyond `max_position_embeddings` by `factor`.
+/// The others keep the context at `max_position_embeddings`: `llama3` (Llama 3.1-3.3, whose
+/// `original_max_position_embeddings * factor` exceeds the real window), `longrope`, `mrope`
+/// (Qwen2-VL) and `default`.
+pub const EXTENDING_ROPE_TYPES: &[&str] = &["linear", "dynamic", "yarn"];
+
 fn check_context(config: &Config, architecture: &Architecture, findings: &mut Vec<Finding>) {
     let limit = CMI_LIMITS.max_context_tokens;
     let Some((key, value)) = config.first(architecture.context_keys) else {
@@ -194,6 +200,14 @@ fn check_context(config: &Config, architecture: &Architecture, findings: &mut Ve
     let Some(scaling) = config.get(&scaling_key).and_then(Value::as_object) else {
         return;
     };
+    let kind = scaling
+        .get("rope_type")
+        .or_else(|| scaling.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    if !EXTENDING_ROPE_TYPES.contains(&kind) {
+        return;
+    }
     let Some(factor) = scaling.get("factor").and_then(Value::as_f64) else {
         return;
     };
@@ -203,11 +217,6 @@ fn check_context(config: &Config, architecture: &Architecture, findings: &mut Ve
         .unwrap_or(context);
     let effective = (base as f64 * factor).round();
     if effective > limit as f64 {
-        let kind = scaling
-            .get("rope_type")
-            .or_else(|| scaling.get("type"))
-            .and_then(Value::as_str)
-            .unwrap_or("unnamed");
         findings.push(Finding::new(
             RuleId::ScaledContextTooLong,
             CONFIG_JSON,
@@ -280,6 +289,37 @@ mod tests {
         assert_eq!(parse_version("5"), Some((5, 0, 0)));
         assert_eq!(parse_version("x"), None);
         assert!(parse_version("4.9.0").unwrap() < (4, 51, 3));
+    }
+
+    fn context_findings(json: &str) -> Vec<RuleId> {
+        let config = Config::new(serde_json::from_str(json).unwrap());
+        let llama = crate::arch::architecture("llama").unwrap();
+        let mut findings = Vec::new();
+        check_context(&config, llama, &mut findings);
+        findings.into_iter().map(|f| f.rule).collect()
+    }
+
+    #[test]
+    fn rope_scaling_by_type() {
+        // Llama 3.2: llama3 scaling keeps the 131072 window although 8192 x 32 is larger.
+        let llama32 = r#"{"max_position_embeddings": 131072, "rope_scaling": {"factor": 32.0,
+            "high_freq_factor": 4.0, "low_freq_factor": 1.0, "original_max_position_embeddings": 8192,
+            "rope_type": "llama3"}}"#;
+        assert_eq!(context_findings(llama32), vec![]);
+        let yarn = r#"{"max_position_embeddings": 32768, "rope_scaling": {"factor": 4.0,
+            "original_max_position_embeddings": 32768, "type": "yarn"}}"#;
+        assert_eq!(context_findings(yarn), vec![]);
+        let long_yarn = yarn.replace("4.0", "8.0");
+        assert_eq!(
+            context_findings(&long_yarn),
+            vec![RuleId::ScaledContextTooLong]
+        );
+        let linear = r#"{"max_position_embeddings": 65536, "rope_scaling": {"factor": 4.0, "type": "linear"}}"#;
+        assert_eq!(context_findings(linear), vec![RuleId::ScaledContextTooLong]);
+        assert_eq!(
+            context_findings(r#"{"max_position_embeddings": 262144}"#),
+            vec![RuleId::ContextTooLong]
+        );
     }
 
     #[test]

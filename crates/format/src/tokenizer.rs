@@ -311,11 +311,13 @@ fn check_sentencepiece(
     if artifact.has(TOKENIZER_MODEL) {
         return;
     }
-    let class_is_sentencepiece =
-        tokenizer_class.is_some_and(|c| SENTENCEPIECE_CLASSES.contains(&c));
-    let json_is_sentencepiece =
-        ids.is_some_and(|ids| ids.kind.as_deref() == Some("Unigram") || ids.byte_fallback);
-    if !class_is_sentencepiece && !json_is_sentencepiece {
+    // tokenizer.json says what the tokenizer really is (a Llama 3 derivative may carry a
+    // Llama class name over a byte-level BPE); the class decides only without it.
+    let sentencepiece = match ids {
+        Some(ids) => ids.kind.as_deref() == Some("Unigram") || ids.byte_fallback,
+        None => tokenizer_class.is_some_and(|c| SENTENCEPIECE_CLASSES.contains(&c)),
+    };
+    if !sentencepiece {
         return;
     }
     let class = tokenizer_class.unwrap_or("a SentencePiece tokenizer");
