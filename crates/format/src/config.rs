@@ -193,11 +193,14 @@ fn check_context(config: &Config, architecture: &Architecture, findings: &mut Ve
         ));
         return;
     }
-    let scaling_key = match key.rsplit_once('.') {
-        Some((parent, _)) => format!("{parent}.rope_scaling"),
-        None => "rope_scaling".to_string(),
-    };
-    let Some(scaling) = config.get(&scaling_key).and_then(Value::as_object) else {
+    // `rope_scaling`, or `rope_parameters` as transformers 5 names it, beside the context key.
+    let parent = key.rsplit_once('.').map(|(parent, _)| format!("{parent}."));
+    let parent = parent.as_deref().unwrap_or("");
+    let Some(scaling) = ["rope_scaling", "rope_parameters"].iter().find_map(|name| {
+        config
+            .get(&format!("{parent}{name}"))
+            .and_then(Value::as_object)
+    }) else {
         return;
     };
     let kind = scaling
@@ -316,6 +319,8 @@ mod tests {
         );
         let linear = r#"{"max_position_embeddings": 65536, "rope_scaling": {"factor": 4.0, "type": "linear"}}"#;
         assert_eq!(context_findings(linear), vec![RuleId::ScaledContextTooLong]);
+        let v5 = linear.replace("rope_scaling", "rope_parameters");
+        assert_eq!(context_findings(&v5), vec![RuleId::ScaledContextTooLong]);
         assert_eq!(
             context_findings(r#"{"max_position_embeddings": 262144}"#),
             vec![RuleId::ContextTooLong]
