@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bedrock;
 pub mod fixtures;
 pub mod moto;
 pub mod proxy;

@@ -1,0 +1,200 @@
+//! HTTP/1.1 plumbing: accept, route, answer in restJson1, log.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::TcpListener as StdTcpListener;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response};
+use hyper_util::rt::TokioIo;
+use percent_encoding::percent_decode_str;
+use serde_json::{Map, Value};
+use tokio::net::TcpListener;
+
+use super::service::{self, ApiError, Reply, Shared};
+use super::Call;
+
+const JOBS: &str = "/model-import-jobs";
+const MODELS: &str = "/imported-models";
+
+pub(super) async fn serve(
+    listener: StdTcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: tokio::sync::oneshot::Receiver<()>,
+) {
+    let listener = TcpListener::from_std(listener).expect("the Bedrock emulator's listener");
+    loop {
+        let stream = tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => continue,
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| handle(Arc::clone(&shared), request));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn decode(text: &str) -> String {
+    percent_decode_str(text).decode_utf8_lossy().into_owned()
+}
+
+/// The query string's parameters, decoded (`+` is kept: the SDK encodes spaces as `%20`).
+fn parse_query(query: Option<&str>) -> BTreeMap<String, String> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(name), decode(value))
+        })
+        .collect()
+}
+
+/// The routed operation and its path label.
+enum Route {
+    Create,
+    ListJobs,
+    GetJob(String),
+    ListModels,
+    GetModel(String),
+    DeleteModel(String),
+    Unknown,
+}
+
+impl Route {
+    fn of(method: &Method, path: &str) -> Route {
+        // Labels are decoded after the prefix is removed, so an ARN's `/` may come encoded
+        // (as the SDK sends it) or not.
+        let label = |prefix: &str| path.strip_prefix(prefix)?.strip_prefix('/').map(decode);
+        match *method {
+            Method::POST if path == JOBS => Route::Create,
+            Method::GET if path == JOBS => Route::ListJobs,
+            Method::GET if path == MODELS => Route::ListModels,
+            Method::GET => match (label(JOBS), label(MODELS)) {
+                (Some(job), _) => Route::GetJob(job),
+                (_, Some(model)) => Route::GetModel(model),
+                _ => Route::Unknown,
+            },
+            Method::DELETE => label(MODELS).map_or(Route::Unknown, Route::DeleteModel),
+            _ => Route::Unknown,
+        }
+    }
+
+    fn operation(&self) -> &'static str {
+        match self {
+            Route::Create => "CreateModelImportJob",
+            Route::ListJobs => "ListModelImportJobs",
+            Route::GetJob(_) => "GetModelImportJob",
+            Route::ListModels => "ListImportedModels",
+            Route::GetModel(_) => "GetImportedModel",
+            Route::DeleteModel(_) => "DeleteImportedModel",
+            Route::Unknown => "Unknown",
+        }
+    }
+
+    fn label(&self) -> Option<(&'static str, &str)> {
+        match self {
+            Route::GetJob(id) => Some(("jobIdentifier", id)),
+            Route::GetModel(id) | Route::DeleteModel(id) => Some(("modelIdentifier", id)),
+            _ => None,
+        }
+    }
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let query = parse_query(request.uri().query());
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let route = Route::of(&method, &path);
+
+    let input = match &route {
+        Route::Create => serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::from(String::from_utf8_lossy(&body).into_owned())),
+        _ => {
+            let mut input: Map<String, Value> = query
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                .collect();
+            if let Some((name, value)) = route.label() {
+                input.insert(name.to_string(), Value::from(value));
+            }
+            Value::Object(input)
+        }
+    };
+    let result = match &route {
+        Route::Create => service::create(&shared, &body),
+        Route::ListJobs => service::list_jobs(&shared, &query),
+        Route::GetJob(id) => service::get_job(&shared, id),
+        Route::ListModels => service::list_models(&shared, &query),
+        Route::GetModel(id) => service::get_model(&shared, id),
+        Route::DeleteModel(id) => service::delete_model(&shared, id),
+        Route::Unknown => Err(ApiError::unknown_operation(method.as_str(), &path)),
+    };
+    let (status, response, error, replay) = match result {
+        Ok(Reply {
+            status,
+            body,
+            replay,
+        }) => (status, body, None, replay),
+        Err(error) => (error.status, error.body(), Some(error.name), false),
+    };
+    shared.calls.lock().unwrap().push(Call {
+        operation: route.operation().to_string(),
+        method: method.to_string(),
+        path,
+        input,
+        status,
+        response: response.clone(),
+        error: error.map(str::to_string),
+        replay,
+    });
+
+    let mut builder = Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("x-amzn-requestid", request_id());
+    if let Some(name) = error {
+        builder = builder.header("x-amzn-errortype", name);
+    }
+    let response = builder
+        .body(Full::new(Bytes::from(response.to_string())))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())));
+    Ok(response)
+}
+
+/// A UUID-shaped request id, as the service sends in `x-amzn-requestid`.
+fn request_id() -> String {
+    let hex: String = (0..32)
+        .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
+        .collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
