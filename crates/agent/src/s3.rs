@@ -103,9 +103,10 @@ fn unquote(etag: &str) -> String {
     etag.trim_matches('"').to_string()
 }
 
-/// One part of an object, and what S3 said about the object with it.
+/// One part of an object, as the body arrived (its pieces are hashed in turn, never copied
+/// into one buffer), and what S3 said about the object with it.
 struct Part {
-    bytes: bytes::Bytes,
+    pieces: Vec<bytes::Bytes>,
     etag: Option<String>,
     version_id: Option<String>,
 }
@@ -431,17 +432,17 @@ impl S3Source {
             let version_id = output.version_id().map(str::to_string);
             match output.body.collect().await {
                 Ok(body) => {
-                    let bytes = body.into_bytes();
-                    if bytes.len() as u64 == expected {
+                    let pieces: Vec<bytes::Bytes> = body.into_segments().collect();
+                    let received: u64 = pieces.iter().map(|p| p.len() as u64).sum();
+                    if received == expected {
                         return Ok(Part {
-                            bytes,
+                            pieces,
                             etag: part_etag,
                             version_id,
                         });
                     }
                     last_problem = format!(
-                        "received {} of the {expected} bytes at offset {}",
-                        bytes.len(),
+                        "received {received} of the {expected} bytes at offset {}",
                         range.start
                     );
                 }
@@ -625,10 +626,21 @@ impl Source for S3Source {
             let (part, permit) = fetched?;
             etag = etag.or(part.etag);
             version_id = version_id.or(part.version_id);
-            hasher
-                .feed(part.bytes, Some(permit))
-                .await
-                .map_err(|e| HashError::new(path, e))?;
+            // The part's budget permit goes with its last piece: released once all is hashed.
+            let mut permit = Some(permit);
+            let count = part.pieces.len();
+            for (index, piece) in part.pieces.into_iter().enumerate() {
+                let release = if index + 1 == count {
+                    permit.take()
+                } else {
+                    None
+                };
+                hasher
+                    .feed(piece, release)
+                    .await
+                    .map_err(|e| HashError::new(path, e))?;
+            }
+            drop(permit);
         }
         drop(fetches);
         let (sha256, total) = hasher.finish().await.map_err(|e| HashError::new(path, e))?;
