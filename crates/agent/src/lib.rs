@@ -10,6 +10,7 @@ pub mod check;
 pub mod doctor;
 pub mod files;
 pub mod hash;
+pub mod import;
 pub mod local;
 pub mod manifest;
 pub mod open;

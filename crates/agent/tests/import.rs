@@ -1,0 +1,135 @@
+//! The import path against the Bedrock emulator with the real aws-sdk-bedrock client: a job
+//! submitted and followed to its end, a bad name refused before any call, the same import run
+//! twice making one job, and the one-job-at-a-time quota explained.
+
+use std::time::Duration;
+
+use cmi_agent::import::{self, ImportError, ImportRequest, JobOutcome, PollOptions};
+use cmi_testkit::bedrock::{BedrockEmulator, EmulatorOptions};
+use cmi_testkit::moto;
+
+const FAST: PollOptions = PollOptions {
+    initial: Duration::from_millis(20),
+    max: Duration::from_millis(100),
+};
+
+async fn client(emulator: &BedrockEmulator) -> aws_sdk_bedrock::Client {
+    let config = moto::sdk_config_for(
+        &emulator.endpoint(),
+        moto::static_credentials(),
+        moto::REGION,
+    )
+    .await;
+    aws_sdk_bedrock::Client::new(&config)
+}
+
+fn request(job: &str, model: &str) -> ImportRequest {
+    ImportRequest {
+        s3_uri: "s3://models/llama/".into(),
+        job_name: job.into(),
+        model_name: model.into(),
+        role_arn: "arn:aws:iam::123456789012:role/cmi-import".into(),
+        kms_key_id: Some(
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+        ),
+        ..ImportRequest::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn submitted_job_is_followed_to_completion_with_the_key_echoed() {
+    let emulator = BedrockEmulator::start(EmulatorOptions {
+        job_duration: Duration::from_millis(150),
+        ..EmulatorOptions::default()
+    });
+    let client = client(&emulator).await;
+    let request = request("llama-import-1", "llama_ft");
+    let token = request.client_request_token("listing:test");
+    let arn = import::submit(&client, &request, &token)
+        .await
+        .expect("submitted");
+    assert!(arn.contains(":model-import-job/"), "{arn}");
+    let mut seen = Vec::new();
+    let outcome = import::wait(&client, &arn, FAST, |s| seen.push(s.to_string()))
+        .await
+        .expect("followed");
+    match outcome {
+        JobOutcome::Completed {
+            model_arn,
+            kms_key_arn,
+        } => {
+            assert!(model_arn.contains(":imported-model/"), "{model_arn}");
+            assert_eq!(kms_key_arn, request.kms_key_id);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(seen.first().map(String::as_str), Some("InProgress"));
+    assert_eq!(seen.last().map(String::as_str), Some("Completed"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_job_name_is_refused_before_any_call() {
+    let emulator = BedrockEmulator::start(EmulatorOptions::default());
+    let client = client(&emulator).await;
+    let request = request("llama_import", "llama_ft");
+    let error = import::submit(&client, &request, "token-1")
+        .await
+        .unwrap_err();
+    match error {
+        ImportError::Invalid(problems) => {
+            assert!(
+                problems[0].contains("Value 'llama_import' at 'jobName'"),
+                "{problems:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(emulator.calls().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_import_twice_makes_one_job_and_a_second_job_meets_the_quota() {
+    let emulator = BedrockEmulator::start(EmulatorOptions::default());
+    let client = client(&emulator).await;
+    let first = request("llama-import-1", "llama_ft");
+    let token = first.client_request_token("listing:test");
+    let arn = import::submit(&client, &first, &token)
+        .await
+        .expect("submitted");
+    let again = import::submit(&client, &first, &first.client_request_token("listing:test"))
+        .await
+        .expect("replayed");
+    assert_eq!(arn, again);
+    assert_eq!(emulator.jobs().len(), 1);
+
+    let other = request("qwen-import-1", "qwen_ft");
+    let error = import::submit(&client, &other, &other.client_request_token("listing:q"))
+        .await
+        .unwrap_err();
+    match error {
+        ImportError::Service {
+            code, explanation, ..
+        } => {
+            assert_eq!(code, "ServiceQuotaExceededException");
+            assert!(explanation.contains("Only one import job"), "{explanation}");
+        }
+        other => panic!("{other:?}"),
+    }
+    emulator
+        .fail_job(
+            &arn,
+            "Amazon Bedrock does not have access to the S3 location.",
+        )
+        .expect("failed by hook");
+    let outcome = import::wait(&client, &arn, FAST, |_| {})
+        .await
+        .expect("followed");
+    match outcome {
+        JobOutcome::Failed { message } => assert!(import::is_s3_access_failure(&message)),
+        other => panic!("{other:?}"),
+    }
+    let reused = import::submit(&client, &request("llama-import-1", "llama_ft2"), "token-2")
+        .await
+        .unwrap_err();
+    assert!(reused.to_string().contains("stay taken"), "{reused}");
+}
