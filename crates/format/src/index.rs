@@ -174,6 +174,7 @@ fn check_index<'a>(
             ));
         }
     }
+    let mut all_found = true;
     for (tensor, shard) in &index.weight_map {
         if !matches!(artifact.headers.get(shard), Some(Ok(_))) {
             continue;
@@ -195,14 +196,19 @@ fn check_index<'a>(
                 }
                 weights.tensors.insert(info.name.as_str(), (info, file));
             }
-            None => findings.push(Finding::new(
-                RuleId::TensorMissingFromShard,
-                INDEX_JSON,
-                format!("maps {tensor} to {shard}, which does not contain it (no shard does)"),
-            )),
+            None => {
+                all_found = false;
+                findings.push(Finding::new(
+                    RuleId::TensorMissingFromShard,
+                    INDEX_JSON,
+                    format!("maps {tensor} to {shard}, which does not contain it (no shard does)"),
+                ))
+            }
         }
     }
-    if complete {
+    // A tensor that no shard holds is reported above; its absence would only repeat itself
+    // as a total-size mismatch.
+    if complete && all_found {
         check_total_size(index, weights, findings);
     }
     complete
