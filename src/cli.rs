@@ -50,6 +50,20 @@ pub enum Command {
     /// (hosting account), and the KMS key-policy statements when keys are given. Without
     /// --out-dir the documents are printed.
     Policy(PolicyArgs),
+    /// Check an S3 artifact, then submit its Custom Model Import job, idempotently.
+    ///
+    /// Every request field is validated before any call; the artifact is checked (unless
+    /// --no-check) and the job is not submitted on error findings. Running the same command
+    /// again (after a crash, a timeout) follows the job the first run created. Exit status: 0
+    /// submitted (or Completed with --wait), 1 refused by the check or the job Failed, 2
+    /// could not run, 130 stopped following with Ctrl-C.
+    Import(ImportArgs),
+    /// Describe an import job, or follow it to its end with --wait.
+    Status(StatusArgs),
+    /// List the account's import jobs in the Region, newest first.
+    Jobs(JobsArgs),
+    /// List the account's imported models in the Region, newest first.
+    Models(ModelsArgs),
 }
 
 /// How files are hashed.
@@ -209,7 +223,7 @@ pub enum ReportFormat {
 /// How to reach AWS, with the AWS CLI's option names. The standard AWS_* environment
 /// variables and shared config files apply as usual.
 #[derive(Debug, Clone, clap::Args)]
-pub struct AwsArgs {
+pub struct ConnectionArgs {
     /// AWS Region of the requests (otherwise AWS_REGION or the profile's).
     #[arg(long, help_heading = "AWS")]
     pub region: Option<String>,
@@ -221,6 +235,26 @@ pub struct AwsArgs {
     /// Endpoint URL for every AWS service (an S3-compatible store, a VPC endpoint, an emulator).
     #[arg(long, help_heading = "AWS")]
     pub endpoint_url: Option<String>,
+}
+
+impl ConnectionArgs {
+    /// The agent's form of these options, with no role to assume.
+    pub fn options(&self) -> cmi_agent::aws::AwsOptions {
+        cmi_agent::aws::AwsOptions {
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            ..cmi_agent::aws::AwsOptions::default()
+        }
+    }
+}
+
+/// The connection, and optionally a role under which every S3 read is made.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AwsArgs {
+    /// Region, profile and endpoint.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 
     /// Assume this role through STS and make every S3 read with its credentials, as Bedrock
     /// will with the import job's execution role.
@@ -240,14 +274,220 @@ impl AwsArgs {
     /// The agent's form of these options.
     pub fn options(&self) -> cmi_agent::aws::AwsOptions {
         cmi_agent::aws::AwsOptions {
-            region: self.region.clone(),
-            profile: self.profile.clone(),
-            endpoint_url: self.endpoint_url.clone(),
             role_arn: self.role_arn.clone(),
             external_id: self.external_id.clone(),
             role_session_name: self.role_session_name.clone(),
+            ..self.connection.options()
         }
     }
+}
+
+/// How to reach the Bedrock control plane.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BedrockArgs {
+    /// Endpoint URL of Bedrock alone (a VPC endpoint, an emulator); overrides --endpoint-url
+    /// for Bedrock calls.
+    #[arg(long, help_heading = "AWS")]
+    pub bedrock_endpoint_url: Option<String>,
+
+    /// Region, profile and endpoint.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Output formats of `import`, `status`, `jobs` and `models`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON document (schemas in docs/json-output.md).
+    Json,
+}
+
+/// A `KEY=VALUE` tag.
+fn parse_tag(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) => Ok((key.to_string(), value.to_string())),
+        None => Err(format!("{text:?} is not KEY=VALUE")),
+    }
+}
+
+/// Arguments of `import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The artifact, s3://bucket/prefix/.
+    pub source: String,
+
+    /// Name of the import job (1-63 letters, digits and hyphens; names stay taken for good).
+    #[arg(long)]
+    pub job_name: String,
+
+    /// Name of the imported model (1-63 letters, digits, hyphens, underscores, dots, plus).
+    #[arg(long)]
+    pub model_name: String,
+
+    /// The execution role that Bedrock assumes to read the bucket.
+    #[arg(long)]
+    pub role_arn: String,
+
+    /// Customer-managed KMS key of the hosting account that will encrypt the imported model.
+    #[arg(long)]
+    pub kms_key_id: Option<String>,
+
+    /// A tag of the job, KEY=VALUE (repeatable).
+    #[arg(long = "job-tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    pub job_tags: Vec<(String, String)>,
+
+    /// A tag of the imported model, KEY=VALUE (repeatable).
+    #[arg(long = "model-tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    pub model_tags: Vec<(String, String)>,
+
+    /// A subnet of the VPC through which the job reads S3 (repeatable; with
+    /// --security-group-id).
+    #[arg(
+        long = "subnet-id",
+        value_name = "SUBNET",
+        requires = "security_group_ids"
+    )]
+    pub subnet_ids: Vec<String>,
+
+    /// A security group of the job's VPC access (repeatable; with --subnet-id).
+    #[arg(
+        long = "security-group-id",
+        value_name = "GROUP",
+        requires = "subnet_ids"
+    )]
+    pub security_group_ids: Vec<String>,
+
+    /// Follow the job to its end (Ctrl-C stops following, not the job).
+    #[arg(long)]
+    pub wait: bool,
+
+    /// First wait between two status requests; it doubles up to a minute.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub poll_interval: std::time::Duration,
+
+    /// Submit without checking the artifact first.
+    #[arg(long)]
+    pub no_check: bool,
+
+    /// Check the artifact as the execution role (assumed through STS, if its trust policy
+    /// lets the caller), as Bedrock will read it.
+    #[arg(long, conflicts_with = "no_check")]
+    pub check_as_role: bool,
+
+    /// External ID for --check-as-role.
+    #[arg(long, requires = "check_as_role")]
+    pub external_id: Option<String>,
+
+    /// Refuse on warnings too.
+    #[arg(long, conflicts_with = "no_check")]
+    pub strict: bool,
+
+    /// A manifest of the artifact: the artifact must match its listing, and its artifact
+    /// digest identifies the artifact in the idempotency token.
+    #[arg(long)]
+    pub manifest: Option<std::path::PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// Connection and Bedrock endpoint.
+    #[command(flatten)]
+    pub bedrock: BedrockArgs,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The job: its name or ARN.
+    pub job: String,
+
+    /// Follow the job to its end.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// First wait between two status requests; it doubles up to a minute.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub poll_interval: std::time::Duration,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// Connection and Bedrock endpoint.
+    #[command(flatten)]
+    pub bedrock: BedrockArgs,
+}
+
+/// Statuses of an import job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JobStatusArg {
+    /// Running.
+    #[value(name = "InProgress", alias = "in-progress")]
+    InProgress,
+    /// Ended with an imported model.
+    #[value(name = "Completed", alias = "completed")]
+    Completed,
+    /// Ended without one.
+    #[value(name = "Failed", alias = "failed")]
+    Failed,
+}
+
+impl JobStatusArg {
+    /// The API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatusArg::InProgress => "InProgress",
+            JobStatusArg::Completed => "Completed",
+            JobStatusArg::Failed => "Failed",
+        }
+    }
+}
+
+/// Arguments of `jobs`.
+#[derive(Debug, clap::Args)]
+pub struct JobsArgs {
+    /// Only jobs in this status.
+    #[arg(long, value_enum)]
+    pub status: Option<JobStatusArg>,
+
+    /// Only jobs whose name contains this text.
+    #[arg(long)]
+    pub name_contains: Option<String>,
+
+    /// Items per request (the listing follows every page either way).
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub page_size: Option<i32>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// Connection and Bedrock endpoint.
+    #[command(flatten)]
+    pub bedrock: BedrockArgs,
+}
+
+/// Arguments of `models`.
+#[derive(Debug, clap::Args)]
+pub struct ModelsArgs {
+    /// Only models whose name contains this text.
+    #[arg(long)]
+    pub name_contains: Option<String>,
+
+    /// Items per request (the listing follows every page either way).
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub page_size: Option<i32>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// Connection and Bedrock endpoint.
+    #[command(flatten)]
+    pub bedrock: BedrockArgs,
 }
 
 /// Arguments of `check`.

@@ -1,5 +1,6 @@
 //! `cmi-preflight`: parse the arguments, call the agent, render, exit with the right code.
 
+mod bedrock;
 mod cli;
 mod render;
 
@@ -16,9 +17,9 @@ use crate::cli::{
 };
 
 /// Exit status when the gate passed.
-const PASSED: u8 = 0;
+pub(crate) const PASSED: u8 = 0;
 /// Exit status when the gate failed.
-const FAILED: u8 = 1;
+pub(crate) const FAILED: u8 = 1;
 /// Exit status when the tool could not do its job.
 const COULD_NOT_RUN: u8 = 2;
 
@@ -72,10 +73,14 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Doctor(args) => doctor(args),
         Command::Manifest(args) => manifest(args),
         Command::Verify(args) => verify(args),
+        Command::Import(args) => bedrock::import(args),
+        Command::Status(args) => bedrock::status(args),
+        Command::Jobs(args) => bedrock::list_jobs(args),
+        Command::Models(args) => bedrock::list_models(args),
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

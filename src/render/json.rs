@@ -93,6 +93,12 @@ struct Finding<'a> {
 
 /// Writes the report as one JSON document.
 pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &document(context, report))?;
+    writeln!(out)
+}
+
+/// The report as a JSON value, for documents that embed it (`import`).
+pub fn document(context: &ReportContext<'_>, report: &Report) -> serde_json::Value {
     let (source, strict) = (context.source, context.strict);
     let document = Document {
         schema: context.schema,
@@ -126,6 +132,5 @@ pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) 
             .collect(),
         fields: &context.fields,
     };
-    serde_json::to_writer_pretty(&mut *out, &document)?;
-    writeln!(out)
+    serde_json::to_value(&document).unwrap_or(serde_json::Value::Null)
 }

@@ -1,5 +1,6 @@
 //! Rendering of reports and of the rule catalog.
 
+pub mod bedrock;
 pub mod doctor;
 pub mod json;
 pub mod junit;

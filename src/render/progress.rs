@@ -1,5 +1,6 @@
-//! Progress bars on stderr for hashing: total bytes with throughput and ETA, and a bar for
-//! each large file in flight. Shown only on a terminal and without `--quiet`.
+//! Progress on stderr, shown only on a terminal and without `--quiet`: bars for hashing
+//! (total bytes with throughput and ETA, and a bar for each large file in flight), and a
+//! spinner for a followed import job.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -98,4 +99,18 @@ impl Drop for Bars {
     fn drop(&mut self) {
         self.total.finish_and_clear();
     }
+}
+
+/// A spinner on stderr for a followed job ("InProgress 3m12s"), on a terminal only.
+pub fn job_spinner(quiet: bool) -> Option<ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(bar)
 }

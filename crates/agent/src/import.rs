@@ -9,11 +9,18 @@
 use std::time::Duration;
 
 use aws_sdk_bedrock::error::ProvideErrorMetadata;
-use aws_sdk_bedrock::types::{ModelDataSource, ModelImportJobStatus, S3DataSource, Tag, VpcConfig};
-use cmi_format::cmi_api;
+use aws_sdk_bedrock::types::{ModelDataSource, S3DataSource, Tag, VpcConfig};
+use cmi_format::{cmi_api, Report};
 use sha2::{Digest, Sha256};
 
+use crate::aws::{self, AwsOptions};
+use crate::check::CheckOptions;
+use crate::jobs::{self, Job};
+use crate::manifest::Manifest;
+use crate::open::OpenError;
+use crate::s3::{S3Source, S3Uri};
 use crate::source::Listing;
+use crate::source::{Source, SourceError};
 
 /// What to import.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -133,12 +140,104 @@ pub fn listing_fingerprint(listing: &Listing) -> String {
     )
 }
 
+/// What `import` reads before it submits.
+#[derive(Debug, Clone, Default)]
+pub struct PreflightOptions {
+    /// Connection settings; with `role_arn`, the artifact is listed and checked under that
+    /// role, as Bedrock will read it.
+    pub aws: AwsOptions,
+    /// Region of the import job (S3006 when the bucket is elsewhere).
+    pub bedrock_region: Option<String>,
+    /// How to check the artifact; `None` skips the check (`--no-check`).
+    pub check: Option<CheckOptions>,
+}
+
+/// What the preflight found.
+#[derive(Debug, Clone)]
+pub struct Preflight {
+    /// The check's findings, with the differences from the manifest (MF rules); `None` when
+    /// the check was skipped.
+    pub report: Option<Report>,
+    /// The artifact's fingerprint for the idempotency token: `manifest:<artifact digest>`
+    /// with a manifest, else `listing:<sha256 of the listing>`; `None` when the prefix could
+    /// not be listed (the report says why).
+    pub fingerprint: Option<String>,
+}
+
+/// Checks the artifact (unless skipped), compares it with the manifest, and fingerprints it.
+///
+/// Without a check and with a manifest, nothing is read: the manifest's digest is the
+/// fingerprint. Without either, the prefix is listed for its fingerprint only.
+pub async fn preflight(
+    s3_uri: &str,
+    manifest: Option<&Manifest>,
+    options: &PreflightOptions,
+) -> Result<Preflight, ImportError> {
+    let manifest_fingerprint = manifest.map(|m| format!("manifest:{}", m.artifact_digest));
+    if options.check.is_none() {
+        if let Some(fingerprint) = manifest_fingerprint {
+            return Ok(Preflight {
+                report: None,
+                fingerprint: Some(fingerprint),
+            });
+        }
+    }
+    let uri: S3Uri = s3_uri.parse().map_err(OpenError::from)?;
+    let config = aws::load(&options.aws).await.map_err(OpenError::from)?;
+    let reader = options
+        .aws
+        .role_arn
+        .clone()
+        .unwrap_or_else(|| "the current credentials".to_string());
+    let source =
+        S3Source::new(&config, uri, reader).with_bedrock_region(options.bedrock_region.clone());
+    let listing = match source.list().await {
+        Ok(listing) => listing,
+        Err(SourceError::Blocked(finding)) => {
+            return match options.check {
+                Some(_) => Ok(Preflight {
+                    report: Some(Report {
+                        findings: vec![*finding],
+                        ..Report::default()
+                    }),
+                    fingerprint: None,
+                }),
+                None => Err(ImportError::Unlisted(finding.message)),
+            };
+        }
+        Err(error) => return Err(OpenError::from(error).into()),
+    };
+    let fingerprint = manifest_fingerprint.unwrap_or_else(|| listing_fingerprint(&listing));
+    let differences = manifest
+        .map(|m| crate::verify::compare_with_listing(m, &listing))
+        .unwrap_or_default();
+    let report = match options.check {
+        Some(check) => {
+            let mut report = crate::check::check_listed(&source, listing, check).await;
+            report.findings.extend(differences);
+            Some(report)
+        }
+        None => None,
+    };
+    Ok(Preflight {
+        report,
+        fingerprint: Some(fingerprint),
+    })
+}
+
 /// Why an import could not be submitted or followed.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The request breaks the API's constraints; nothing was sent.
     #[error("the request would be refused:\n  {}", .0.join("\n  "))]
     Invalid(Vec<String>),
+    /// The artifact could not be opened or listed.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// Without a check or a manifest, the prefix must be listed for the fingerprint, and it
+    /// could not be.
+    #[error("cannot list the artifact to fingerprint it: {0}\npass --manifest (its artifact digest identifies the artifact), or let the caller list the prefix")]
+    Unlisted(String),
     /// The service refused or failed the call.
     #[error("{operation} failed: {code}: {message}\n{explanation}")]
     Service {
@@ -184,7 +283,7 @@ pub fn explain(code: &str, message: &str) -> String {
     }
 }
 
-fn service_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+pub(crate) fn service_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &'static str,
     error: &aws_sdk_bedrock::error::SdkError<E, aws_sdk_bedrock::config::http::HttpResponse>,
 ) -> ImportError {
@@ -262,23 +361,6 @@ pub async fn submit(
     Ok(output.job_arn().to_string())
 }
 
-/// Where a followed job ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JobOutcome {
-    /// The model is imported.
-    Completed {
-        /// `importedModelArn`.
-        model_arn: String,
-        /// `importedModelKmsKeyArn`, when a hosting key was given.
-        kms_key_arn: Option<String>,
-    },
-    /// The job failed.
-    Failed {
-        /// `failureMessage`.
-        message: String,
-    },
-}
-
 /// How a job is followed.
 #[derive(Debug, Clone, Copy)]
 pub struct PollOptions {
@@ -298,36 +380,19 @@ impl Default for PollOptions {
 }
 
 /// Polls GetModelImportJob with exponential backoff and jitter until the job ends, telling
-/// `on_status` each status seen.
+/// `on_poll` each description seen; returns the last one (Completed or Failed).
 pub async fn wait(
     client: &aws_sdk_bedrock::Client,
     job: &str,
     poll: PollOptions,
-    mut on_status: impl FnMut(&str),
-) -> Result<JobOutcome, ImportError> {
+    mut on_poll: impl FnMut(&Job),
+) -> Result<Job, ImportError> {
     let mut delay = poll.initial;
     loop {
-        let output = client
-            .get_model_import_job()
-            .job_identifier(job)
-            .send()
-            .await
-            .map_err(|e| service_error("GetModelImportJob", &e))?;
-        let status = output.status().cloned();
-        on_status(status.as_ref().map_or("Unknown", |s| s.as_str()));
-        match status {
-            Some(ModelImportJobStatus::Completed) => {
-                return Ok(JobOutcome::Completed {
-                    model_arn: output.imported_model_arn().unwrap_or_default().to_string(),
-                    kms_key_arn: output.imported_model_kms_key_arn().map(str::to_string),
-                })
-            }
-            Some(ModelImportJobStatus::Failed) => {
-                return Ok(JobOutcome::Failed {
-                    message: output.failure_message().unwrap_or_default().to_string(),
-                })
-            }
-            _ => {}
+        let described = jobs::describe(client, job).await?;
+        on_poll(&described);
+        if described.has_ended() {
+            return Ok(described);
         }
         let jitter = Duration::from_millis(jitter_millis(delay));
         tokio::time::sleep(delay + jitter).await;

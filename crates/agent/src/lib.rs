@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod files;
 pub mod hash;
 pub mod import;
+pub mod jobs;
 pub mod local;
 pub mod manifest;
 pub mod open;
@@ -18,6 +19,7 @@ pub mod policy;
 pub mod s3;
 pub mod source;
 pub mod verify;
+pub mod watch;
 
 pub use check::{check, CheckOptions};
 pub use local::LocalSource;

@@ -93,6 +93,26 @@ fn compare_listing<'m>(
     (findings, common)
 }
 
+/// Differences between a manifest and a listing alone, reading nothing: missing, extra and
+/// resized files, and (where the manifest recorded one) a changed ETag. What `import
+/// --manifest` asserts before it submits.
+pub fn compare_with_listing(manifest: &Manifest, listing: &Listing) -> Vec<Finding> {
+    let (mut findings, common) = compare_listing(manifest, listing);
+    for record in common {
+        let listed = listing.meta.get(&record.path).and_then(|m| m.etag.as_ref());
+        if let (Some(expected), Some(actual)) = (&record.etag, listed) {
+            if expected != actual {
+                findings.push(Finding::new(
+                    RuleId::MetadataChanged,
+                    record.path.clone(),
+                    format!("has ETag {actual} (manifest: {expected})"),
+                ));
+            }
+        }
+    }
+    findings
+}
+
 fn report(manifest: &Manifest, mut findings: Vec<Finding>) -> Report {
     findings.sort_by(|a, b| (a.file.as_str(), a.code()).cmp(&(b.file.as_str(), b.code())));
     Report {

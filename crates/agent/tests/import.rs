@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use cmi_agent::import::{self, ImportError, ImportRequest, JobOutcome, PollOptions};
+use cmi_agent::import::{self, ImportError, ImportRequest, PollOptions};
 use cmi_testkit::bedrock::{BedrockEmulator, EmulatorOptions};
 use cmi_testkit::moto;
 
@@ -50,19 +50,15 @@ async fn submitted_job_is_followed_to_completion_with_the_key_echoed() {
         .expect("submitted");
     assert!(arn.contains(":model-import-job/"), "{arn}");
     let mut seen = Vec::new();
-    let outcome = import::wait(&client, &arn, FAST, |s| seen.push(s.to_string()))
+    let job = import::wait(&client, &arn, FAST, |j| seen.push(j.status.clone()))
         .await
         .expect("followed");
-    match outcome {
-        JobOutcome::Completed {
-            model_arn,
-            kms_key_arn,
-        } => {
-            assert!(model_arn.contains(":imported-model/"), "{model_arn}");
-            assert_eq!(kms_key_arn, request.kms_key_id);
-        }
-        other => panic!("{other:?}"),
-    }
+    assert!(job.is_completed(), "{job:?}");
+    let model_arn = job.imported_model_arn.clone().unwrap_or_default();
+    assert!(model_arn.contains(":imported-model/"), "{model_arn}");
+    assert_eq!(job.imported_model_kms_key_arn, request.kms_key_id);
+    assert_eq!(job.s3_uri.as_deref(), Some("s3://models/llama/"));
+    assert!(job.end_time.is_some(), "{job:?}");
     assert_eq!(seen.first().map(String::as_str), Some("InProgress"));
     assert_eq!(seen.last().map(String::as_str), Some("Completed"));
 }
@@ -121,13 +117,13 @@ async fn the_same_import_twice_makes_one_job_and_a_second_job_meets_the_quota() 
             "Amazon Bedrock does not have access to the S3 location.",
         )
         .expect("failed by hook");
-    let outcome = import::wait(&client, &arn, FAST, |_| {})
+    let job = import::wait(&client, &arn, FAST, |_| {})
         .await
         .expect("followed");
-    match outcome {
-        JobOutcome::Failed { message } => assert!(import::is_s3_access_failure(&message)),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(job.status, "Failed");
+    assert!(import::is_s3_access_failure(
+        job.failure_message.as_deref().unwrap_or_default()
+    ));
     let reused = import::submit(&client, &request("llama-import-1", "llama_ft2"), "token-2")
         .await
         .unwrap_err();

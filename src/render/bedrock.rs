@@ -1,0 +1,205 @@
+//! Output of `import`, `status`, `jobs` and `models`.
+//!
+//! Text for people; with `--format json`, one document per command (docs/json-output.md):
+//! - `import`: `{"schema": "cmi-preflight.import.v1", "tool", "source", "submitted",
+//!   "check" (the check document, or null with --no-check), "fingerprint",
+//!   "client_request_token", "job" (or null), "following" ("not-asked", "ended",
+//!   "interrupted")}`;
+//! - `status`: `{"schema": "cmi-preflight.job.v1", "job", "following"}`;
+//! - `jobs`: `{"schema": "cmi-preflight.jobs.v1", "jobs": [...]}`;
+//! - `models`: `{"schema": "cmi-preflight.models.v1", "models": [...]}`.
+//!
+//! A job has the API's fields in snake_case (`job_arn`, `status`, `imported_model_arn`,
+//! `imported_model_kms_key_arn`, `failure_message`, times in RFC 3339).
+
+use std::io::{self, Write};
+
+use cmi_agent::jobs::{Job, JobSummary, ModelSummary};
+use serde_json::{json, Value};
+
+use super::{DIM_STYLE, ERROR_STYLE, PASS_STYLE};
+
+/// Identifier of the schema of `import`.
+pub const IMPORT_SCHEMA: &str = "cmi-preflight.import.v1";
+/// Identifier of the schema of `status`.
+pub const JOB_SCHEMA: &str = "cmi-preflight.job.v1";
+/// Identifier of the schema of `jobs`.
+pub const JOBS_SCHEMA: &str = "cmi-preflight.jobs.v1";
+/// Identifier of the schema of `models`.
+pub const MODELS_SCHEMA: &str = "cmi-preflight.models.v1";
+
+/// How far a job was followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Following {
+    /// Not asked to (no --wait).
+    NotAsked,
+    /// Followed to Completed or Failed.
+    Ended,
+    /// Stopped with Ctrl-C while the job went on.
+    Interrupted,
+}
+
+impl Following {
+    fn as_str(self) -> &'static str {
+        match self {
+            Following::NotAsked => "not-asked",
+            Following::Ended => "ended",
+            Following::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// What `import` did, for its JSON document.
+pub struct ImportDocument<'a> {
+    /// The source as given.
+    pub source: &'a str,
+    /// The check's document, `None` with --no-check.
+    pub check: Option<Value>,
+    /// The artifact's fingerprint.
+    pub fingerprint: Option<&'a str>,
+    /// The idempotency token sent.
+    pub token: Option<&'a str>,
+    /// The job, once submitted.
+    pub job: Option<&'a Job>,
+    /// How far it was followed.
+    pub following: Following,
+}
+
+fn tool() -> Value {
+    json!({"name": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION")})
+}
+
+fn write_json(out: &mut dyn Write, value: &Value) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)
+}
+
+/// Writes the JSON document of `import`.
+pub fn import_json(out: &mut dyn Write, document: &ImportDocument<'_>) -> io::Result<()> {
+    write_json(
+        out,
+        &json!({
+            "schema": IMPORT_SCHEMA,
+            "tool": tool(),
+            "source": document.source,
+            "submitted": document.job.is_some(),
+            "check": document.check,
+            "fingerprint": document.fingerprint,
+            "client_request_token": document.token,
+            "job": document.job,
+            "following": document.following.as_str(),
+        }),
+    )
+}
+
+/// Writes the JSON document of `status`.
+pub fn job_json(out: &mut dyn Write, job: &Job, following: Following) -> io::Result<()> {
+    write_json(
+        out,
+        &json!({"schema": JOB_SCHEMA, "tool": tool(), "job": job, "following": following.as_str()}),
+    )
+}
+
+/// Writes a job: its name, ARN, status and, once ended, its model or its failure with a hint.
+pub fn job_text(out: &mut dyn Write, job: &Job, role_hint: Option<&str>) -> io::Result<()> {
+    writeln!(out, "job     {}", job.job_name)?;
+    writeln!(out, "arn     {}", job.job_arn)?;
+    let style = match job.status.as_str() {
+        "Completed" => PASS_STYLE,
+        "Failed" => ERROR_STYLE,
+        _ => DIM_STYLE,
+    };
+    writeln!(out, "status  {style}{}{style:#}", job.status)?;
+    if let Some(uri) = &job.s3_uri {
+        writeln!(out, "source  {uri}")?;
+    }
+    if let Some(created) = &job.creation_time {
+        writeln!(out, "created {created}")?;
+    }
+    if let Some(ended) = &job.end_time {
+        writeln!(out, "ended   {ended}")?;
+    }
+    if let Some(model) = &job.imported_model_arn {
+        writeln!(out, "model   {model}")?;
+    }
+    if let Some(key) = &job.imported_model_kms_key_arn {
+        writeln!(out, "kms key {key}")?;
+    }
+    if let Some(message) = &job.failure_message {
+        writeln!(out, "{ERROR_STYLE}failure{ERROR_STYLE:#} {message}")?;
+        if cmi_agent::import::is_s3_access_failure(message) {
+            let role = role_hint
+                .or(job.role_arn.as_deref())
+                .unwrap_or("EXECUTION_ROLE_ARN");
+            let uri = job.s3_uri.as_deref().unwrap_or("s3://BUCKET/PREFIX/");
+            writeln!(
+                out,
+                "  {DIM_STYLE}fix:{DIM_STYLE:#} the execution role could not list or read the prefix; `cmi-preflight doctor {uri} --role-arn {role}` finds the missing permission, and `cmi-preflight policy` writes it"
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `jobs`: a table in text, a document in JSON.
+pub fn jobs(out: &mut dyn Write, jobs: &[JobSummary], json: bool) -> io::Result<()> {
+    if json {
+        return write_json(
+            out,
+            &json!({"schema": JOBS_SCHEMA, "tool": tool(), "jobs": jobs}),
+        );
+    }
+    if jobs.is_empty() {
+        return writeln!(out, "{DIM_STYLE}no import jobs{DIM_STYLE:#}");
+    }
+    let width = jobs.iter().map(|j| j.job_name.len()).max().unwrap_or(0);
+    writeln!(
+        out,
+        "{DIM_STYLE}{:<width$}  {:<10}  {:<20}  MODEL{DIM_STYLE:#}",
+        "NAME", "STATUS", "CREATED"
+    )?;
+    for job in jobs {
+        writeln!(
+            out,
+            "{:<width$}  {:<10}  {:<20}  {}",
+            job.job_name,
+            job.status,
+            job.creation_time.as_deref().unwrap_or("-"),
+            job.imported_model_arn
+                .as_deref()
+                .or(job.imported_model_name.as_deref())
+                .unwrap_or("-")
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes `models`: a table in text, a document in JSON.
+pub fn models(out: &mut dyn Write, models: &[ModelSummary], json: bool) -> io::Result<()> {
+    if json {
+        return write_json(
+            out,
+            &json!({"schema": MODELS_SCHEMA, "tool": tool(), "models": models}),
+        );
+    }
+    if models.is_empty() {
+        return writeln!(out, "{DIM_STYLE}no imported models{DIM_STYLE:#}");
+    }
+    let width = models.iter().map(|m| m.model_name.len()).max().unwrap_or(0);
+    writeln!(
+        out,
+        "{DIM_STYLE}{:<width$}  {:<20}  {:<24}  ARN{DIM_STYLE:#}",
+        "NAME", "CREATED", "ARCHITECTURE"
+    )?;
+    for model in models {
+        writeln!(
+            out,
+            "{:<width$}  {:<20}  {:<24}  {}",
+            model.model_name,
+            model.creation_time.as_deref().unwrap_or("-"),
+            model.model_architecture.as_deref().unwrap_or("-"),
+            model.model_arn
+        )?;
+    }
+    Ok(())
+}
