@@ -64,6 +64,15 @@ pub enum Command {
     Jobs(JobsArgs),
     /// List the account's imported models in the Region, newest first.
     Models(ModelsArgs),
+    /// Watch an S3 prefix and gate (and optionally import) every artifact that appears in it.
+    ///
+    /// Each child prefix is an artifact (the prefix itself with --single). Once ready (its
+    /// --ready-marker exists, or its listing has not changed for --settle), it is checked; a
+    /// passing one gets a manifest; a JSON report goes to the state directory (and
+    /// --report-to); with --import its job is submitted idempotently and followed. State is
+    /// kept in an SQLite database in --state-dir, so a restart resumes where it stopped.
+    /// Events are JSON lines on stdout. SIGINT or SIGTERM stops it cleanly.
+    Watch(WatchArgs),
 }
 
 /// How files are hashed.
@@ -542,4 +551,101 @@ pub struct RulesArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
     pub format: RulesFormat,
+}
+
+/// Formats of the event log of `watch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line, on stdout.
+    Json,
+    /// Human-readable lines, on stdout.
+    Text,
+}
+
+/// Arguments of `watch`.
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// The watched prefix, s3://bucket/prefix/.
+    pub source: String,
+
+    /// Folder of the state database, reports and manifests (created if missing).
+    #[arg(long)]
+    pub state_dir: std::path::PathBuf,
+
+    /// Time between two scans (and the longest SQS wait).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub interval: std::time::Duration,
+
+    /// An artifact is ready when its listing has not changed for this long.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration, conflicts_with = "ready_marker")]
+    pub settle: std::time::Duration,
+
+    /// An artifact is ready when this object exists in it (e.g. _READY).
+    #[arg(long)]
+    pub ready_marker: Option<String>,
+
+    /// The prefix is one artifact, not a folder of artifacts.
+    #[arg(long)]
+    pub single: bool,
+
+    /// One pass, then exit (for cron): exit status 1 if an artifact failed in it.
+    #[arg(long)]
+    pub once: bool,
+
+    /// Import every artifact that passes.
+    #[arg(long, requires = "role_arn")]
+    pub import: bool,
+
+    /// The execution role of the import jobs.
+    #[arg(long, requires = "import")]
+    pub role_arn: Option<String>,
+
+    /// Read the artifacts as the execution role (assumed through STS), as Bedrock will.
+    #[arg(long, requires = "role_arn")]
+    pub check_as_role: bool,
+
+    /// Job name; {name} (the artifact), {digest} (12 hex digits of its manifest digest) and
+    /// {date} (UTC date of its newest object) are replaced.
+    #[arg(long, default_value = "{name}-{digest}", requires = "import")]
+    pub job_name_template: String,
+
+    /// Imported model name, with the same placeholders.
+    #[arg(long, default_value = "{name}-{digest}", requires = "import")]
+    pub model_name_template: String,
+
+    /// Customer-managed KMS key of the hosting account for the imported models.
+    #[arg(long, requires = "import")]
+    pub kms_key_id: Option<String>,
+
+    /// A tag of each job, KEY=VALUE (repeatable).
+    #[arg(long = "job-tag", value_name = "KEY=VALUE", value_parser = parse_tag, requires = "import")]
+    pub job_tags: Vec<(String, String)>,
+
+    /// A tag of each imported model, KEY=VALUE (repeatable).
+    #[arg(long = "model-tag", value_name = "KEY=VALUE", value_parser = parse_tag, requires = "import")]
+    pub model_tags: Vec<(String, String)>,
+
+    /// Also write each report to this S3 prefix.
+    #[arg(long)]
+    pub report_to: Option<String>,
+
+    /// Take the bucket's S3 event notifications from this SQS queue instead of scanning.
+    #[arg(long)]
+    pub sqs_queue_url: Option<String>,
+
+    /// Serve /healthz and Prometheus /metrics on this loopback address.
+    #[arg(long)]
+    pub health_addr: Option<std::net::SocketAddr>,
+
+    /// First wait before retrying after a fault; it doubles up to 15 minutes.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub retry_after: std::time::Duration,
+
+    /// Format of the event log on stdout.
+    #[arg(long, value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+
+    /// Connection and Bedrock endpoint.
+    #[command(flatten)]
+    pub bedrock: BedrockArgs,
 }

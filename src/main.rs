@@ -3,6 +3,7 @@
 mod bedrock;
 mod cli;
 mod render;
+mod watch;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ use cmi_agent::{AnySource, CheckOptions, OpenOptions};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{
-    CheckArgs, Cli, Command, DoctorArgs, ManifestArgs, PolicyArgs, RulesArgs, VerifyArgs,
+    CheckArgs, Cli, Command, DoctorArgs, LogFormat, ManifestArgs, PolicyArgs, RulesArgs, VerifyArgs,
 };
 
 /// Exit status when the gate passed.
@@ -25,7 +26,10 @@ const COULD_NOT_RUN: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    match &cli.command {
+        Command::Watch(args) => init_event_log(cli.verbose, args.log_format),
+        _ => init_logging(cli.verbose),
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) if is_broken_pipe(&error) => ExitCode::from(PASSED),
@@ -65,6 +69,29 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
+/// The daemon's log: its events (target `cmi_preflight::watch`) at info and everything else
+/// at warn, on stdout, as JSON lines by default so that they can be shipped as they are.
+fn init_event_log(verbose: u8, format: LogFormat) {
+    let default = match verbose {
+        0 => "warn,cmi_preflight::watch=info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Check(args) => check(args),
@@ -77,6 +104,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Status(args) => bedrock::status(args),
         Command::Jobs(args) => bedrock::list_jobs(args),
         Command::Models(args) => bedrock::list_models(args),
+        Command::Watch(args) => watch::watch(args),
     }
 }
 

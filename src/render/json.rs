@@ -42,54 +42,16 @@
 
 use std::io::{self, Write};
 
-use cmi_format::{Report, Severity};
-use serde::Serialize;
+use cmi_format::Report;
 
 use super::ReportContext;
 
 /// Identifier of the schema of `check`.
-pub const CHECK_SCHEMA: &str = "cmi-preflight.check.v1";
+pub const CHECK_SCHEMA: &str = cmi_format::document::CHECK_SCHEMA;
 
 /// Identifier of the schema of `verify`: the check schema plus `mode`, `manifest` and
 /// `compared` (docs/manifest.md).
 pub const VERIFY_SCHEMA: &str = "cmi-preflight.verify.v1";
-
-#[derive(Serialize)]
-struct Document<'a> {
-    schema: &'static str,
-    tool: Tool,
-    source: &'a str,
-    passed: bool,
-    strict: bool,
-    counts: Counts,
-    summary: &'a cmi_format::Summary,
-    findings: Vec<Finding<'a>>,
-    #[serde(flatten)]
-    fields: &'a serde_json::Map<String, serde_json::Value>,
-}
-
-#[derive(Serialize)]
-struct Tool {
-    name: &'static str,
-    version: &'static str,
-}
-
-#[derive(Serialize)]
-struct Counts {
-    error: usize,
-    warning: usize,
-    info: usize,
-}
-
-#[derive(Serialize)]
-struct Finding<'a> {
-    code: &'static str,
-    name: &'static str,
-    severity: &'static str,
-    file: &'a str,
-    message: &'a str,
-    hint: &'a str,
-}
 
 /// Writes the report as one JSON document.
 pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) -> io::Result<()> {
@@ -99,38 +61,11 @@ pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) 
 
 /// The report as a JSON value, for documents that embed it (`import`).
 pub fn document(context: &ReportContext<'_>, report: &Report) -> serde_json::Value {
-    let (source, strict) = (context.source, context.strict);
-    let document = Document {
-        schema: context.schema,
-        tool: Tool {
-            name: env!("CARGO_PKG_NAME"),
-            version: env!("CARGO_PKG_VERSION"),
-        },
-        source,
-        passed: report.passed(strict),
-        strict,
-        counts: Counts {
-            error: report.count(Severity::Error),
-            warning: report.count(Severity::Warning),
-            info: report.count(Severity::Info),
-        },
-        summary: &report.summary,
-        findings: report
-            .findings
-            .iter()
-            .map(|f| {
-                let rule = f.rule.rule();
-                Finding {
-                    code: rule.code,
-                    name: rule.name,
-                    severity: rule.severity.as_str(),
-                    file: &f.file,
-                    message: &f.message,
-                    hint: &f.hint,
-                }
-            })
-            .collect(),
-        fields: &context.fields,
-    };
-    serde_json::to_value(&document).unwrap_or(serde_json::Value::Null)
+    cmi_format::document::check_document(
+        context.schema,
+        context.source,
+        context.strict,
+        &context.fields,
+        report,
+    )
 }

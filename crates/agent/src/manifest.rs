@@ -182,6 +182,22 @@ pub async fn create<S: Source>(
     progress: Arc<dyn Progress>,
 ) -> Result<Manifest, ManifestError> {
     let listing: Listing = source.list().await?;
+    let summary = check_listed(source, listing.clone(), options.check)
+        .await
+        .summary;
+    create_listed(source, listing, summary, options, reuse, progress).await
+}
+
+/// Hashes the files of a listing the caller already has (and checked, for `summary`), so
+/// that the manifest describes exactly the version that was checked.
+pub async fn create_listed<S: Source>(
+    source: &S,
+    listing: Listing,
+    summary: Summary,
+    options: &ManifestOptions,
+    reuse: Option<&Manifest>,
+    progress: Arc<dyn Progress>,
+) -> Result<Manifest, ManifestError> {
     if let Some((path, error)) = listing.unreadable.first() {
         return Err(ManifestError::Unreadable {
             path: path.clone(),
@@ -243,7 +259,6 @@ pub async fn create<S: Source>(
         });
     }
     records.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-    let report = check_listed(source, listing, options.check).await;
     Ok(Manifest {
         schema: MANIFEST_SCHEMA.to_string(),
         tool: Tool {
@@ -253,7 +268,7 @@ pub async fn create<S: Source>(
         created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         source: source.describe(),
         artifact_digest: artifact_digest(&records),
-        model: report.summary,
+        model: summary,
         files: records,
     })
 }

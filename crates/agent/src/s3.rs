@@ -99,7 +99,7 @@ impl S3Uri {
 }
 
 /// An ETag without its quotes.
-fn unquote(etag: &str) -> String {
+pub(crate) fn unquote(etag: &str) -> String {
     etag.trim_matches('"').to_string()
 }
 

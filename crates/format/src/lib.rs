@@ -12,6 +12,7 @@ pub mod arch;
 pub mod artifact;
 pub mod cmi_api;
 pub mod config;
+pub mod document;
 pub mod dtype;
 pub mod finding;
 pub mod index;

@@ -15,3 +15,4 @@ pub mod fixtures;
 pub mod moto;
 pub mod proxy;
 pub mod s3;
+pub mod sqs;

@@ -6,5 +6,8 @@
 //! readiness); [`state`] is the durable per-artifact state machine in the state directory, so
 //! that a restarted daemon resumes where it stopped and never imports an artifact twice.
 
+pub mod daemon;
+pub mod health;
+pub mod queue;
 pub mod scan;
 pub mod state;
