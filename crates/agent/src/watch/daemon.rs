@@ -500,7 +500,11 @@ impl Daemon {
         }
         let settling = self.listed(Status::Settling)?;
         prefixes.extend(settling.into_iter().map(|a| a.prefix));
-        info!(target: EVENTS, event = "received", messages = messages.len(), artifacts = prefixes.len());
+        if messages.is_empty() {
+            tracing::debug!(artifacts = prefixes.len(), "no S3 event received");
+        } else {
+            info!(target: EVENTS, event = "received", messages = messages.len(), artifacts = prefixes.len());
+        }
         for prefix in &prefixes {
             let objects = self.list_objects(prefix).await?;
             for artifact in self.watched.group(objects).artifacts {
