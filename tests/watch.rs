@@ -210,6 +210,8 @@ async fn two_artifacts_one_broken_then_one_changed() {
                 "--import",
                 "--role-arn",
                 ROLE,
+                "--report-to",
+                "s3://watch-once/reports/",
             ],
         )
         .output()
@@ -234,6 +236,18 @@ async fn two_artifacts_one_broken_then_one_changed() {
     assert_eq!(report["passed"], false);
     assert_eq!(report["findings"][0]["code"], "CF002");
     assert_eq!(report["source"], "s3://watch-once/models/bad/");
+    let fingerprint = report["fingerprint"].as_str().expect("fingerprint");
+    let uploaded = s3
+        .get_object()
+        .bucket("watch-once")
+        .key(format!("reports/bad/{}.json", &fingerprint[..16]))
+        .send()
+        .await
+        .expect("the report is in S3 too");
+    let uploaded: Value =
+        serde_json::from_slice(&uploaded.body.collect().await.expect("body").into_bytes())
+            .expect("JSON");
+    assert_eq!(uploaded, report);
     let good = json_file(Path::new(passed[0]["report"].as_str().expect("path")));
     assert_eq!(good["passed"], true);
     let digest = good["manifest_digest"].as_str().expect("digest");
