@@ -54,10 +54,12 @@ async fn s3_events_arrive_with_exact_keys_and_deleted_messages_do_not_come_back(
         .send()
         .await
         .expect("bucket");
+    // Received messages stay invisible for 2 s: long enough to delete them, short enough to
+    // see them come back if the delete did nothing.
     let created = sqs::create_queue(
         &sqs::client(&config),
         "queue-events",
-        Duration::from_secs(30),
+        Duration::from_secs(2),
     )
     .await;
     sqs::notify_queue(&s3, bucket, &created.arn).await;
@@ -77,10 +79,7 @@ async fn s3_events_arrive_with_exact_keys_and_deleted_messages_do_not_come_back(
         .await
         .expect("deleted");
 
-    // Received messages stay invisible for 2 s: long enough to delete them, short enough to
-    // see them come back if the delete did nothing.
-    let queue =
-        SqsQueue::new(&config, &created.url).with_visibility_timeout(Duration::from_secs(2));
+    let queue = SqsQueue::new(&config, &created.url);
     assert_eq!(queue.queue_url(), created.url);
     let messages = receive_n(&queue, 5).await;
 
@@ -186,7 +185,7 @@ async fn two_receivers_never_share_an_invisible_message_and_undeleted_ones_come_
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_foreign_body_is_an_error_value_and_can_be_deleted_or_kept_visible_longer() {
+async fn a_foreign_body_is_an_error_value_and_can_be_deleted() {
     let moto = Moto::shared();
     let config = moto.sdk_config().await;
     let client = sqs::client(&config);
@@ -208,18 +207,13 @@ async fn a_foreign_body_is_an_error_value_and_can_be_deleted_or_kept_visible_lon
     assert_eq!(Some(error.message_id.as_str()), sent.message_id());
     assert!(got[0].object_events().is_empty());
 
-    // Kept invisible past the queue's 2 s, then deleted.
-    queue
-        .extend_visibility(&got, Duration::from_secs(30))
-        .await
-        .expect("extended");
+    queue.delete(&got).await.expect("deleted");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let hidden = queue
+    let gone = queue
         .receive(Duration::from_secs(0), 10)
         .await
         .expect("received");
-    assert!(hidden.is_empty(), "{hidden:#?}");
-    queue.delete(&got).await.expect("deleted");
+    assert!(gone.is_empty(), "{gone:#?}");
 
     // Errors name the queue and SQS's code.
     let missing = format!("{}-missing", created.url);

@@ -128,7 +128,9 @@ pub struct WatchOptions {
     pub sqs_queue_url: Option<String>,
     /// Serve /healthz and /metrics here (loopback only).
     pub health_addr: Option<SocketAddr>,
-    /// Connection settings (and, with a role, the identity that reads the artifacts).
+    /// Connection settings; with a role, the artifacts are read (listed for their check, and
+    /// read) under it, while scans, the queue, reports and Bedrock use the daemon's own
+    /// credentials.
     pub aws: AwsOptions,
     /// Endpoint of Bedrock alone.
     pub bedrock_endpoint_url: Option<String>,
@@ -200,7 +202,9 @@ struct Daemon {
     options: WatchOptions,
     watched: Watched,
     store: Mutex<StateStore>,
-    config: SdkConfig,
+    /// The identity that reads the artifacts: the daemon's own, or the execution role.
+    reader_config: SdkConfig,
+    /// The daemon's own client: the scans, the reports.
     s3: aws_sdk_s3::Client,
     bedrock: Option<aws_sdk_bedrock::Client>,
     queue: Option<SqsQueue>,
@@ -227,17 +231,19 @@ pub async fn run(
     for artifact in store.recover(now)? {
         info!(target: EVENTS, event = "resumed", artifact = %artifact.name, status = %artifact.status);
     }
-    let config = aws::load(&options.aws).await?;
+    let own = AwsOptions {
+        role_arn: None,
+        external_id: None,
+        role_session_name: None,
+        ..options.aws.clone()
+    };
+    let config = aws::load(&own).await?;
+    let reader_config = match &options.aws.role_arn {
+        Some(_) => aws::load(&options.aws).await?,
+        None => config.clone(),
+    };
     let bedrock = match &options.import {
-        Some(_) => {
-            let connection = AwsOptions {
-                role_arn: None,
-                external_id: None,
-                role_session_name: None,
-                ..options.aws.clone()
-            };
-            Some(jobs::client(&connection, options.bedrock_endpoint_url.as_deref()).await?)
-        }
+        Some(_) => Some(jobs::client(&own, options.bedrock_endpoint_url.as_deref()).await?),
         None => None,
     };
     let queue = options
@@ -265,7 +271,7 @@ pub async fn run(
     let daemon = Daemon {
         region: config.region().map(|r| r.to_string()),
         s3: s3_client(&config),
-        config,
+        reader_config,
         watched,
         store: Mutex::new(store),
         bedrock,
@@ -624,7 +630,7 @@ impl Daemon {
             .role_arn
             .clone()
             .unwrap_or_else(|| "the current credentials".to_string());
-        S3Source::new(&self.config, uri, reader).with_bedrock_region(self.region.clone())
+        S3Source::new(&self.reader_config, uri, reader).with_bedrock_region(self.region.clone())
     }
 
     /// The fingerprint of a check's listing, as a scan computes it.

@@ -18,10 +18,10 @@
 //! # At-least-once delivery
 //! SQS standard queues deliver every message at least once, and sometimes more than once:
 //!
-//! - A received message is invisible to other receivers for the visibility timeout (the
-//!   queue's, or [`SqsQueue::with_visibility_timeout`]); if it is not deleted by then, it is
-//!   delivered again, to this daemon or to another one on the same queue.
-//!   [`SqsQueue::extend_visibility`] keeps it hidden while its work goes on.
+//! - A received message is invisible to other receivers for the queue's visibility timeout;
+//!   if it is not deleted by then, it is delivered again, to this daemon or to another one on
+//!   the same queue. The daemon's work per message (listing the artifacts it names) takes
+//!   far less than the default 30 seconds.
 //! - The daemon deletes a message only after its effect is durable (the artifacts it names
 //!   are re-listed and recorded in the state directory). A crash, or a failed delete
 //!   ([`QueueError::Delete`] names the messages), between those two steps means the message
@@ -47,10 +47,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
-    MessageSystemAttributeName,
-};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde_json::Value;
@@ -60,8 +57,6 @@ use tracing::warn;
 pub const MAX_WAIT: Duration = Duration::from_secs(20);
 /// The most messages one receive returns, and the most entries of one batch request.
 pub const MAX_BATCH: usize = 10;
-/// The longest visibility timeout SQS allows: 12 hours.
-pub const MAX_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(12 * 60 * 60);
 
 /// What happened to an object, by the family of the event's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -308,7 +303,7 @@ fn parse_eventbridge(value: Value) -> Result<ObjectEvent, String> {
 pub struct QueueMessage {
     /// The SQS message id, stable across deliveries of the message.
     pub message_id: String,
-    /// The handle of this receive, which deletes it or changes its visibility.
+    /// The handle of this receive, which deletes it.
     pub receipt_handle: String,
     /// How many times SQS has delivered the message, this time included, when it says.
     pub receive_count: Option<u32>,
@@ -390,18 +385,6 @@ pub enum QueueError {
         /// The messages not deleted, and why.
         failures: Vec<EntryFailure>,
     },
-    /// The visibility of some messages was not changed (the others' was).
-    #[error(
-        "cannot change the visibility of {} message(s) in {queue_url}: {}",
-        failures.len(),
-        summary(failures)
-    )]
-    Visibility {
-        /// The queue.
-        queue_url: String,
-        /// The messages whose visibility was not changed, and why.
-        failures: Vec<EntryFailure>,
-    },
 }
 
 /// The first failure of a batch, and how many others there are.
@@ -423,7 +406,6 @@ fn summary(failures: &[EntryFailure]) -> String {
 pub struct SqsQueue {
     client: aws_sdk_sqs::Client,
     queue_url: String,
-    visibility_timeout: Option<Duration>,
 }
 
 impl SqsQueue {
@@ -433,15 +415,7 @@ impl SqsQueue {
         SqsQueue {
             client: aws_sdk_sqs::Client::new(config),
             queue_url: queue_url.into(),
-            visibility_timeout: None,
         }
-    }
-
-    /// Received messages stay invisible for `timeout` (whole seconds, at most 12 hours)
-    /// instead of the queue's default visibility timeout.
-    pub fn with_visibility_timeout(mut self, timeout: Duration) -> SqsQueue {
-        self.visibility_timeout = Some(timeout);
-        self
     }
 
     /// The queue URL.
@@ -453,20 +427,19 @@ impl SqsQueue {
     /// polling) for the first one. An empty vector when none came. Messages without a
     /// receipt handle (which SQS never sends) are skipped with a warning.
     pub async fn receive(&self, wait: Duration, max: i32) -> Result<Vec<QueueMessage>, QueueError> {
-        let mut request = self
+        let output = self
             .client
             .receive_message()
             .queue_url(&self.queue_url)
             .wait_time_seconds(seconds(wait.min(MAX_WAIT)))
             .max_number_of_messages(max.clamp(1, MAX_BATCH as i32))
-            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount);
-        if let Some(timeout) = self.visibility_timeout {
-            request = request.visibility_timeout(seconds(timeout.min(MAX_VISIBILITY_TIMEOUT)));
-        }
-        let output = request.send().await.map_err(|e| QueueError::Receive {
-            queue_url: self.queue_url.clone(),
-            failure: ServiceFailure::from_sdk(&e),
-        })?;
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| QueueError::Receive {
+                queue_url: self.queue_url.clone(),
+                failure: ServiceFailure::from_sdk(&e),
+            })?;
         let mut messages = Vec::new();
         for message in output.messages() {
             let message_id = message.message_id().unwrap_or_default().to_string();
@@ -530,57 +503,6 @@ impl SqsQueue {
             Ok(())
         } else {
             Err(QueueError::Delete {
-                queue_url: self.queue_url.clone(),
-                failures,
-            })
-        }
-    }
-
-    /// Keeps `messages` invisible for `timeout` more (from now; whole seconds, at most 12
-    /// hours) with ChangeMessageVisibilityBatch, 10 at a time, while their work goes on.
-    /// Every batch is tried; the messages not changed are in [`QueueError::Visibility`].
-    pub async fn extend_visibility<'a>(
-        &self,
-        messages: impl IntoIterator<Item = &'a QueueMessage>,
-        timeout: Duration,
-    ) -> Result<(), QueueError> {
-        let timeout = seconds(timeout.min(MAX_VISIBILITY_TIMEOUT));
-        let messages: Vec<&QueueMessage> = messages.into_iter().collect();
-        let mut failures = Vec::new();
-        for chunk in messages.chunks(MAX_BATCH) {
-            let entries = chunk.iter().enumerate().map(|(i, message)| {
-                ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(&message.receipt_handle)
-                    .visibility_timeout(timeout)
-                    .build()
-            });
-            let entries = match entries.collect::<Result<Vec<_>, _>>() {
-                Ok(entries) => entries,
-                Err(e) => {
-                    failures.extend(not_sent(chunk, &e));
-                    continue;
-                }
-            };
-            let request = self
-                .client
-                .change_message_visibility_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries));
-            match request.send().await {
-                Ok(output) => failures.extend(
-                    output
-                        .failed()
-                        .iter()
-                        .map(|f| entry_failure(chunk, f.id(), f.code(), f.message())),
-                ),
-                Err(e) => failures.extend(whole_batch_failed(chunk, &e)),
-            }
-        }
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            Err(QueueError::Visibility {
                 queue_url: self.queue_url.clone(),
                 failures,
             })
