@@ -588,7 +588,8 @@ pub struct WatchArgs {
     #[arg(long)]
     pub single: bool,
 
-    /// One pass, then exit (for cron): exit status 1 if an artifact failed in it.
+    /// One pass, then exit (for cron): exit status 2 if the scan failed, 1 if an artifact
+    /// failed in it, else 0.
     #[arg(long)]
     pub once: bool,
 

@@ -22,7 +22,7 @@ pub(crate) const PASSED: u8 = 0;
 /// Exit status when the gate failed.
 pub(crate) const FAILED: u8 = 1;
 /// Exit status when the tool could not do its job.
-const COULD_NOT_RUN: u8 = 2;
+pub(crate) const COULD_NOT_RUN: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -37,13 +37,28 @@ fn main() -> ExitCode {
             let mut stderr = anstream::stderr();
             let _ = writeln!(
                 stderr,
-                "{}error:{} {error:#}",
+                "{}error:{} {}",
                 render::ERROR_STYLE,
-                render::ERROR_STYLE.render_reset()
+                render::ERROR_STYLE.render_reset(),
+                describe(&error)
             );
             ExitCode::from(COULD_NOT_RUN)
         }
     }
+}
+
+/// The error and its causes, each cause once: a message that already quotes its cause (as
+/// many library errors do) is not followed by it again.
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// A closed stdout (`cmi-preflight ... | head`) ends the program quietly, as in other

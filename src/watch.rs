@@ -10,7 +10,7 @@ use cmi_agent::{CheckOptions, S3Uri};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::cli::WatchArgs;
-use crate::{runtime, FAILED, PASSED};
+use crate::{runtime, COULD_NOT_RUN, FAILED, PASSED};
 
 /// `watch`.
 pub fn watch(args: WatchArgs) -> Result<u8> {
@@ -76,8 +76,12 @@ pub fn watch(args: WatchArgs) -> Result<u8> {
         };
         anyhow::Ok(daemon::run(options, shutdown).await?)
     })?;
-    let failed = summary.failed + summary.import_failed;
-    Ok(if args.once && failed > 0 {
+    if !args.once {
+        return Ok(PASSED);
+    }
+    Ok(if summary.scan_failures > 0 {
+        COULD_NOT_RUN
+    } else if summary.failed + summary.import_failed > 0 {
         FAILED
     } else {
         PASSED

@@ -551,3 +551,30 @@ async fn faults_are_retried_and_sigterm_during_a_scan_exits_within_the_bound() {
         vec![("x".to_string(), Status::Passed)]
     );
 }
+
+#[test]
+fn a_scan_that_fails_under_once_is_exit_status_2_and_an_event() {
+    let emulator = emulator(Duration::MAX);
+    let state = tempfile::tempdir().expect("tempdir");
+    // A closed loopback port: the listing fails after the SDK's retries.
+    let output = command(
+        "http://127.0.0.1:9",
+        &emulator,
+        &[
+            "s3://watch-nowhere/models/",
+            "--state-dir",
+            state.path().to_str().expect("utf-8"),
+            "--once",
+        ],
+    )
+    .output()
+    .expect("runs");
+    let events = events(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{events:#?}");
+    let failed = named(&events, "scan_failed");
+    assert_eq!(failed.len(), 1, "{events:#?}");
+    assert!(failed[0]["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("ListObjectsV2 s3://watch-nowhere/models/")));
+    assert_eq!(named(&events, "stopped")[0]["interrupted"], false);
+}

@@ -177,6 +177,8 @@ pub struct RunSummary {
     pub import_failed: u64,
     /// Faults (retried).
     pub faults: u64,
+    /// Scans (or SQS receives) that failed.
+    pub scan_failures: u64,
     /// The run stopped on a signal.
     pub interrupted: bool,
 }
@@ -382,6 +384,7 @@ impl Daemon {
         self.metrics.record_scan(SystemTime::now(), scanned.is_ok());
         if let Err(f) = scanned {
             self.count_fault(&f);
+            self.lock_summary().scan_failures += 1;
             warn!(target: EVENTS, event = "scan_failed", error = %f.message);
         }
         if let Err(f) = self.advance().await {
