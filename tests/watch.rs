@@ -578,3 +578,56 @@ fn a_scan_that_fails_under_once_is_exit_status_2_and_an_event() {
         .is_some_and(|e| e.contains("ListObjectsV2 s3://watch-nowhere/models/")));
     assert_eq!(named(&events, "stopped")[0]["interrupted"], false);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn single_watches_the_prefix_itself_and_a_marker_holds_it_back() {
+    let s3 = bucket("watch-single", &[("models/llama/", "llama")]).await;
+    let emulator = emulator(Duration::MAX);
+    let state = tempfile::tempdir().expect("tempdir");
+    let endpoint = Moto::shared().endpoint();
+    let run = || {
+        let output = command(
+            &endpoint,
+            &emulator,
+            &[
+                "s3://watch-single/models/llama/",
+                "--single",
+                "--ready-marker",
+                "done/_READY",
+                "--state-dir",
+                state.path().to_str().expect("utf-8"),
+                "--once",
+            ],
+        )
+        .output()
+        .expect("runs");
+        assert_eq!(output.status.code(), Some(0));
+        events(&output.stdout)
+    };
+    let waiting = run();
+    assert_eq!(
+        named(&waiting, "seen")[0]["artifact"],
+        "llama",
+        "{waiting:#?}"
+    );
+    assert!(named(&waiting, "ready").is_empty(), "{waiting:#?}");
+
+    s3.put_object()
+        .bucket("watch-single")
+        .key("models/llama/done/_READY")
+        .body(Vec::new().into())
+        .send()
+        .await
+        .expect("marker");
+    let ready = run();
+    assert!(
+        named(&ready, "changed").is_empty(),
+        "the marker is not part of the fingerprint"
+    );
+    assert_eq!(
+        named(&ready, "passed")[0]["artifact"],
+        "llama",
+        "{ready:#?}"
+    );
+    assert!(emulator.calls().is_empty(), "no import without --import");
+}
