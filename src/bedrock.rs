@@ -241,24 +241,26 @@ pub fn list_jobs(args: JobsArgs) -> Result<u8> {
     let filter = JobFilter {
         status: args.status.map(|s| s.as_str().to_string()),
         name_contains: args.name_contains.clone(),
-        page_size: args.page_size,
+        page_size: args.list.page_size,
     };
     let listed = runtime()?.block_on(async {
-        let client = client(&args.bedrock).await?;
+        let client = client(&args.list.bedrock).await?;
         anyhow::Ok(jobs::list_jobs(&client, &filter).await?)
     })?;
     let mut stdout = anstream::stdout().lock();
-    out::jobs(&mut stdout, &listed, args.format == OutputFormat::Json)?;
+    out::jobs(&mut stdout, &listed, args.list.format == OutputFormat::Json)?;
     Ok(PASSED)
 }
 
 /// `models`.
 pub fn list_models(args: ModelsArgs) -> Result<u8> {
     let listed = runtime()?.block_on(async {
-        let client = client(&args.bedrock).await?;
-        anyhow::Ok(jobs::list_models(&client, args.name_contains.as_deref(), args.page_size).await?)
+        let client = client(&args.list.bedrock).await?;
+        anyhow::Ok(
+            jobs::list_models(&client, args.name_contains.as_deref(), args.list.page_size).await?,
+        )
     })?;
     let mut stdout = anstream::stdout().lock();
-    out::models(&mut stdout, &listed, args.format == OutputFormat::Json)?;
+    out::models(&mut stdout, &listed, args.list.format == OutputFormat::Json)?;
     Ok(PASSED)
 }

@@ -455,17 +455,9 @@ impl JobStatusArg {
     }
 }
 
-/// Arguments of `jobs`.
+/// How a listing is fetched and shown.
 #[derive(Debug, clap::Args)]
-pub struct JobsArgs {
-    /// Only jobs in this status.
-    #[arg(long, value_enum)]
-    pub status: Option<JobStatusArg>,
-
-    /// Only jobs whose name contains this text.
-    #[arg(long)]
-    pub name_contains: Option<String>,
-
+pub struct ListArgs {
     /// Items per request (the listing follows every page either way).
     #[arg(long, value_parser = clap::value_parser!(i32).range(1..=1000))]
     pub page_size: Option<i32>,
@@ -479,6 +471,22 @@ pub struct JobsArgs {
     pub bedrock: BedrockArgs,
 }
 
+/// Arguments of `jobs`.
+#[derive(Debug, clap::Args)]
+pub struct JobsArgs {
+    /// Only jobs in this status.
+    #[arg(long, value_enum)]
+    pub status: Option<JobStatusArg>,
+
+    /// Only jobs whose name contains this text.
+    #[arg(long)]
+    pub name_contains: Option<String>,
+
+    /// Paging, output and connection.
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
 /// Arguments of `models`.
 #[derive(Debug, clap::Args)]
 pub struct ModelsArgs {
@@ -486,17 +494,9 @@ pub struct ModelsArgs {
     #[arg(long)]
     pub name_contains: Option<String>,
 
-    /// Items per request (the listing follows every page either way).
-    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=1000))]
-    pub page_size: Option<i32>,
-
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
-
-    /// Connection and Bedrock endpoint.
+    /// Paging, output and connection.
     #[command(flatten)]
-    pub bedrock: BedrockArgs,
+    pub list: ListArgs,
 }
 
 /// Arguments of `check`.
