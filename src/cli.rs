@@ -6,7 +6,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "cmi-preflight", version, about, long_about = None)]
 pub struct Cli {
-    /// More log output on stderr (-v debug, -vv trace). RUST_LOG overrides it.
+    /// More log output (-v debug, -vv trace) on stderr, or in the event log of `watch`.
+    /// RUST_LOG overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
