@@ -173,6 +173,10 @@ pub struct DoctorArgs {
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
 
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
     /// AWS options; --role-arn is required.
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -305,7 +309,7 @@ pub struct BedrockArgs {
     pub connection: ConnectionArgs,
 }
 
-/// Output formats of `import`, `status`, `jobs` and `models`.
+/// Output formats of `doctor`, `import`, `status`, `jobs` and `models`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// Human-readable lines.

@@ -14,7 +14,8 @@ use cmi_agent::{AnySource, CheckOptions, OpenOptions};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{
-    CheckArgs, Cli, Command, DoctorArgs, LogFormat, ManifestArgs, PolicyArgs, RulesArgs, VerifyArgs,
+    CheckArgs, Cli, Command, DoctorArgs, LogFormat, ManifestArgs, OutputFormat, PolicyArgs,
+    RulesArgs, VerifyArgs,
 };
 
 /// Exit status when the gate passed.
@@ -281,6 +282,9 @@ fn doctor(args: DoctorArgs) -> Result<u8> {
     };
     let diagnosis = runtime()?.block_on(cmi_agent::doctor::doctor(&options))?;
     let mut stdout = anstream::stdout().lock();
-    render::doctor::write(&mut stdout, &diagnosis)?;
+    match args.format {
+        OutputFormat::Text => render::doctor::write(&mut stdout, &diagnosis)?,
+        OutputFormat::Json => render::doctor::write_json(&mut stdout, &args.source, &diagnosis)?,
+    }
     Ok(if diagnosis.passed() { PASSED } else { FAILED })
 }

@@ -454,6 +454,34 @@ async fn access_denied_and_untrusted_roles_fail_check_and_doctor() {
     assert!(text.contains("FAIL  inspect objects"), "{text}");
     assert!(text.contains("\"s3:GetObject\""), "{text}");
 
+    let doctor = env.run(&[
+        "doctor",
+        &uri,
+        "--role-arn",
+        &env.role("no-get"),
+        "--format",
+        "json",
+    ]);
+    let document = json(&doctor);
+    assert_eq!(doctor.status.code(), Some(1), "{document}");
+    assert_eq!(document["schema"], "cmi-preflight.doctor.v1");
+    assert_eq!(document["passed"], false);
+    let steps = document["steps"].as_array().expect("steps");
+    let inspect = steps
+        .iter()
+        .find(|s| s["name"] == "inspect objects")
+        .expect("inspect step");
+    assert_eq!(inspect["status"], "fail", "{document}");
+    let statement = &inspect["fixes"][0]["statement"];
+    assert!(
+        statement.to_string().contains("s3:GetObject"),
+        "a statement object: {statement}"
+    );
+    assert!(statement.is_object(), "{statement}");
+    assert!(steps
+        .iter()
+        .any(|s| s["name"] == "assume role" && s["status"] == "pass"));
+
     let doctor = env.run(&["doctor", &uri, "--role-arn", &env.role("distrust")]);
     let text = String::from_utf8_lossy(&doctor.stdout);
     assert_eq!(doctor.status.code(), Some(1), "{text}");
