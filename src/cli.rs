@@ -593,8 +593,8 @@ pub struct WatchArgs {
     #[arg(long)]
     pub single: bool,
 
-    /// One pass, then exit (for cron): exit status 2 if the scan failed, 1 if an artifact
-    /// failed in it, else 0.
+    /// One pass, then exit (for cron): exit status 2 if the scan or a step met a fault (it
+    /// is retried on the next run), 1 if an artifact failed its check or import, else 0.
     #[arg(long)]
     pub once: bool,
 

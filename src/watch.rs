@@ -79,7 +79,7 @@ pub fn watch(args: WatchArgs) -> Result<u8> {
     if !args.once {
         return Ok(PASSED);
     }
-    Ok(if summary.scan_failures > 0 {
+    Ok(if summary.scan_failures + summary.faults > 0 {
         COULD_NOT_RUN
     } else if summary.failed + summary.import_failed > 0 {
         FAILED

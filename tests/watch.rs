@@ -631,3 +631,74 @@ async fn single_watches_the_prefix_itself_and_a_marker_holds_it_back() {
     );
     assert!(emulator.calls().is_empty(), "no import without --import");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_as_role_reads_the_artifact_as_the_execution_role() {
+    // A private moto with IAM enforced: the daemon runs as an admin, and reads the artifact as
+    // a role that may, or may not, read it.
+    let moto = Moto::start();
+    let iam = moto.iam_client().await;
+    let admin = moto::create_user(&iam, "admin", moto::ADMIN_POLICY).await;
+    let trust = moto::trust_policy(&admin.arn);
+    let reader =
+        moto::create_role(&iam, "reader", &trust, &moto::s3_read_policy("models", "")).await;
+    let nothing = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
+    let blind = moto::create_role(&iam, "blind", &trust, nothing).await;
+    let s3 = moto.s3_client().await;
+    create_bucket(&s3, "models", moto::REGION)
+        .await
+        .expect("bucket");
+    upload_fixture(&s3, "models", "zoo/llama/", &fixture("llama"))
+        .await
+        .expect("uploaded");
+    moto.enforce_auth(0);
+    let emulator = emulator(Duration::MAX);
+    let run = |role: &str, state: &Path| {
+        let mut command = command(
+            &moto.endpoint(),
+            &emulator,
+            &[
+                "s3://models/zoo/",
+                "--state-dir",
+                state.to_str().expect("utf-8"),
+                "--settle",
+                "0s",
+                "--once",
+                "--import",
+                "--role-arn",
+                role,
+                "--check-as-role",
+            ],
+        );
+        command
+            .env("AWS_ACCESS_KEY_ID", admin.credentials.access_key_id())
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                admin.credentials.secret_access_key(),
+            );
+        let output = command.output().expect("runs");
+        (output.status.code(), events(&output.stdout))
+    };
+
+    let state = tempfile::tempdir().expect("tempdir");
+    let (code, denied) = run(&blind, state.path());
+    assert_eq!(code, Some(2), "a fault: {denied:#?}");
+    let fault = named(&denied, "fault");
+    assert_eq!(fault.len(), 1, "{denied:#?}");
+    assert!(
+        fault[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("s3:ListBucket") && e.contains("blind")),
+        "{fault:?}"
+    );
+    assert!(named(&denied, "passed").is_empty() && named(&denied, "failed").is_empty());
+    assert!(emulator.calls().is_empty());
+
+    let state = tempfile::tempdir().expect("tempdir");
+    let (code, read) = run(&reader, state.path());
+    assert_eq!(code, Some(0), "{read:#?}");
+    assert_eq!(named(&read, "passed").len(), 1, "{read:#?}");
+    let creates = emulator.calls_to("CreateModelImportJob");
+    assert_eq!(creates.len(), 1);
+    assert_eq!(creates[0].input["roleArn"], reader.as_str());
+}
