@@ -482,3 +482,36 @@ async fn status_jobs_and_models_page_through_many_jobs() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("ResourceNotFoundException"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_terminal_following_shows_a_spinner() {
+    let env = env().await;
+    let emulator = env.emulator(Duration::from_millis(600), 1);
+    let mut args = import_args("llama-tty", "reader", LLAMA);
+    args.extend(["--wait", "--poll-interval", "100ms"].map(String::from));
+    let command = env.command(&emulator, &strs(&args));
+    // `script` runs the command on a pseudo-terminal, as a person would.
+    let line: Vec<String> = std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|a| a.to_str().expect("utf-8").to_string())
+        .collect();
+    let mut terminal = std::process::Command::new("script");
+    terminal
+        .args(["-q", "-e", "-c", &line.join(" "), "/dev/null"])
+        .env_clear();
+    for (key, value) in command.get_envs() {
+        if let Some(value) = value {
+            terminal.env(key, value);
+        }
+    }
+    terminal.env("TERM", "xterm-256color");
+    let output = terminal.output().expect("script runs");
+    let (screen, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{screen}\n{stderr}");
+    assert!(
+        screen.contains("llama-tty InProgress"),
+        "the spinner: {screen}"
+    );
+    assert!(screen.contains("Completed"), "{screen}");
+    assert!(screen.contains("\u{1b}["), "styled on a terminal: {screen}");
+}
