@@ -5,6 +5,8 @@
 //! and hands them back for validation. The format crate decides *what* to read; this crate
 //! decides *how*.
 
+#![warn(missing_docs)]
+
 pub mod aws;
 pub mod check;
 pub mod doctor;

@@ -8,6 +8,8 @@
 //!
 //! What it is not: a loader. It reads headers and small JSON documents only, never tensor data.
 
+#![warn(missing_docs)]
+
 pub mod arch;
 pub mod artifact;
 pub mod cmi_api;
