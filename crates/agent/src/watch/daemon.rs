@@ -284,23 +284,18 @@ pub async fn run(
     };
     let shutdown = shutdown;
     tokio::pin!(shutdown);
+    let mut failed_scans = 0u32;
     let interrupted = loop {
-        let interrupted = tokio::select! {
-            () = daemon.pass() => false,
-            () = &mut shutdown => true,
+        let scanned = tokio::select! {
+            scanned = daemon.pass() => scanned,
+            () = &mut shutdown => break true,
         };
-        if interrupted {
-            break true;
-        }
         daemon.lock_summary().passes += 1;
         if daemon.options.once {
             break false;
         }
-        let idle = if daemon.queue.is_some() {
-            Duration::ZERO
-        } else {
-            daemon.options.interval
-        };
+        failed_scans = if scanned { 0 } else { failed_scans + 1 };
+        let idle = idle_time(&daemon.options, daemon.queue.is_some(), failed_scans);
         tokio::select! {
             () = tokio::time::sleep(idle) => {}
             () = &mut shutdown => break true,
@@ -319,6 +314,17 @@ pub async fn run(
     summary.interrupted = interrupted;
     info!(target: EVENTS, event = "stopped", interrupted, passes = summary.passes);
     Ok(summary)
+}
+
+/// How long to wait before the next pass: nothing in SQS mode (the receive itself waits),
+/// the interval when scanning, and after `failed_scans` failures in a row the longer of the
+/// interval and the backoff, so that an outage is not hammered.
+fn idle_time(options: &WatchOptions, queue: bool, failed_scans: u32) -> Duration {
+    match (queue, failed_scans) {
+        (true, 0) => Duration::ZERO,
+        (false, 0) => options.interval,
+        (_, n) => options.interval.max(options.backoff.delay(n)),
+    }
 }
 
 /// A file name for an artifact's report: its name with anything but `[A-Za-z0-9._-]` made
@@ -375,13 +381,14 @@ impl Daemon {
         self.summary.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// One pass; faults are recorded, never returned.
-    async fn pass(&self) {
+    /// One pass; faults are recorded, never returned. Whether the scan (or receive) worked.
+    async fn pass(&self) -> bool {
         let scanned = match &self.queue {
             Some(queue) => self.receive(queue).await,
             None => self.scan().await,
         };
         self.metrics.record_scan(SystemTime::now(), scanned.is_ok());
+        let worked = scanned.is_ok();
         if let Err(f) = scanned {
             self.count_fault(&f);
             self.lock_summary().scan_failures += 1;
@@ -392,6 +399,7 @@ impl Daemon {
             warn!(target: EVENTS, event = "state_failed", error = %f.message);
         }
         self.publish_metrics();
+        worked
     }
 
     fn count_fault(&self, f: &Fault) {
@@ -949,6 +957,32 @@ mod tests {
         for bad in ["{nam}", "{name", "name}", "{}"] {
             assert!(Template::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn failed_scans_back_off_beyond_the_interval() {
+        let options = WatchOptions {
+            uri: "s3://b/p/".parse().expect("uri"),
+            single: false,
+            policy: ReadyPolicy::Settle(Duration::ZERO),
+            state_dir: PathBuf::from("state"),
+            interval: Duration::from_secs(30),
+            once: false,
+            import: None,
+            report_to: None,
+            sqs_queue_url: None,
+            health_addr: None,
+            aws: AwsOptions::default(),
+            bedrock_endpoint_url: None,
+            check: CheckOptions::default(),
+            hash: HashOptions::default(),
+            backoff: Backoff::default(),
+        };
+        assert_eq!(idle_time(&options, false, 0), Duration::from_secs(30));
+        assert_eq!(idle_time(&options, true, 0), Duration::ZERO);
+        assert_eq!(idle_time(&options, true, 1), Duration::from_secs(30));
+        assert_eq!(idle_time(&options, false, 4), Duration::from_secs(40));
+        assert_eq!(idle_time(&options, false, 30), Duration::from_secs(15 * 60));
     }
 
     #[test]
