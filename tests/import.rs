@@ -486,7 +486,7 @@ async fn status_jobs_and_models_page_through_many_jobs() {
 #[tokio::test(flavor = "multi_thread")]
 async fn on_a_terminal_following_shows_a_spinner() {
     let env = env().await;
-    let emulator = env.emulator(Duration::from_millis(600), 1);
+    let emulator = env.emulator(Duration::from_millis(1500), 1);
     let mut args = import_args("llama-tty", "reader", LLAMA);
     args.extend(["--wait", "--poll-interval", "100ms"].map(String::from));
     let command = env.command(&emulator, &strs(&args));
