@@ -456,12 +456,17 @@ async fn two_daemons_on_one_queue_import_each_artifact_once() {
         let jobs = emulator.jobs();
         jobs.len() >= 2 && jobs.iter().all(|j| j.status == JobStatus::Completed)
     });
-    for daemon in &daemons {
-        daemon.wait_for("the jobs followed", Duration::from_secs(30), |events| {
-            !named(events, "received").is_empty()
-        });
-    }
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until(
+        "the daemons to see the jobs end",
+        Duration::from_secs(60),
+        || {
+            daemons
+                .iter()
+                .map(|d| named(&d.events(), "job_completed").len())
+                .sum::<usize>()
+                >= 2
+        },
+    );
     let mut received = 0;
     for daemon in daemons {
         daemon.signal("-TERM");
