@@ -527,7 +527,8 @@ pub struct CheckArgs {
     #[arg(long, default_value_t = cmi_agent::check::DEFAULT_HEADER_PROBE, value_parser = clap::value_parser!(u64).range(8..))]
     pub header_probe: u64,
 
-    /// Region of the Bedrock import job; an S3 bucket elsewhere is reported (S3006).
+    /// Region of the Bedrock import job: a Region without Custom Model Import (RG001) or
+    /// without the model's architecture (RG002), or an S3 bucket elsewhere (S3006), is reported.
     #[arg(long, help_heading = "AWS")]
     pub bedrock_region: Option<String>,
 

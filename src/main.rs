@@ -135,6 +135,7 @@ fn check(args: CheckArgs) -> Result<u8> {
     let options = CheckOptions {
         concurrency: usize::from(args.concurrency),
         header_probe: args.header_probe,
+        bedrock_region: args.bedrock_region.clone(),
     };
     let open = OpenOptions {
         aws: args.aws.options(),

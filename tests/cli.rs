@@ -117,3 +117,49 @@ fn rules_lists_and_explains() {
         .code(2)
         .stderr(predicate::str::contains("no rule \"XX999\""));
 }
+
+fn codes(output: &std::process::Output) -> Vec<String> {
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["code"].as_str().expect("code").to_string())
+        .collect()
+}
+
+#[test]
+fn the_bedrock_region_must_offer_import_and_the_architecture() {
+    let llama = fixture("valid", "llama");
+    let check = |dir: &Path, region: &str| {
+        let output = cmd()
+            .args(["check", dir.to_str().expect("utf-8")])
+            .args(["--format", "json", "--bedrock-region", region])
+            .output()
+            .expect("runs");
+        (output.status.code(), codes(&output))
+    };
+    assert_eq!(check(&llama, "us-west-2"), (Some(0), vec![]));
+    assert_eq!(
+        check(&llama, "eu-west-1"),
+        (Some(1), vec!["RG001".to_string()])
+    );
+
+    // A llama folder relabelled as GPT-OSS: its other findings do not matter here, only
+    // whether the Region offers the architecture.
+    let dir = tempfile::tempdir().expect("tempdir");
+    for entry in std::fs::read_dir(&llama).expect("fixture") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, dir.path().join(path.file_name().expect("name"))).expect("copy");
+    }
+    let config_path = dir.path().join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config_path).expect("config")).expect("JSON");
+    config["model_type"] = "gpt_oss".into();
+    config["architectures"] = serde_json::json!(["GptOssForCausalLM"]);
+    std::fs::write(&config_path, config.to_string()).expect("written");
+    let (_, west) = check(dir.path(), "us-west-2");
+    assert!(west.contains(&"RG002".to_string()), "{west:?}");
+    let (_, east) = check(dir.path(), "us-east-1");
+    assert!(!east.iter().any(|c| c.starts_with("RG")), "{east:?}");
+}

@@ -10,14 +10,16 @@ use tracing::debug;
 
 use crate::source::{ReadError, Source, SourceError};
 
-/// How a check reads.
-#[derive(Debug, Clone, Copy)]
+/// How a check reads, and what it knows besides the files.
+#[derive(Debug, Clone)]
 pub struct CheckOptions {
     /// Files read at once.
     pub concurrency: usize,
     /// Bytes of the first, speculative read of each safetensors file. It covers the header in
     /// the common case; a second read fetches the rest of a longer header.
     pub header_probe: u64,
+    /// The Bedrock Region of the import, for the `RG` rules; `None` skips them.
+    pub bedrock_region: Option<String>,
 }
 
 /// Default size of the speculative header read: what the Hugging Face Hub client uses
@@ -34,6 +36,7 @@ impl Default for CheckOptions {
         CheckOptions {
             concurrency: DEFAULT_CONCURRENCY,
             header_probe: DEFAULT_HEADER_PROBE,
+            bedrock_region: None,
         }
     }
 }
@@ -96,7 +99,7 @@ pub async fn check_listed<S: Source>(
         .collect();
     debug!(jobs = jobs.len(), "fetching");
     let fetched: Vec<Fetched> = stream::iter(jobs)
-        .map(|job| run(source, job, options))
+        .map(|job| run(source, job, options.header_probe))
         .buffer_unordered(options.concurrency.max(1))
         .collect()
         .await;
@@ -111,6 +114,7 @@ pub async fn check_listed<S: Source>(
             })
             .collect(),
         source_findings: listing.findings,
+        bedrock_region: options.bedrock_region.clone(),
         ..Artifact::default()
     };
     for item in fetched {
@@ -137,7 +141,7 @@ pub async fn check_listed<S: Source>(
     cmi_format::check(&artifact)
 }
 
-async fn run<S: Source>(source: &S, job: Job, options: CheckOptions) -> Fetched {
+async fn run<S: Source>(source: &S, job: Job, header_probe: u64) -> Fetched {
     match job {
         Job::Document(path, size) => {
             let result = if size > DOCUMENT_LIMIT {
@@ -150,7 +154,7 @@ async fn run<S: Source>(source: &S, job: Job, options: CheckOptions) -> Fetched 
             Fetched::Document(path, result)
         }
         Job::Header(path, size) => {
-            let result = read_header(source, &path, size, options.header_probe).await;
+            let result = read_header(source, &path, size, header_probe).await;
             Fetched::Header(path, result)
         }
         Job::Sniff(path, size) => {

@@ -146,7 +146,7 @@ pub struct PreflightOptions {
     /// Connection settings; with `role_arn`, the artifact is listed and checked under that
     /// role, as Bedrock will read it.
     pub aws: AwsOptions,
-    /// Region of the import job (S3006 when the bucket is elsewhere).
+    /// Region of the import job: S3006 when the bucket is elsewhere, and the `RG` rules.
     pub bedrock_region: Option<String>,
     /// How to check the artifact; `None` skips the check (`--no-check`).
     pub check: Option<CheckOptions>,
@@ -211,8 +211,15 @@ pub async fn preflight(
     let differences = manifest
         .map(|m| crate::verify::compare_with_listing(m, &listing))
         .unwrap_or_default();
-    let report = match options.check {
+    let report = match &options.check {
         Some(check) => {
+            let check = CheckOptions {
+                bedrock_region: check
+                    .bedrock_region
+                    .clone()
+                    .or_else(|| options.bedrock_region.clone()),
+                ..check.clone()
+            };
             let mut report = crate::check::check_listed(&source, listing, check).await;
             report.findings.extend(differences);
             Some(report)

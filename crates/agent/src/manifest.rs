@@ -182,7 +182,7 @@ pub async fn create<S: Source>(
     progress: Arc<dyn Progress>,
 ) -> Result<Manifest, ManifestError> {
     let listing: Listing = source.list().await?;
-    let summary = check_listed(source, listing.clone(), options.check)
+    let summary = check_listed(source, listing.clone(), options.check.clone())
         .await
         .summary;
     create_listed(source, listing, summary, options, reuse, progress).await

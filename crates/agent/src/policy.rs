@@ -75,9 +75,9 @@ pub const POLICY_VERSION: &str = "2012-10-17";
 /// The service principal Bedrock uses to assume the import role (reference 5.1).
 pub const BEDROCK_SERVICE_PRINCIPAL: &str = "bedrock.amazonaws.com";
 
-/// The Regions where Custom Model Import is available (reference 2.1, mid-2026). Another
+/// The Regions where Custom Model Import is available (the format crate's table). Another
 /// well-formed Region is accepted with a note in [`PolicySet::notes`], not an error.
-pub const CMI_REGIONS: &[&str] = &["us-east-1", "us-east-2", "us-west-2", "eu-central-1"];
+pub use cmi_format::arch::CMI_REGIONS;
 
 /// The characters besides ASCII letters and digits that a key segment of the `S3Uri` may hold
 /// (the class `[-!_*'().a-z0-9A-Z]` of [`cmi_format::cmi_api::S3_URI`]), spelt out so that an

@@ -9,6 +9,10 @@ use crate::dtype::Dtype;
 /// Date of the AWS documentation that the allow-list reflects.
 pub const ALLOW_LIST_AS_OF: &str = "2026-06-09";
 
+/// The AWS Regions where Custom Model Import is offered (AWS documentation as of
+/// [`ALLOW_LIST_AS_OF`]).
+pub const CMI_REGIONS: &[&str] = &["us-east-1", "us-east-2", "us-west-2", "eu-central-1"];
+
 /// Numeric limits of Custom Model Import.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -57,6 +61,8 @@ pub struct Architecture {
     pub vocab_keys: &'static [&'static str],
     /// Quantization formats the architecture may ship in.
     pub quantization: &'static [QuantizationAllowance],
+    /// The Regions that offer the architecture, when not all of [`CMI_REGIONS`].
+    pub regions: Option<&'static [&'static str]>,
     /// The expected tensors, for architectures whose shapes are checked.
     pub layout: Option<&'static Layout>,
 }
@@ -79,6 +85,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         context_keys: TEXT_CONTEXT,
         vocab_keys: TEXT_VOCAB,
         quantization: &[],
+        regions: None,
         layout: Some(&LLAMA),
     },
     Architecture {
@@ -89,6 +96,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         context_keys: TEXT_CONTEXT,
         vocab_keys: TEXT_VOCAB,
         quantization: &[],
+        regions: None,
         layout: Some(&LLAMA),
     },
     Architecture {
@@ -99,6 +107,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         context_keys: TEXT_CONTEXT,
         vocab_keys: TEXT_VOCAB,
         quantization: &[],
+        regions: None,
         layout: Some(&MIXTRAL),
     },
     Architecture {
@@ -109,6 +118,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         context_keys: &[],
         vocab_keys: TEXT_VOCAB,
         quantization: &[],
+        regions: None,
         layout: None,
     },
     Architecture {
@@ -119,6 +129,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         context_keys: NESTED_CONTEXT,
         vocab_keys: NESTED_VOCAB,
         quantization: &[],
+        regions: None,
         layout: None,
     },
     Architecture {
@@ -129,6 +140,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         context_keys: &["n_positions"],
         vocab_keys: TEXT_VOCAB,
         quantization: &[],
+        regions: None,
         layout: None,
     },
     Architecture {
@@ -139,6 +151,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         context_keys: TEXT_CONTEXT,
         vocab_keys: TEXT_VOCAB,
         quantization: &[],
+        regions: None,
         layout: Some(&QWEN2),
     },
     Architecture {
@@ -149,6 +162,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         context_keys: NESTED_CONTEXT,
         vocab_keys: NESTED_VOCAB,
         quantization: &[],
+        regions: None,
         layout: None,
     },
     Architecture {
@@ -159,6 +173,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         context_keys: NESTED_CONTEXT,
         vocab_keys: NESTED_VOCAB,
         quantization: &[],
+        regions: None,
         layout: None,
     },
     Architecture {
@@ -169,6 +184,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         context_keys: TEXT_CONTEXT,
         vocab_keys: TEXT_VOCAB,
         quantization: &[],
+        regions: None,
         layout: Some(&QWEN3),
     },
     Architecture {
@@ -179,6 +195,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         context_keys: TEXT_CONTEXT,
         vocab_keys: TEXT_VOCAB,
         quantization: &[],
+        regions: None,
         layout: Some(&QWEN3_MOE),
     },
     Architecture {
@@ -192,6 +209,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
             quant_method: "mxfp4",
             dtypes: &[Dtype::U8],
         }],
+        regions: Some(&["us-east-1"]),
         layout: None,
     },
 ];

@@ -112,6 +112,8 @@ pub struct Artifact {
     /// Findings that the caller made while gathering the artifact (about the source rather
     /// than the files: an empty S3 prefix, an archived object, an encryption key).
     pub source_findings: Vec<Finding>,
+    /// The Bedrock Region of the import, when the caller knows it (the `RG` rules).
+    pub bedrock_region: Option<String>,
 }
 
 impl Artifact {
@@ -207,6 +209,9 @@ pub fn check(artifact: &Artifact) -> Report {
         .and_then(|c| c.model_type())
         .and_then(arch::architecture);
     layout::check(artifact, architecture, &mut findings);
+    if let Some(region) = &artifact.bedrock_region {
+        crate::region::check(region, architecture, &mut findings);
+    }
     for (path, header) in sorted(&artifact.headers) {
         if let Err(error) = header {
             findings.push(Finding::new(error.rule(), path.clone(), error.to_string()));

@@ -19,6 +19,7 @@ pub mod dtype;
 pub mod finding;
 pub mod index;
 pub mod layout;
+pub mod region;
 pub mod rules;
 pub mod safetensors;
 pub mod shapes;

@@ -7,7 +7,8 @@
 //! Codes are grouped by prefix: `LY` layout of the folder, `ST` safetensors headers, `IX` the
 //! sharded index, `CF` config.json, `TK` tokenizer files, `SH` tensor names and shapes, `S3`
 //! reading the artifact from S3 as the execution role, `MF` comparing an artifact with its
-//! manifest (the last two found by the agent, not by this crate).
+//! manifest (these two found by the agent, not by this crate), `RG` the Bedrock Region of the
+//! import (checked when the caller names it).
 //! A code is never reused for another meaning.
 
 use crate::finding::Severity;
@@ -56,10 +57,10 @@ macro_rules! rules {
 }
 
 /// Groups whose rules concern something other than the files of one folder: how the
-/// artifact is stored in S3 (`S3`), or how it compares with a manifest (`MF`). The agent finds
-/// them, and they are exercised by scenarios (the S3 emulator, `verify` tests) instead of
-/// folder fixtures.
-pub const SCENARIO_GROUPS: &[&str] = &["S3", "MF"];
+/// artifact is stored in S3 (`S3`), how it compares with a manifest (`MF`), or the Region it
+/// is imported in (`RG`). They need more than a folder (the S3 emulator, a manifest, a
+/// Region), so scenarios exercise them instead of folder fixtures.
+pub const SCENARIO_GROUPS: &[&str] = &["S3", "MF", "RG"];
 
 impl Rule {
     /// The group of the rule: the two letters of its code.
@@ -372,6 +373,14 @@ rules! {
         summary: "An S3 object's ETag or version id differs from the manifest's (`--metadata-only`).",
         why: "The object was rewritten after the release; its content may or may not be the same.",
         fix: "Run `cmi-preflight verify` without `--metadata-only` to compare the contents.";
+    RegionWithoutImport => "RG001", "region-without-import", Error,
+        summary: "The Bedrock Region of the import does not offer Custom Model Import.",
+        why: "CreateModelImportJob exists only in us-east-1, us-east-2, us-west-2 and eu-central-1 (AWS documentation as of 2026-06-09); in any other Region the import cannot start.",
+        fix: "Import in one of those Regions, with the bucket in the same Region (S3006).";
+    ArchitectureNotInRegion => "RG002", "architecture-not-in-region", Error,
+        summary: "Custom Model Import offers the model's architecture in other Regions only (GPT-OSS: us-east-1).",
+        why: "The AWS documentation restricts some architectures to some Regions; their import fails anywhere else.",
+        fix: "Import in a Region that offers the architecture (GPT-OSS: us-east-1), with the bucket in the same Region.";
 }
 
 #[cfg(test)]
@@ -396,7 +405,7 @@ mod tests {
             assert!(names.insert(rule.name), "duplicate name {}", rule.name);
             let (prefix, number) = rule.code.split_at(2);
             assert!(
-                ["LY", "ST", "IX", "CF", "TK", "SH", "S3", "MF"].contains(&prefix),
+                ["LY", "ST", "IX", "CF", "TK", "SH", "S3", "MF", "RG"].contains(&prefix),
                 "{}",
                 rule.code
             );

@@ -692,7 +692,16 @@ impl Daemon {
             info!(target: EVENTS, event = "changed", artifact = %artifact.name, during = "check");
             return Ok(());
         }
-        let report = check_listed(&source, listing.clone(), self.options.check).await;
+        let check = CheckOptions {
+            bedrock_region: self
+                .options
+                .check
+                .bedrock_region
+                .clone()
+                .or_else(|| self.region.clone()),
+            ..self.options.check.clone()
+        };
+        let report = check_listed(&source, listing.clone(), check.clone()).await;
         if let Some(unreadable) = report
             .findings
             .iter()
@@ -712,7 +721,7 @@ impl Daemon {
         let manifest = if passed {
             let options = ManifestOptions {
                 hash: self.options.hash.clone(),
-                check: self.options.check,
+                check,
             };
             let made = manifest::create_listed(
                 &source,
