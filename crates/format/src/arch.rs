@@ -43,6 +43,40 @@ pub struct QuantizationAllowance {
     pub dtypes: &'static [Dtype],
 }
 
+/// A size in which an architecture is accepted, by the config.json fields that define it.
+#[derive(Debug)]
+pub struct Variant {
+    /// Its name, such as `20B`.
+    pub name: &'static str,
+    /// config.json keys and the values they have in this variant.
+    pub fields: &'static [(&'static str, u64)],
+}
+
+/// The GPT-OSS sizes that Custom Model Import accepts (openai/gpt-oss-20b and -120b
+/// config.json): they share the attention and hidden sizes and differ in depth and experts.
+const GPT_OSS_VARIANTS: &[Variant] = &[
+    Variant {
+        name: "20B",
+        fields: &[
+            ("hidden_size", 2880),
+            ("num_attention_heads", 64),
+            ("num_key_value_heads", 8),
+            ("num_hidden_layers", 24),
+            ("num_local_experts", 32),
+        ],
+    },
+    Variant {
+        name: "120B",
+        fields: &[
+            ("hidden_size", 2880),
+            ("num_attention_heads", 64),
+            ("num_key_value_heads", 8),
+            ("num_hidden_layers", 36),
+            ("num_local_experts", 128),
+        ],
+    },
+];
+
 /// One supported architecture.
 #[derive(Debug)]
 pub struct Architecture {
@@ -63,6 +97,8 @@ pub struct Architecture {
     pub quantization: &'static [QuantizationAllowance],
     /// The Regions that offer the architecture, when not all of [`CMI_REGIONS`].
     pub regions: Option<&'static [&'static str]>,
+    /// The accepted sizes; empty when any size is accepted.
+    pub variants: &'static [Variant],
     /// The expected tensors, for architectures whose shapes are checked.
     pub layout: Option<&'static Layout>,
 }
@@ -86,6 +122,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         vocab_keys: TEXT_VOCAB,
         quantization: &[],
         regions: None,
+        variants: &[],
         layout: Some(&LLAMA),
     },
     Architecture {
@@ -97,6 +134,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         vocab_keys: TEXT_VOCAB,
         quantization: &[],
         regions: None,
+        variants: &[],
         layout: Some(&LLAMA),
     },
     Architecture {
@@ -108,6 +146,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         vocab_keys: TEXT_VOCAB,
         quantization: &[],
         regions: None,
+        variants: &[],
         layout: Some(&MIXTRAL),
     },
     Architecture {
@@ -119,6 +158,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         vocab_keys: TEXT_VOCAB,
         quantization: &[],
         regions: None,
+        variants: &[],
         layout: None,
     },
     Architecture {
@@ -130,6 +170,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         vocab_keys: NESTED_VOCAB,
         quantization: &[],
         regions: None,
+        variants: &[],
         layout: None,
     },
     Architecture {
@@ -141,6 +182,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         vocab_keys: TEXT_VOCAB,
         quantization: &[],
         regions: None,
+        variants: &[],
         layout: None,
     },
     Architecture {
@@ -152,6 +194,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         vocab_keys: TEXT_VOCAB,
         quantization: &[],
         regions: None,
+        variants: &[],
         layout: Some(&QWEN2),
     },
     Architecture {
@@ -163,6 +206,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         vocab_keys: NESTED_VOCAB,
         quantization: &[],
         regions: None,
+        variants: &[],
         layout: None,
     },
     Architecture {
@@ -174,6 +218,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         vocab_keys: NESTED_VOCAB,
         quantization: &[],
         regions: None,
+        variants: &[],
         layout: None,
     },
     Architecture {
@@ -185,6 +230,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         vocab_keys: TEXT_VOCAB,
         quantization: &[],
         regions: None,
+        variants: &[],
         layout: Some(&QWEN3),
     },
     Architecture {
@@ -196,6 +242,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         vocab_keys: TEXT_VOCAB,
         quantization: &[],
         regions: None,
+        variants: &[],
         layout: Some(&QWEN3_MOE),
     },
     Architecture {
@@ -210,6 +257,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
             dtypes: &[Dtype::U8],
         }],
         regions: Some(&["us-east-1"]),
+        variants: GPT_OSS_VARIANTS,
         layout: None,
     },
 ];

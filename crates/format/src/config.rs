@@ -112,6 +112,50 @@ pub(crate) fn check(context: &Context<'_>, findings: &mut Vec<Finding>) {
     check_context(config, architecture, findings);
     check_transformers_version(config, findings);
     check_quantization(config, architecture, findings);
+    check_variant(config, architecture, findings);
+}
+
+/// For an architecture accepted in some sizes only, whether config.json is one of them.
+fn check_variant(config: &Config, architecture: &Architecture, findings: &mut Vec<Finding>) {
+    if architecture.variants.is_empty() {
+        return;
+    }
+    let matches = |fields: &[(&str, u64)]| {
+        fields
+            .iter()
+            .all(|(key, value)| config.get(key).and_then(Value::as_u64) == Some(*value))
+    };
+    if architecture.variants.iter().any(|v| matches(v.fields)) {
+        return;
+    }
+    let found: Vec<String> = architecture.variants[0]
+        .fields
+        .iter()
+        .map(|(key, _)| {
+            let value = config
+                .get(key)
+                .map_or_else(|| "missing".to_string(), Value::to_string);
+            format!("{key} {value}")
+        })
+        .collect();
+    let accepted: Vec<String> = architecture
+        .variants
+        .iter()
+        .map(|v| {
+            let fields: Vec<String> = v.fields.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            format!("{} ({})", v.name, fields.join(", "))
+        })
+        .collect();
+    findings.push(Finding::new(
+        RuleId::UnsupportedVariant,
+        CONFIG_JSON,
+        format!(
+            "{} with {} is none of the accepted sizes: {}",
+            architecture.aws_name,
+            found.join(", "),
+            accepted.join("; ")
+        ),
+    ));
 }
 
 fn check_architecture(
@@ -284,6 +328,35 @@ fn check_quantization(config: &Config, architecture: &Architecture, findings: &m
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gpt_oss_is_accepted_in_its_published_sizes_only() {
+        let gpt_oss = crate::arch::architecture("gpt_oss").expect("in the allow-list");
+        let config = |layers: u64, experts: u64| {
+            let value = serde_json::json!({
+                "model_type": "gpt_oss",
+                "hidden_size": 2880,
+                "num_attention_heads": 64,
+                "num_key_value_heads": 8,
+                "num_hidden_layers": layers,
+                "num_local_experts": experts,
+            });
+            Config::new(value.as_object().expect("object").clone())
+        };
+        for (layers, experts, accepted) in [(24, 32, true), (36, 128, true), (24, 128, false)] {
+            let mut findings = Vec::new();
+            check_variant(&config(layers, experts), gpt_oss, &mut findings);
+            assert_eq!(
+                findings.is_empty(),
+                accepted,
+                "{layers} layers, {experts} experts"
+            );
+        }
+        let llama = crate::arch::architecture("llama").expect("in the allow-list");
+        let mut findings = Vec::new();
+        check_variant(&config(2, 0), llama, &mut findings);
+        assert!(findings.is_empty(), "any size of Llama");
+    }
 
     #[test]
     fn versions_compare_numerically() {

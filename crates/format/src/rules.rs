@@ -265,6 +265,10 @@ rules! {
         summary: "A config.json field that defines the model's shapes is missing or has an impossible value.",
         why: "The model cannot be built from its config.",
         fix: "Write config.json with `model.config.save_pretrained(dir)` from the model that produced the weights.";
+    UnsupportedVariant => "CF012", "unsupported-variant", Error,
+        summary: "The architecture is accepted in some sizes only (GPT-OSS: 20B and 120B), and config.json describes another.",
+        why: "The AWS documentation lists the accepted variants; the import job of any other size fails.",
+        fix: "Import a fine-tune of an accepted variant with that variant's sizes unchanged in config.json; the finding lists the defining fields and their accepted values.";
     MissingTokenizerJson => "TK001", "missing-tokenizer-json", Error,
         summary: "tokenizer.json is missing.",
         why: "Bedrock requires the fast-tokenizer file tokenizer.json.",
