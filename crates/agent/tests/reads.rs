@@ -67,6 +67,7 @@ async fn recorded(name: &str, probe: u64) -> (Recording, cmi_format::Report) {
     let options = CheckOptions {
         concurrency: 4,
         header_probe: probe,
+        bedrock_region: None,
     };
     let report = check(&source, options).await.expect("listed");
     (source, report)
