@@ -17,6 +17,9 @@ pub const ADAPTER_FILES: &[&str] = &[
     "adapter_model.bin",
 ];
 
+/// Files that mark a sentence-transformers (embedding) model.
+pub const EMBEDDING_MODEL_FILES: &[&str] = &["modules.json", "config_sentence_transformers.json"];
+
 /// What the first bytes of a file say about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Magic {
@@ -60,6 +63,13 @@ pub(crate) fn check(
     findings: &mut Vec<Finding>,
 ) {
     check_sub_folders(artifact, findings);
+    if let Some(marker) = EMBEDDING_MODEL_FILES.iter().find(|f| artifact.has(f)) {
+        findings.push(Finding::new(
+            RuleId::EmbeddingModel,
+            *marker,
+            "marks a sentence-transformers embedding model, not a text-generation model",
+        ));
+    }
     let safetensors: Vec<&Entry> = artifact
         .top_level_safetensors()
         .filter(|e| !ADAPTER_FILES.contains(&e.path.as_str()))

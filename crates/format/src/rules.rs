@@ -129,6 +129,10 @@ rules! {
         summary: "A file of the artifact could not be read.",
         why: "A file that this tool cannot read cannot be checked, and Bedrock may not be able to read it either.",
         fix: "Check the file's permissions and that it is not too large for its kind (JSON files are read whole).";
+    EmbeddingModel => "LY011", "embedding-model", Error,
+        summary: "The folder is a sentence-transformers (embedding) model: it has modules.json or config_sentence_transformers.json.",
+        why: "Custom Model Import imports text-generation models; the AWS documentation excludes embedding models, whose pooling and normalization modules it would not run.",
+        fix: "Import the generative checkpoint the embedding model was made from, or host the embedding model elsewhere (for example a SageMaker endpoint).";
     HeaderTooSmall => "ST001", "header-too-small", Error,
         summary: "A safetensors file is shorter than its 8-byte header length.",
         why: "Every safetensors file starts with an 8-byte little-endian header length; a shorter file is truncated or not safetensors.",
