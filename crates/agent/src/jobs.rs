@@ -4,6 +4,7 @@
 //! The shapes here are the tool's, serialisable for `--format json` (documented in
 //! docs/json-output.md): the API's fields in snake_case, times in RFC 3339.
 
+use aws_config::SdkConfig;
 use aws_sdk_bedrock::types::{ModelDataSource, ModelImportJobStatus, SortOrder};
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
@@ -18,12 +19,17 @@ pub async fn client(
     options: &AwsOptions,
     endpoint_url: Option<&str>,
 ) -> Result<aws_sdk_bedrock::Client, AwsError> {
-    let config = aws::load(options).await?;
-    let mut builder = aws_sdk_bedrock::config::Builder::from(&config);
+    Ok(client_for(&aws::load(options).await?, endpoint_url))
+}
+
+/// A Bedrock control-plane client from a loaded configuration, with `endpoint_url` for
+/// Bedrock alone when given.
+pub fn client_for(config: &SdkConfig, endpoint_url: Option<&str>) -> aws_sdk_bedrock::Client {
+    let mut builder = aws_sdk_bedrock::config::Builder::from(config);
     if let Some(url) = endpoint_url {
         builder = builder.endpoint_url(url);
     }
-    Ok(aws_sdk_bedrock::Client::from_conf(builder.build()))
+    aws_sdk_bedrock::Client::from_conf(builder.build())
 }
 
 /// A model import job as GetModelImportJob describes it.

@@ -99,8 +99,20 @@ impl S3Uri {
 }
 
 /// An ETag without its quotes.
-pub(crate) fn unquote(etag: &str) -> String {
+fn unquote(etag: &str) -> String {
     etag.trim_matches('"').to_string()
+}
+
+/// What a ListObjectsV2 entry says about its object besides the size: the ETag without
+/// quotes, and the modification time in RFC 3339 (a listing has no version id).
+pub(crate) fn listed_meta(object: &aws_sdk_s3::types::Object) -> ObjectMeta {
+    ObjectMeta {
+        etag: object.e_tag().map(unquote),
+        version_id: None,
+        last_modified: object
+            .last_modified()
+            .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok()),
+    }
 }
 
 /// One part of an object, as the body arrived (its pieces are hashed in turn, never copied
@@ -498,16 +510,7 @@ impl Source for S3Source {
                             .insert(path.to_string(), class.as_str().to_string());
                     }
                 }
-                listing.meta.insert(
-                    path.to_string(),
-                    ObjectMeta {
-                        etag: object.e_tag().map(unquote),
-                        version_id: None,
-                        last_modified: object
-                            .last_modified()
-                            .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok()),
-                    },
-                );
+                listing.meta.insert(path.to_string(), listed_meta(object));
                 listing.entries.push(Entry {
                     path: path.to_string(),
                     size,

@@ -39,7 +39,7 @@ use crate::hash::{HashOptions, NoProgress};
 use crate::import::{self, ImportError, ImportRequest};
 use crate::jobs;
 use crate::manifest::{self, Manifest, ManifestOptions};
-use crate::s3::{describe_sdk_error, s3_client, unquote, S3Source, S3Uri};
+use crate::s3::{describe_sdk_error, listed_meta, s3_client, S3Source, S3Uri};
 use crate::source::{Listing, ObjectMeta, Source, SourceError};
 
 /// The tracing target of the daemon's events: one per transition, with an `event` field.
@@ -245,7 +245,10 @@ pub async fn run(
         None => config.clone(),
     };
     let bedrock = match &options.import {
-        Some(_) => Some(jobs::client(&own, options.bedrock_endpoint_url.as_deref()).await?),
+        Some(_) => Some(jobs::client_for(
+            &config,
+            options.bedrock_endpoint_url.as_deref(),
+        )),
         None => None,
     };
     let queue = options
@@ -463,13 +466,7 @@ impl Daemon {
                 objects.push(ListedObject {
                     key: key.to_string(),
                     size: u64::try_from(object.size().unwrap_or(0)).unwrap_or(0),
-                    meta: ObjectMeta {
-                        etag: object.e_tag().map(unquote),
-                        version_id: None,
-                        last_modified: object.last_modified().and_then(|t| {
-                            t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()
-                        }),
-                    },
+                    meta: listed_meta(object),
                 });
             }
         }
