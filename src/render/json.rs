@@ -42,30 +42,30 @@
 
 use std::io::{self, Write};
 
+use cmi_agent::verify::VerifyDocument;
+use cmi_format::document::CheckDocument;
 use cmi_format::Report;
 
 use super::ReportContext;
 
-/// Identifier of the schema of `check`.
-pub const CHECK_SCHEMA: &str = cmi_format::document::CHECK_SCHEMA;
-
-/// Identifier of the schema of `verify`: the check schema plus `mode`, `manifest` and
-/// `compared` (docs/manifest.md).
-pub const VERIFY_SCHEMA: &str = "cmi-preflight.verify.v1";
-
-/// Writes the report as one JSON document.
+/// Writes the report as one JSON document: a [`CheckDocument`], or a [`VerifyDocument`] when
+/// the context has a comparison. Keys come out in ascending order, as the documents have
+/// always been written (through [`serde_json::Value`]).
 pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &document(context, report))?;
+    let value = match &context.comparison {
+        None => serde_json::to_value(CheckDocument::new(context.source, context.strict, report))?,
+        Some(comparison) => serde_json::to_value(VerifyDocument::new(
+            context.source,
+            report,
+            comparison.clone(),
+        ))?,
+    };
+    serde_json::to_writer_pretty(&mut *out, &value)?;
     writeln!(out)
 }
 
-/// The report as a JSON value, for documents that embed it (`import`).
+/// The check document of a report as a JSON value, for documents that embed it (`import`).
 pub fn document(context: &ReportContext<'_>, report: &Report) -> serde_json::Value {
-    cmi_format::document::check_document(
-        context.schema,
-        context.source,
-        context.strict,
-        &context.fields,
-        report,
-    )
+    serde_json::to_value(CheckDocument::new(context.source, context.strict, report))
+        .expect("a check document has string keys only")
 }

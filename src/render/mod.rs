@@ -41,16 +41,14 @@ pub fn severity_style(severity: Severity) -> Style {
 pub struct ReportContext<'a> {
     /// The command, `check` or `verify`.
     pub command: &'static str,
-    /// The JSON schema identifier.
-    pub schema: &'static str,
     /// The source as the user gave it.
     pub source: &'a str,
     /// Whether warnings fail the gate.
     pub strict: bool,
     /// Lines the text format prints before the verdict.
     pub notes: Vec<String>,
-    /// Fields the JSON format adds to its document.
-    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// What `verify` compared, which makes the JSON document a verify document.
+    pub comparison: Option<cmi_agent::verify::Comparison>,
 }
 
 impl<'a> ReportContext<'a> {
@@ -58,11 +56,10 @@ impl<'a> ReportContext<'a> {
     pub fn check(source: &'a str, strict: bool) -> ReportContext<'a> {
         ReportContext {
             command: "check",
-            schema: json::CHECK_SCHEMA,
             source,
             strict,
             notes: Vec::new(),
-            fields: serde_json::Map::new(),
+            comparison: None,
         }
     }
 
@@ -73,8 +70,7 @@ impl<'a> ReportContext<'a> {
         manifest: &cmi_agent::manifest::Manifest,
         verification: &cmi_agent::verify::Verification,
     ) -> ReportContext<'a> {
-        let mode = verification.mode;
-        let note = match mode {
+        let note = match verification.mode {
             cmi_agent::verify::VerifyMode::Full => format!(
                 "compared {} files by SHA-256 with {} ({})",
                 verification.compared,
@@ -87,24 +83,16 @@ impl<'a> ReportContext<'a> {
                 manifest_path.display()
             ),
         };
-        let mut fields = serde_json::Map::new();
-        fields.insert("mode".into(), mode.as_str().into());
-        fields.insert(
-            "manifest".into(),
-            serde_json::json!({
-                "path": manifest_path.display().to_string(),
-                "artifact_digest": manifest.artifact_digest,
-                "files": manifest.files.len(),
-            }),
-        );
-        fields.insert("compared".into(), verification.compared.into());
         ReportContext {
             command: "verify",
-            schema: json::VERIFY_SCHEMA,
             source,
             strict: false,
             notes: vec![note],
-            fields,
+            comparison: Some(cmi_agent::verify::Comparison::new(
+                manifest_path,
+                manifest,
+                verification,
+            )),
         }
     }
 }

@@ -5,9 +5,9 @@
 use std::io::{self, Write};
 
 use cmi_format::arch::{ALLOW_LIST_AS_OF, ARCHITECTURES, CMI_LIMITS};
+use cmi_format::document::RuleRecord;
 use cmi_format::tokenizer::SUPPORTED_TOKENIZER_CLASSES;
 use cmi_format::{Rule, RuleId, RULES};
-use serde::Serialize;
 
 use super::{severity_style, DIM_STYLE};
 use crate::cli::RulesFormat;
@@ -59,27 +59,6 @@ fn appendix(rule: &Rule) -> Option<String> {
     }
 }
 
-#[derive(Serialize)]
-struct RuleJson<'a> {
-    code: &'a str,
-    name: &'a str,
-    severity: &'a str,
-    summary: &'a str,
-    why: &'a str,
-    fix: &'a str,
-}
-
-fn to_json(rule: &Rule) -> RuleJson<'_> {
-    RuleJson {
-        code: rule.code,
-        name: rule.name,
-        severity: rule.severity.as_str(),
-        summary: rule.summary,
-        why: rule.why,
-        fix: rule.fix,
-    }
-}
-
 /// Writes the whole catalog.
 pub fn catalog(out: &mut dyn Write, format: RulesFormat) -> io::Result<()> {
     match format {
@@ -102,7 +81,7 @@ pub fn catalog(out: &mut dyn Write, format: RulesFormat) -> io::Result<()> {
             )
         }
         RulesFormat::Json => {
-            let all: Vec<_> = RULES.iter().map(to_json).collect();
+            let all: Vec<RuleRecord> = RULES.iter().map(RuleRecord::from).collect();
             serde_json::to_writer_pretty(&mut *out, &all)?;
             writeln!(out)
         }
@@ -129,7 +108,7 @@ pub fn explain(out: &mut dyn Write, rule: &Rule, format: RulesFormat) -> io::Res
             Ok(())
         }
         RulesFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &to_json(rule))?;
+            serde_json::to_writer_pretty(&mut *out, &RuleRecord::from(rule))?;
             writeln!(out)
         }
         RulesFormat::Markdown => out.write_all(markdown_rule(rule).as_bytes()),

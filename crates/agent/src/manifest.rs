@@ -20,13 +20,10 @@ use crate::check::{check_listed, CheckOptions};
 use crate::hash::{self, FileDigest, HashError, HashOptions, Progress};
 use crate::source::{Listing, ObjectMeta, Source, SourceError};
 
-/// Identifier of this schema version.
-pub const MANIFEST_SCHEMA: &str = "cmi-preflight.manifest.v1";
-
-/// A manifest.
+/// A manifest, schema [`Manifest::SCHEMA`] (docs/manifest.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// [`MANIFEST_SCHEMA`].
+    /// [`Manifest::SCHEMA`].
     pub schema: String,
     /// The program that wrote it.
     pub tool: Tool,
@@ -43,13 +40,7 @@ pub struct Manifest {
 }
 
 /// The program that wrote a manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Tool {
-    /// `cmi-preflight`.
-    pub name: String,
-    /// Its version.
-    pub version: String,
-}
+pub use cmi_format::document::Tool;
 
 fn is_false(value: &bool) -> bool {
     !*value
@@ -260,7 +251,7 @@ pub async fn create_listed<S: Source>(
     }
     records.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     Ok(Manifest {
-        schema: MANIFEST_SCHEMA.to_string(),
+        schema: Manifest::SCHEMA.to_string(),
         tool: Tool {
             name: "cmi-preflight".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -274,6 +265,9 @@ pub async fn create_listed<S: Source>(
 }
 
 impl Manifest {
+    /// Identifier of this schema version.
+    pub const SCHEMA: &'static str = "cmi-preflight.manifest.v1";
+
     /// The manifest as written: pretty JSON with a trailing newline.
     pub fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
@@ -306,10 +300,11 @@ impl Manifest {
         };
         let manifest: Manifest =
             serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
-        if manifest.schema != MANIFEST_SCHEMA {
+        if manifest.schema != Manifest::SCHEMA {
             return Err(invalid(format!(
-                "schema is {:?}; this version reads {MANIFEST_SCHEMA:?}",
-                manifest.schema
+                "schema is {:?}; this version reads {:?}",
+                manifest.schema,
+                Manifest::SCHEMA
             )));
         }
         let mut seen = HashSet::new();

@@ -5,33 +5,27 @@
 //! says so.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
+use cmi_format::document::CheckDocument;
 use cmi_format::{Finding, Report, RuleId};
 use futures::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
 
 use crate::hash::{self, HashOptions, Progress};
 use crate::manifest::{FileRecord, Manifest, ManifestError};
 use crate::s3::S3Source;
 use crate::source::{Listing, Source};
 
-/// How the contents were compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the contents were compared; `full` or `metadata-only` in the verify document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum VerifyMode {
     /// Every file hashed again.
     Full,
     /// Sizes, ETags and version ids only; no content read.
     MetadataOnly,
-}
-
-impl VerifyMode {
-    /// The name used in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VerifyMode::Full => "full",
-            VerifyMode::MetadataOnly => "metadata-only",
-        }
-    }
 }
 
 /// The outcome of a verification.
@@ -43,6 +37,72 @@ pub struct Verification {
     pub mode: VerifyMode,
     /// Files present on both sides whose contents (or metadata) were compared.
     pub compared: usize,
+}
+
+/// The manifest a verification compared with, as the verify document names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestReference {
+    /// The manifest file as the user gave it.
+    pub path: String,
+    /// Its artifact digest, `sha256:<hex>`.
+    pub artifact_digest: String,
+    /// How many files it lists.
+    pub files: usize,
+}
+
+/// What a verify document adds to the check document: how, with what and how much was
+/// compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// How contents were compared.
+    pub mode: VerifyMode,
+    /// The manifest compared with.
+    pub manifest: ManifestReference,
+    /// Files compared beyond their presence and size.
+    pub compared: usize,
+}
+
+impl Comparison {
+    /// The comparison of `verification`, against `manifest` read from `manifest_path`.
+    pub fn new(manifest_path: &Path, manifest: &Manifest, verification: &Verification) -> Self {
+        Comparison {
+            mode: verification.mode,
+            manifest: ManifestReference {
+                path: manifest_path.display().to_string(),
+                artifact_digest: manifest.artifact_digest.clone(),
+                files: manifest.files.len(),
+            },
+            compared: verification.compared,
+        }
+    }
+}
+
+/// The document of `verify --format json`, schema [`VerifyDocument::SCHEMA`]
+/// (docs/manifest.md): the fields of the check document, and those of the comparison.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyDocument {
+    /// The check document of the verification's findings, under this schema.
+    #[serde(flatten)]
+    pub check: CheckDocument,
+    /// How, with what and how much was compared.
+    #[serde(flatten)]
+    pub comparison: Comparison,
+}
+
+impl VerifyDocument {
+    /// Identifier of the schema of a verify document.
+    pub const SCHEMA: &'static str = "cmi-preflight.verify.v1";
+
+    /// The document of `report` about `source`, with its comparison.
+    pub fn new(source: &str, report: &Report, comparison: Comparison) -> Self {
+        VerifyDocument {
+            check: CheckDocument {
+                schema: VerifyDocument::SCHEMA.to_string(),
+                ..CheckDocument::new(source, false, report)
+            },
+            comparison,
+        }
+    }
 }
 
 /// Splits the comparison: findings for missing, extra and resized files, and the files that
@@ -226,4 +286,20 @@ pub async fn verify_metadata(
         mode: VerifyMode::MetadataOnly,
         compared: common.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_have_their_documented_names() {
+        for (mode, name) in [
+            (VerifyMode::Full, "\"full\""),
+            (VerifyMode::MetadataOnly, "\"metadata-only\""),
+        ] {
+            assert_eq!(serde_json::to_string(&mode).unwrap(), name);
+            assert_eq!(serde_json::from_str::<VerifyMode>(name).unwrap(), mode);
+        }
+    }
 }

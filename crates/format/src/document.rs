@@ -1,53 +1,124 @@
-//! The JSON document of a check, schema `cmi-preflight.check.v1` (docs/json-output.md): what
-//! `check --format json` prints, what `import` embeds and what the watch daemon keeps as an
-//! artifact's report. Building it is pure; writing it is the caller's business.
+//! The JSON documents that are pure data: the check document, schema `cmi-preflight.check.v1`
+//! (docs/json-output.md), which `check --format json` prints, `import` embeds and the watch
+//! daemon keeps as an artifact's report; and the rule catalog of `rules --format json`.
+//! Building them is pure; writing them is the caller's business.
+//!
+//! The check document and the documents that extend it are written through
+//! [`serde_json::Value`], so their object keys come out in ascending order at every level
+//! (serde_json's map is sorted unless its `preserve_order` feature is on); reading one back
+//! into its type and writing it again gives the same bytes.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::{Report, Severity};
+use crate::{Report, Rule, Severity, Summary};
 
-/// Identifier of the schema of a check document.
-pub const CHECK_SCHEMA: &str = "cmi-preflight.check.v1";
-
-#[derive(Serialize)]
-struct Document<'a> {
-    schema: &'a str,
-    tool: Tool,
-    source: &'a str,
-    passed: bool,
-    strict: bool,
-    counts: Counts,
-    summary: &'a crate::Summary,
-    findings: Vec<Finding<'a>>,
-    #[serde(flatten)]
-    fields: &'a serde_json::Map<String, serde_json::Value>,
+/// The program that wrote a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tool {
+    /// `cmi-preflight`.
+    pub name: String,
+    /// Its version.
+    pub version: String,
 }
 
-#[derive(Serialize)]
-struct Tool {
-    name: &'static str,
-    version: &'static str,
+impl Tool {
+    /// This program: `cmi-preflight` at the workspace's version.
+    pub fn current() -> Tool {
+        Tool {
+            name: "cmi-preflight".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
 }
 
-#[derive(Serialize)]
-struct Counts {
-    error: usize,
-    warning: usize,
-    info: usize,
+/// Findings per severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Findings of severity `error`.
+    pub error: usize,
+    /// Findings of severity `warning`.
+    pub warning: usize,
+    /// Findings of severity `info`.
+    pub info: usize,
 }
 
-#[derive(Serialize)]
-struct Finding<'a> {
-    code: &'static str,
-    name: &'static str,
-    severity: &'static str,
-    file: &'a str,
-    message: &'a str,
-    hint: &'a str,
+/// One finding, with the code, name and severity of its rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingRecord {
+    /// Stable rule code, such as `ST013`.
+    pub code: String,
+    /// Stable rule name, such as `invalid-offsets`.
+    pub name: String,
+    /// `error`, `warning` or `info`.
+    pub severity: String,
+    /// Path relative to the source with `/` separators; `""` for the artifact as a whole.
+    pub file: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+}
+
+/// The document of a check, schema [`CheckDocument::SCHEMA`] (docs/json-output.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckDocument {
+    /// [`CheckDocument::SCHEMA`], or the schema of a document that extends this one.
+    pub schema: String,
+    /// The program that wrote it.
+    pub tool: Tool,
+    /// The source as the user gave it.
+    pub source: String,
+    /// The gate: no error, and with `strict` no warning either.
+    pub passed: bool,
+    /// Whether warnings fail the gate.
+    pub strict: bool,
+    /// Findings per severity.
+    pub counts: Counts,
+    /// What the check learned about the model.
+    pub summary: Summary,
+    /// The findings, ordered by file, then severity, then code.
+    pub findings: Vec<FindingRecord>,
+}
+
+impl CheckDocument {
+    /// Identifier of the schema of a check document.
+    pub const SCHEMA: &'static str = "cmi-preflight.check.v1";
+
+    /// The document of `report` about `source`.
+    pub fn new(source: &str, strict: bool, report: &Report) -> CheckDocument {
+        CheckDocument {
+            schema: CheckDocument::SCHEMA.to_string(),
+            tool: Tool::current(),
+            source: source.to_string(),
+            passed: report.passed(strict),
+            strict,
+            counts: Counts {
+                error: report.count(Severity::Error),
+                warning: report.count(Severity::Warning),
+                info: report.count(Severity::Info),
+            },
+            summary: report.summary.clone(),
+            findings: report
+                .findings
+                .iter()
+                .map(|f| {
+                    let rule = f.rule.rule();
+                    FindingRecord {
+                        code: rule.code.to_string(),
+                        name: rule.name.to_string(),
+                        severity: rule.severity.as_str().to_string(),
+                        file: f.file.clone(),
+                        message: f.message.clone(),
+                        hint: f.hint.clone(),
+                    }
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The document of `report` about `source`, under `schema` (the check schema, or one that
-/// extends it), with `fields` added at the top level.
+/// extends it), with `fields` added at the top level, as a JSON value.
 pub fn check_document(
     schema: &str,
     source: &str,
@@ -55,65 +126,84 @@ pub fn check_document(
     fields: &serde_json::Map<String, serde_json::Value>,
     report: &Report,
 ) -> serde_json::Value {
-    let document = Document {
-        schema,
-        tool: Tool {
-            name: "cmi-preflight",
-            version: env!("CARGO_PKG_VERSION"),
-        },
-        source,
-        passed: report.passed(strict),
-        strict,
-        counts: Counts {
-            error: report.count(Severity::Error),
-            warning: report.count(Severity::Warning),
-            info: report.count(Severity::Info),
-        },
-        summary: &report.summary,
-        findings: report
-            .findings
-            .iter()
-            .map(|f| {
-                let rule = f.rule.rule();
-                Finding {
-                    code: rule.code,
-                    name: rule.name,
-                    severity: rule.severity.as_str(),
-                    file: &f.file,
-                    message: &f.message,
-                    hint: &f.hint,
-                }
-            })
-            .collect(),
-        fields,
+    let document = CheckDocument {
+        schema: schema.to_string(),
+        ..CheckDocument::new(source, strict, report)
     };
-    serde_json::to_value(&document).unwrap_or_else(
-        |e| serde_json::json!({"schema": schema, "source": source, "error": e.to_string()}),
-    )
+    let mut value = serde_json::to_value(document).expect("a check document has string keys only");
+    if let serde_json::Value::Object(map) = &mut value {
+        map.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    value
+}
+
+/// One rule of the catalog, as `rules --format json` prints it (an array of these for the
+/// whole catalog, one for `rules CODE`). It has no schema field: docs/rules.md describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleRecord {
+    /// Stable code, such as `ST013`.
+    pub code: String,
+    /// Stable kebab-case name, such as `invalid-offsets`.
+    pub name: String,
+    /// `error`, `warning` or `info`.
+    pub severity: String,
+    /// What the rule checks, in one sentence.
+    pub summary: String,
+    /// Why a violation matters for Bedrock Custom Model Import.
+    pub why: String,
+    /// How to fix a violation.
+    pub fix: String,
+}
+
+impl From<&Rule> for RuleRecord {
+    fn from(rule: &Rule) -> RuleRecord {
+        RuleRecord {
+            code: rule.code.to_string(),
+            name: rule.name.to_string(),
+            severity: rule.severity.as_str().to_string(),
+            summary: rule.summary.to_string(),
+            why: rule.why.to_string(),
+            fix: rule.fix.to_string(),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_failed_report_lists_its_findings_with_their_rules() {
-        let report = Report {
+    fn failed_report() -> Report {
+        Report {
             findings: vec![crate::Finding::new(
                 crate::RuleId::ConfigInvalid,
                 "config.json",
                 "missing",
             )],
             ..Report::default()
-        };
+        }
+    }
+
+    #[test]
+    fn a_failed_report_lists_its_findings_with_their_rules() {
+        let report = failed_report();
         let mut fields = serde_json::Map::new();
         fields.insert("extra".into(), 1.into());
-        let document = check_document(CHECK_SCHEMA, "x/", false, &fields, &report);
+        let document = check_document(CheckDocument::SCHEMA, "x/", false, &fields, &report);
         assert_eq!(document["passed"], false);
         assert_eq!(document["counts"]["error"], 1);
         assert_eq!(document["findings"][0]["code"], report.findings[0].code());
         assert_eq!(document["findings"][0]["file"], "config.json");
         assert_eq!(document["extra"], 1);
         assert_eq!(document["tool"]["name"], "cmi-preflight");
+    }
+
+    #[test]
+    fn a_check_document_reads_back_as_written() {
+        let document = CheckDocument::new("x/", true, &failed_report());
+        let text = serde_json::to_string_pretty(&serde_json::to_value(&document).unwrap()).unwrap();
+        let read: CheckDocument = serde_json::from_str(&text).unwrap();
+        assert_eq!(read, document);
+        assert_eq!(read.schema, CheckDocument::SCHEMA);
+        assert!(!read.passed);
     }
 }

@@ -1,0 +1,177 @@
+//! Every JSON document the tool prints reads back into its typed struct and writes again to the
+//! same bytes, and names its schema (docs/json-output.md). The documents come from real runs of
+//! the binary on the fixtures of testdata/.
+
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use cmi_agent::manifest::Manifest;
+use cmi_agent::verify::{VerifyDocument, VerifyMode};
+use cmi_format::document::{CheckDocument, RuleRecord};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+fn cmd() -> Command {
+    Command::cargo_bin("cmi-preflight").expect("binary built")
+}
+
+fn testdata(group: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(group)
+}
+
+/// The fixture folders of a group, sorted.
+fn fixtures(group: &str) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(testdata(group))
+        .expect("testdata group")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// Runs the binary and returns its stdout, which must be UTF-8; `codes` are the exit statuses
+/// it may end with.
+fn stdout_of(args: &[&str], codes: &[i32]) -> String {
+    let output = cmd().args(args).output().expect("runs");
+    assert!(
+        output
+            .status
+            .code()
+            .is_some_and(|code| codes.contains(&code)),
+        "{args:?}: {:?}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 stdout")
+}
+
+/// Pretty JSON with a trailing newline, as every document is written.
+fn pretty<T: Serialize + ?Sized>(value: &T) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("serializes");
+    text.push('\n');
+    text
+}
+
+/// Reads `json`, one document as the tool wrote it, into `T`, and checks that nothing is lost
+/// or added (the typed value serializes to the same JSON value) and that writing it again
+/// gives the same bytes: in `T`'s field order, or, for a document written through
+/// [`serde_json::Value`] (its keys in ascending order at every level), in that order.
+fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(json: &str) -> T {
+    let document: T = serde_json::from_str(json).unwrap_or_else(|e| {
+        panic!(
+            "does not read as {}: {e}\n{json}",
+            std::any::type_name::<T>()
+        )
+    });
+    let value: Value = serde_json::from_str(json).expect("JSON");
+    let typed = serde_json::to_value(&document).expect("serializes");
+    assert_eq!(
+        typed,
+        value,
+        "{} loses or adds fields",
+        std::any::type_name::<T>()
+    );
+    let again = if json == pretty(&value) {
+        pretty(&typed)
+    } else {
+        pretty(&document)
+    };
+    assert_eq!(
+        again,
+        json,
+        "{} writes other bytes",
+        std::any::type_name::<T>()
+    );
+    let read_again: T = serde_json::from_str(&again).expect("reads again");
+    assert_eq!(read_again, document);
+    document
+}
+
+#[test]
+fn check_documents_of_every_fixture_round_trip() {
+    let mut count = 0;
+    for dir in fixtures("valid").into_iter().chain(fixtures("invalid")) {
+        let source = dir.to_str().expect("UTF-8 path");
+        for strict in [false, true] {
+            let mut args = vec!["check", source, "--format", "json"];
+            if strict {
+                args.push("--strict");
+            }
+            let json = stdout_of(&args, &[0, 1]);
+            let document: CheckDocument = round_trip(&json);
+            assert_eq!(document.schema, CheckDocument::SCHEMA, "{source}");
+            assert_eq!(document.source, source);
+            assert_eq!(document.strict, strict);
+            assert_eq!(
+                document.counts.error + document.counts.warning + document.counts.info,
+                document.findings.len()
+            );
+            count += 1;
+        }
+    }
+    assert!(count > 20, "only {count} fixtures");
+}
+
+#[test]
+fn manifests_round_trip() {
+    for name in ["llama", "llama-sharded"] {
+        let dir = testdata("valid").join(name);
+        let json = stdout_of(&["manifest", dir.to_str().expect("UTF-8 path"), "-q"], &[0]);
+        let manifest: Manifest = round_trip(&json);
+        assert_eq!(manifest.schema, Manifest::SCHEMA);
+        assert_eq!(manifest.to_json(), json);
+    }
+}
+
+#[test]
+fn verify_documents_round_trip_passing_and_failing() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let artifact = temp.path().join("llama");
+    std::fs::create_dir(&artifact).expect("mkdir");
+    for entry in std::fs::read_dir(testdata("valid").join("llama")).expect("fixture") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), artifact.join(entry.file_name())).expect("copy");
+    }
+    let manifest = temp.path().join("manifest.json");
+    let source = artifact.to_str().expect("UTF-8 path");
+    let manifest_arg = manifest.to_str().expect("UTF-8 path");
+    stdout_of(&["manifest", source, "-o", manifest_arg, "-q"], &[0]);
+    let verify = [
+        "verify",
+        source,
+        "--manifest",
+        manifest_arg,
+        "--format",
+        "json",
+        "-q",
+    ];
+
+    let json = stdout_of(&verify, &[0]);
+    let passing: VerifyDocument = round_trip(&json);
+    assert_eq!(passing.check.schema, VerifyDocument::SCHEMA);
+    assert!(passing.check.passed);
+    assert_eq!(passing.comparison.mode, VerifyMode::Full);
+    assert_eq!(passing.comparison.manifest.path, manifest_arg);
+
+    std::fs::write(artifact.join("extra.txt"), "not in the manifest").expect("write");
+    let json = stdout_of(&verify, &[1]);
+    let failing: VerifyDocument = round_trip(&json);
+    assert_eq!(failing.check.schema, VerifyDocument::SCHEMA);
+    assert!(!failing.check.passed);
+    assert_eq!(failing.check.findings[0].code, "MF002");
+}
+
+#[test]
+fn the_rule_catalog_round_trips() {
+    let json = stdout_of(&["rules", "--format", "json"], &[0]);
+    let rules: Vec<RuleRecord> = round_trip(&json);
+    assert_eq!(rules.len(), cmi_format::RULES.len());
+    let json = stdout_of(&["rules", "ST013", "--format", "json"], &[0]);
+    let rule: RuleRecord = round_trip(&json);
+    assert_eq!(rule.code, "ST013");
+}
