@@ -1,6 +1,7 @@
-//! The `--format json` report of `check`.
+//! The `--format json` report of `check` and `verify`.
 //!
-//! One JSON object on stdout, followed by a newline:
+//! One JSON object on stdout, followed by a newline; its keys come out in ascending order
+//! (shown here in reading order):
 //!
 //! ```json
 //! {
