@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use cmi_agent::aws::AwsOptions;
 use cmi_agent::backoff::Backoff;
 use cmi_agent::import::{
