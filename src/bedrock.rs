@@ -124,9 +124,13 @@ impl<W: Write> Progress for Shown<'_, W> {
 
     fn submitted(&mut self, job_arn: &str, job: &Job) -> Result<(), ImportError> {
         if !self.json {
-            writeln!(self.stdout, "submitted import job {} ({})", job.job_name, job.status)
-                .and_then(|()| writeln!(self.stdout, "  {DIM_STYLE}{job_arn}{DIM_STYLE:#}"))
-                .map_err(output_error)?;
+            writeln!(
+                self.stdout,
+                "submitted import job {} ({})",
+                job.job_name, job.status
+            )
+            .and_then(|()| writeln!(self.stdout, "  {DIM_STYLE}{job_arn}{DIM_STYLE:#}"))
+            .map_err(output_error)?;
         }
         if self.wait {
             self.stdout.flush().map_err(output_error)?;
@@ -245,14 +249,11 @@ pub fn status(args: StatusArgs) -> Result<u8> {
         let job = jobs::describe(&client, &args.job).await?;
         let (job, following) = if args.wait {
             let bar = spinner(&job, !json);
-            let followed = import::follow(
-                &client,
-                job,
-                polling(args.poll_interval),
-                ctrl_c(),
-                |j| show_poll(bar.as_ref(), j),
-            )
-            .await;
+            let followed =
+                import::follow(&client, job, polling(args.poll_interval), ctrl_c(), |j| {
+                    show_poll(bar.as_ref(), j)
+                })
+                .await;
             if let Some(bar) = bar {
                 bar.finish_and_clear();
             }

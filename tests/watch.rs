@@ -80,7 +80,10 @@ fn log_line(line: &str) -> Value {
 }
 
 fn events(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(stdout).lines().map(log_line).collect()
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(log_line)
+        .collect()
 }
 
 fn named<'a>(events: &'a [Value], event: &str) -> Vec<&'a Value> {

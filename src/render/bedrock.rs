@@ -71,10 +71,7 @@ pub fn job_text(out: &mut dyn Write, job: &Job, role_hint: Option<&str>) -> io::
 /// Writes `jobs`: a table in text, a document in JSON.
 pub fn jobs(out: &mut dyn Write, jobs: &[JobSummary], json: bool) -> io::Result<()> {
     if json {
-        return write_json(
-            out,
-            &JobsDocument::new(jobs.to_vec()),
-        );
+        return write_json(out, &JobsDocument::new(jobs.to_vec()));
     }
     if jobs.is_empty() {
         return writeln!(out, "{DIM_STYLE}no import jobs{DIM_STYLE:#}");
@@ -104,10 +101,7 @@ pub fn jobs(out: &mut dyn Write, jobs: &[JobSummary], json: bool) -> io::Result<
 /// Writes `models`: a table in text, a document in JSON.
 pub fn models(out: &mut dyn Write, models: &[ModelSummary], json: bool) -> io::Result<()> {
     if json {
-        return write_json(
-            out,
-            &ModelsDocument::new(models.to_vec()),
-        );
+        return write_json(out, &ModelsDocument::new(models.to_vec()));
     }
     if models.is_empty() {
         return writeln!(out, "{DIM_STYLE}no imported models{DIM_STYLE:#}");

@@ -77,7 +77,10 @@ mod tests {
         for attempts in 1..5 {
             let delay = backoff.delay(attempts);
             let jittered = backoff.delay_with_jitter(attempts);
-            assert!(jittered >= delay && jittered <= delay + delay / 4, "{jittered:?}");
+            assert!(
+                jittered >= delay && jittered <= delay + delay / 4,
+                "{jittered:?}"
+            );
         }
     }
 }

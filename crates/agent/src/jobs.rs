@@ -296,7 +296,9 @@ pub(crate) mod tests {
             creation_time: Some("2026-11-28T10:00:00Z".into()),
             end_time: Some("2026-11-28T10:20:00Z".into()),
             failure_message: None,
-            imported_model_arn: Some("arn:aws:bedrock:us-east-1:123456789012:imported-model/abc".into()),
+            imported_model_arn: Some(
+                "arn:aws:bedrock:us-east-1:123456789012:imported-model/abc".into(),
+            ),
             imported_model_kms_key_arn: None,
             imported_model_name: Some("llama_ft".into()),
             job_arn: "arn:aws:bedrock:us-east-1:123456789012:model-import-job/xyz".into(),

@@ -89,7 +89,7 @@ async fn submitted_job_is_followed_to_completion_with_the_key_echoed() {
     let submission = outcome.submission.expect("submitted");
     let arn = &submission.job_arn;
     assert!(arn.contains(":model-import-job/"), "{arn}");
-    assert_eq!(progress.submitted, [arn.clone()]);
+    assert_eq!(progress.submitted.as_slice(), std::slice::from_ref(arn));
     assert_eq!(
         progress.tokens,
         [request.client_request_token("listing:test")]
@@ -173,8 +173,12 @@ async fn the_same_import_twice_makes_one_job_and_a_second_job_meets_the_quota() 
     assert!(import::is_s3_access_failure(
         job.failure_message.as_deref().unwrap_or_default()
     ));
-    let reused = import::submit(&client, &valid(request("llama-import-1", "llama_ft2")), "token-2")
-        .await
-        .unwrap_err();
+    let reused = import::submit(
+        &client,
+        &valid(request("llama-import-1", "llama_ft2")),
+        "token-2",
+    )
+    .await
+    .unwrap_err();
     assert!(reused.to_string().contains("stay taken"), "{reused}");
 }

@@ -160,7 +160,8 @@ pub async fn run(
         Follow::Wait(poll) => {
             let job = jobs::describe(client, &job_arn).await?;
             progress.submitted(&job_arn, &job)?;
-            let (job, following) = follow(client, job, poll, cancel, |j| progress.polled(j)).await?;
+            let (job, following) =
+                follow(client, job, poll, cancel, |j| progress.polled(j)).await?;
             (Some(job), following)
         }
     };

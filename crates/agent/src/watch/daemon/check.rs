@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use cmi_format::RuleId;
 use super::events::{count, WatchEvent};
 use super::{fault, state_fault, Daemon, Fault};
 use crate::check::{check_listed, CheckOptions};
@@ -15,6 +14,7 @@ use crate::source::{Listing, Source, SourceError};
 use crate::watch::health::ErrorKind;
 use crate::watch::scan::{Artifact, ListedObject};
 use crate::watch::state::{ArtifactState, CheckOutcome};
+use cmi_format::RuleId;
 
 /// Findings that say the artifact could not be read (access, KMS, a transport failure after
 /// the SDK's retries) rather than that it is wrong: the daemon retries them instead of failing
@@ -25,7 +25,6 @@ const UNREADABLE: [RuleId; 4] = [
     RuleId::KmsAccessDenied,
     RuleId::UnreadableFile,
 ];
-
 
 impl Daemon {
     /// The source of one artifact.
@@ -179,5 +178,4 @@ impl Daemon {
         }
         Ok(())
     }
-
 }

@@ -6,7 +6,9 @@ use std::time::SystemTime;
 use super::events::WatchEvent;
 use super::{fault, state_fault, Daemon, Fault};
 use crate::bedrock::ServiceError;
-use crate::import::{self, Artifact, Follow, ImportError, ImportOutcome, ImportRequest, ImportRun, Progress};
+use crate::import::{
+    self, Artifact, Follow, ImportError, ImportOutcome, ImportRequest, ImportRun, Progress,
+};
 use crate::jobs;
 use crate::manifest::Manifest;
 use crate::watch::health::ErrorKind;

@@ -451,5 +451,4 @@ mod tests {
         assert_eq!(idle_time(&options, false, 4), Duration::from_secs(40));
         assert_eq!(idle_time(&options, false, 30), Duration::from_secs(15 * 60));
     }
-
 }

@@ -75,5 +75,4 @@ mod tests {
             assert!(Template::parse(bad).is_err(), "{bad}");
         }
     }
-
 }
