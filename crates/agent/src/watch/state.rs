@@ -884,6 +884,18 @@ mod tests {
     }
 
     #[test]
+    fn a_request_refused_before_any_call_fails_the_import_from_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = passed_store(dir.path());
+        let a = store
+            .finish_import("a", JobEnd::Failed("bad name".into()), at(4))
+            .unwrap();
+        assert_eq!(a.status, Status::ImportFailed);
+        assert_eq!(a.client_token, None);
+        assert_eq!(a.last_error.as_deref(), Some("bad name"));
+    }
+
+    #[test]
     fn a_check_cut_short_is_redone_after_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = StateStore::open(dir.path()).unwrap();

@@ -93,6 +93,7 @@ impl Daemon {
                 .emit();
                 Ok(())
             }
+            // Only a failed preflight check refuses, and the daemon's own check passed.
             Ok(ImportOutcome {
                 submission: None, ..
             }) => Ok(()),
