@@ -2,16 +2,21 @@
 //! rendering out.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use cmi_agent::aws::AwsOptions;
-use cmi_agent::import::{self, ImportError, ImportRequest, PollOptions, PreflightOptions};
-use cmi_agent::jobs::{self, Job, JobFilter};
-use cmi_agent::CheckOptions;
+use cmi_agent::backoff::Backoff;
+use cmi_agent::import::{
+    self, Artifact, Follow, ImportDocument, ImportError, ImportRequest, ImportRun,
+    PreflightOptions, Progress,
+};
+use cmi_agent::jobs::{self, Following, Job, JobDocument, JobFilter};
+use cmi_agent::{bedrock, CheckOptions};
+use cmi_format::Report;
+use indicatif::ProgressBar;
 
 use crate::cli::{BedrockArgs, ImportArgs, JobsArgs, ModelsArgs, OutputFormat, StatusArgs};
-use crate::render::bedrock::{self as out, Following, ImportDocument};
+use crate::render::bedrock as out;
 use crate::render::{self, ReportContext, DIM_STYLE, ERROR_STYLE};
 use crate::{runtime, FAILED, PASSED};
 
@@ -22,11 +27,28 @@ pub const INTERRUPTED: u8 = 130;
 const MAX_POLL: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn client(args: &BedrockArgs) -> Result<aws_sdk_bedrock::Client> {
-    Ok(jobs::client(
+    Ok(bedrock::client(
         &args.connection.options(),
         args.bedrock_endpoint_url.as_deref(),
     )
     .await?)
+}
+
+/// The polling of a job followed with `--wait`: `interval` first, doubling up to a minute.
+fn polling(interval: std::time::Duration) -> Backoff {
+    Backoff {
+        base: interval,
+        max: MAX_POLL.max(interval),
+    }
+}
+
+/// Resolves on Ctrl-C; never when it cannot be listened for (the job is then followed to its
+/// end).
+async fn ctrl_c() {
+    if let Err(error) = tokio::signal::ctrl_c().await {
+        tracing::warn!("cannot listen for Ctrl-C: {error}");
+        std::future::pending::<()>().await;
+    }
 }
 
 /// The command that resumes following a job, with the connection options the user gave.
@@ -46,41 +68,18 @@ fn resume_command(job: &str, args: &BedrockArgs) -> String {
     command
 }
 
-/// Follows a job to its end, or until Ctrl-C; returns the last description seen.
-async fn follow(
-    client: &aws_sdk_bedrock::Client,
-    job: &Job,
-    interval: std::time::Duration,
-    spinner: bool,
-) -> Result<(Job, Following)> {
+/// The spinner of a job followed to its end, on a terminal only and while the job runs.
+fn spinner(job: &Job, shown: bool) -> Option<ProgressBar> {
     if job.has_ended() {
-        return Ok((job.clone(), Following::Ended));
+        return None;
     }
-    let bar = render::progress::job_spinner(!spinner);
-    let last = Arc::new(Mutex::new(job.clone()));
-    let poll = PollOptions {
-        initial: interval,
-        max: MAX_POLL.max(interval),
-    };
-    let seen = Arc::clone(&last);
-    let waiting = import::wait(client, &job.job_arn, poll, |described| {
-        if let Some(bar) = &bar {
-            bar.set_message(format!("{} {}", described.job_name, described.status));
-        }
-        *seen.lock().unwrap_or_else(|p| p.into_inner()) = described.clone();
-    });
-    let outcome = tokio::select! {
-        ended = waiting => Ok((ended?, Following::Ended)),
-        signal = tokio::signal::ctrl_c() => {
-            signal.context("cannot listen for Ctrl-C")?;
-            let job = last.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            Ok((job, Following::Interrupted))
-        }
-    };
+    render::progress::job_spinner(!shown)
+}
+
+fn show_poll(bar: Option<&ProgressBar>, job: &Job) {
     if let Some(bar) = bar {
-        bar.finish_and_clear();
+        bar.set_message(format!("{} {}", job.job_name, job.status));
     }
-    outcome
 }
 
 /// The exit status for a job seen last in this state.
@@ -102,6 +101,49 @@ fn interrupted_note(job: &Job, args: &BedrockArgs) -> Result<()> {
     Ok(())
 }
 
+/// What `import` shows while the flow runs: the check's text, the submitted job, the spinner.
+struct Shown<'a, W: Write> {
+    stdout: &'a mut W,
+    context: &'a ReportContext<'a>,
+    json: bool,
+    wait: bool,
+    bar: Option<ProgressBar>,
+}
+
+fn output_error(error: std::io::Error) -> ImportError {
+    ImportError::Progress(Box::new(error))
+}
+
+impl<W: Write> Progress for Shown<'_, W> {
+    fn checked(&mut self, report: &Report) -> Result<(), ImportError> {
+        if !self.json {
+            render::text::write(&mut *self.stdout, self.context, report).map_err(output_error)?;
+        }
+        Ok(())
+    }
+
+    fn submitted(&mut self, job_arn: &str, job: &Job) -> Result<(), ImportError> {
+        if !self.json {
+            writeln!(
+                self.stdout,
+                "submitted import job {} ({})",
+                job.job_name, job.status
+            )
+            .and_then(|()| writeln!(self.stdout, "  {DIM_STYLE}{job_arn}{DIM_STYLE:#}"))
+            .map_err(output_error)?;
+        }
+        if self.wait {
+            self.stdout.flush().map_err(output_error)?;
+            self.bar = spinner(job, !self.json);
+        }
+        Ok(())
+    }
+
+    fn polled(&mut self, job: &Job) {
+        show_poll(self.bar.as_ref(), job);
+    }
+}
+
 /// `import`.
 pub fn import(args: ImportArgs) -> Result<u8> {
     let request = ImportRequest {
@@ -114,11 +156,8 @@ pub fn import(args: ImportArgs) -> Result<u8> {
         model_tags: args.model_tags.clone(),
         subnet_ids: args.subnet_ids.clone(),
         security_group_ids: args.security_group_ids.clone(),
-    };
-    let problems = request.violations();
-    if !problems.is_empty() {
-        return Err(ImportError::Invalid(problems).into());
     }
+    .validate()?;
     let manifest = args
         .manifest
         .as_deref()
@@ -143,72 +182,62 @@ pub fn import(args: ImportArgs) -> Result<u8> {
             bedrock_region: region,
             check: (!args.no_check).then(CheckOptions::default),
         };
-        let preflight = import::preflight(&args.source, manifest.as_ref(), &options).await?;
         let context = ReportContext::check(&args.source, args.strict);
         let mut stdout = anstream::stdout().lock();
-        let mut document = ImportDocument {
-            source: &args.source,
-            check: preflight
-                .report
-                .as_ref()
-                .map(|report| render::json::document(&context, report)),
-            fingerprint: preflight.fingerprint.as_deref(),
-            token: None,
-            job: None,
-            following: Following::NotAsked,
-        };
-        if let Some(report) = &preflight.report {
-            if !json {
-                render::text::write(&mut stdout, &context, report)?;
-            }
-            if !report.passed(args.strict) {
-                if json {
-                    out::import_json(&mut stdout, &document)?;
-                } else {
-                    writeln!(
-                        stdout,
-                        "{ERROR_STYLE}not submitted{ERROR_STYLE:#}: the check failed; fix the findings above, or pass --no-check to submit anyway"
-                    )?;
-                }
-                return Ok(FAILED);
-            }
-        }
-        let fingerprint = preflight
-            .fingerprint
-            .clone()
-            .context("the artifact could not be listed, so it has no fingerprint")?;
-        let token = request.client_request_token(&fingerprint);
-        let arn = import::submit(&client, &request, &token).await?;
-        let job = jobs::describe(&client, &arn).await?;
-        document.token = Some(&token);
-        if !json {
-            writeln!(stdout, "submitted import job {} ({})", job.job_name, job.status)?;
-            writeln!(stdout, "  {DIM_STYLE}{arn}{DIM_STYLE:#}")?;
-        }
-        if !args.wait {
-            if json {
-                document.job = Some(&job);
-                out::import_json(&mut stdout, &document)?;
-            } else if !job.has_ended() {
-                writeln!(stdout, "follow it with: {}", resume_command(&arn, &args.bedrock))?;
+        let run = ImportRun {
+            request: &request,
+            artifact: Artifact::Preflight {
+                manifest: manifest.as_ref(),
+                options: &options,
+                strict: args.strict,
+            },
+            follow: if args.wait {
+                Follow::Wait(polling(args.poll_interval))
             } else {
-                out::job_text(&mut stdout, &job, Some(&args.role_arn))?;
-            }
-            return Ok(job_verdict(&job, Following::NotAsked));
+                Follow::Describe
+            },
+        };
+        let mut shown = Shown {
+            stdout: &mut stdout,
+            context: &context,
+            json,
+            wait: args.wait,
+            bar: None,
+        };
+        let outcome = import::run(&client, run, &mut shown, ctrl_c()).await;
+        if let Some(bar) = shown.bar.take() {
+            bar.finish_and_clear();
         }
-        stdout.flush()?;
-        let (job, following) = follow(&client, &job, args.poll_interval, !json).await?;
+        let outcome = outcome?;
+        let check = outcome
+            .preflight
+            .report
+            .as_ref()
+            .map(|report| render::json::document(&context, report));
+        let document = ImportDocument::new(&args.source, check, &outcome);
+        let Some(submission) = outcome.submission else {
+            if json {
+                out::write_json(&mut stdout, &document)?;
+            } else {
+                writeln!(
+                    stdout,
+                    "{ERROR_STYLE}not submitted{ERROR_STYLE:#}: the check failed; fix the findings above, or pass --no-check to submit anyway"
+                )?;
+            }
+            return Ok(FAILED);
+        };
+        let job = submission.job.unwrap_or_default();
         if json {
-            document.job = Some(&job);
-            document.following = following;
-            out::import_json(&mut stdout, &document)?;
+            out::write_json(&mut stdout, &document)?;
+        } else if !args.wait && !job.has_ended() {
+            writeln!(stdout, "follow it with: {}", resume_command(&submission.job_arn, &args.bedrock))?;
         } else {
             out::job_text(&mut stdout, &job, Some(&args.role_arn))?;
         }
-        if following == Following::Interrupted {
+        if submission.following == Following::Interrupted {
             interrupted_note(&job, &args.bedrock)?;
         }
-        Ok(job_verdict(&job, following))
+        Ok(job_verdict(&job, submission.following))
     })
 }
 
@@ -219,13 +248,22 @@ pub fn status(args: StatusArgs) -> Result<u8> {
         let client = client(&args.bedrock).await?;
         let job = jobs::describe(&client, &args.job).await?;
         let (job, following) = if args.wait {
-            follow(&client, &job, args.poll_interval, !json).await?
+            let bar = spinner(&job, !json);
+            let followed =
+                import::follow(&client, job, polling(args.poll_interval), ctrl_c(), |j| {
+                    show_poll(bar.as_ref(), j)
+                })
+                .await;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            followed?
         } else {
             (job, Following::NotAsked)
         };
         let mut stdout = anstream::stdout().lock();
         if json {
-            out::job_json(&mut stdout, &job, following)?;
+            out::write_json(&mut stdout, &JobDocument::new(job.clone(), following))?;
         } else {
             out::job_text(&mut stdout, &job, None)?;
         }

@@ -3,9 +3,9 @@
 
 use anyhow::{Context, Result};
 use cmi_agent::aws::AwsOptions;
+use cmi_agent::backoff::Backoff;
 use cmi_agent::watch::daemon::{self, ImportTemplate, Template, WatchOptions};
 use cmi_agent::watch::scan::ReadyPolicy;
-use cmi_agent::watch::state::Backoff;
 use cmi_agent::{CheckOptions, S3Uri};
 use tokio::signal::unix::{signal, SignalKind};
 

@@ -8,6 +8,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use cmi_agent::watch::daemon::{WatchEventLine, EVENTS};
 use cmi_agent::watch::state::{StateStore, Status};
 use cmi_testkit::bedrock::{BedrockEmulator, EmulatorOptions, JobStatus};
 use cmi_testkit::fixtures;
@@ -65,12 +66,23 @@ fn command(s3_endpoint: &str, emulator: &BedrockEmulator, args: &[&str]) -> Comm
     command
 }
 
+/// One line of the JSON log; a daemon event must read back as a typed [`WatchEventLine`] and
+/// write out as the same object.
+fn log_line(line: &str) -> Value {
+    let value: Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+    if value["target"] == EVENTS {
+        let typed: WatchEventLine = serde_json::from_value(value.clone())
+            .unwrap_or_else(|e| panic!("not a known event ({e}): {line}"));
+        assert_eq!(serde_json::to_value(&typed).expect("event"), value);
+    }
+    value
+}
+
 fn events(stdout: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(stdout)
         .lines()
-        .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"))
-        })
+        .map(log_line)
         .collect()
 }
 
@@ -97,8 +109,7 @@ impl Daemon {
         let sink = Arc::clone(&events);
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let event: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+                let event = log_line(&line);
                 sink.lock().expect("events").push(event);
             }
         });

@@ -1,6 +1,8 @@
 //! Output of `import`, `status`, `jobs` and `models`.
 //!
-//! Text for people; with `--format json`, one document per command (docs/json-output.md):
+//! Text for people; with `--format json`, one document per command (docs/json-output.md), the
+//! typed documents of the agent ([`cmi_agent::import::ImportDocument`], [`cmi_agent::jobs::JobDocument`],
+//! [`JobsDocument`], [`ModelsDocument`]):
 //! - `import`: `{"schema": "cmi-preflight.import.v1", "tool", "source", "submitted",
 //!   "check" (the check document, or null with --no-check), "fingerprint",
 //!   "client_request_token", "job" (or null), "following" ("not-asked", "ended",
@@ -14,90 +16,15 @@
 
 use std::io::{self, Write};
 
-use cmi_agent::jobs::{Job, JobSummary, ModelSummary};
-use serde_json::{json, Value};
+use cmi_agent::jobs::{Job, JobSummary, JobsDocument, ModelSummary, ModelsDocument};
+use serde::Serialize;
 
 use super::{DIM_STYLE, ERROR_STYLE, PASS_STYLE};
 
-/// Identifier of the schema of `import`.
-pub const IMPORT_SCHEMA: &str = "cmi-preflight.import.v1";
-/// Identifier of the schema of `status`.
-pub const JOB_SCHEMA: &str = "cmi-preflight.job.v1";
-/// Identifier of the schema of `jobs`.
-pub const JOBS_SCHEMA: &str = "cmi-preflight.jobs.v1";
-/// Identifier of the schema of `models`.
-pub const MODELS_SCHEMA: &str = "cmi-preflight.models.v1";
-
-/// How far a job was followed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Following {
-    /// Not asked to (no --wait).
-    NotAsked,
-    /// Followed to Completed or Failed.
-    Ended,
-    /// Stopped with Ctrl-C while the job went on.
-    Interrupted,
-}
-
-impl Following {
-    fn as_str(self) -> &'static str {
-        match self {
-            Following::NotAsked => "not-asked",
-            Following::Ended => "ended",
-            Following::Interrupted => "interrupted",
-        }
-    }
-}
-
-/// What `import` did, for its JSON document.
-pub struct ImportDocument<'a> {
-    /// The source as given.
-    pub source: &'a str,
-    /// The check's document, `None` with --no-check.
-    pub check: Option<Value>,
-    /// The artifact's fingerprint.
-    pub fingerprint: Option<&'a str>,
-    /// The idempotency token sent.
-    pub token: Option<&'a str>,
-    /// The job, once submitted.
-    pub job: Option<&'a Job>,
-    /// How far it was followed.
-    pub following: Following,
-}
-
-fn tool() -> Value {
-    json!({"name": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION")})
-}
-
-fn write_json(out: &mut dyn Write, value: &Value) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
+/// Writes a document ([`cmi_agent::import::ImportDocument`], [`cmi_agent::jobs::JobDocument`]), indented, with a final newline.
+pub fn write_json(out: &mut dyn Write, document: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, document)?;
     writeln!(out)
-}
-
-/// Writes the JSON document of `import`.
-pub fn import_json(out: &mut dyn Write, document: &ImportDocument<'_>) -> io::Result<()> {
-    write_json(
-        out,
-        &json!({
-            "schema": IMPORT_SCHEMA,
-            "tool": tool(),
-            "source": document.source,
-            "submitted": document.job.is_some(),
-            "check": document.check,
-            "fingerprint": document.fingerprint,
-            "client_request_token": document.token,
-            "job": document.job,
-            "following": document.following.as_str(),
-        }),
-    )
-}
-
-/// Writes the JSON document of `status`.
-pub fn job_json(out: &mut dyn Write, job: &Job, following: Following) -> io::Result<()> {
-    write_json(
-        out,
-        &json!({"schema": JOB_SCHEMA, "tool": tool(), "job": job, "following": following.as_str()}),
-    )
 }
 
 /// Writes a job: its name, ARN, status and, once ended, its model or its failure with a hint.
@@ -144,10 +71,7 @@ pub fn job_text(out: &mut dyn Write, job: &Job, role_hint: Option<&str>) -> io::
 /// Writes `jobs`: a table in text, a document in JSON.
 pub fn jobs(out: &mut dyn Write, jobs: &[JobSummary], json: bool) -> io::Result<()> {
     if json {
-        return write_json(
-            out,
-            &json!({"schema": JOBS_SCHEMA, "tool": tool(), "jobs": jobs}),
-        );
+        return write_json(out, &JobsDocument::new(jobs.to_vec()));
     }
     if jobs.is_empty() {
         return writeln!(out, "{DIM_STYLE}no import jobs{DIM_STYLE:#}");
@@ -177,10 +101,7 @@ pub fn jobs(out: &mut dyn Write, jobs: &[JobSummary], json: bool) -> io::Result<
 /// Writes `models`: a table in text, a document in JSON.
 pub fn models(out: &mut dyn Write, models: &[ModelSummary], json: bool) -> io::Result<()> {
     if json {
-        return write_json(
-            out,
-            &json!({"schema": MODELS_SCHEMA, "tool": tool(), "models": models}),
-        );
+        return write_json(out, &ModelsDocument::new(models.to_vec()));
     }
     if models.is_empty() {
         return writeln!(out, "{DIM_STYLE}no imported models{DIM_STYLE:#}");

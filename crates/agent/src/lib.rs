@@ -8,6 +8,8 @@
 #![warn(missing_docs)]
 
 pub mod aws;
+pub mod backoff;
+pub mod bedrock;
 pub mod check;
 pub mod doctor;
 pub mod files;

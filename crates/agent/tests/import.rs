@@ -1,17 +1,50 @@
 //! The import path against the Bedrock emulator with the real aws-sdk-bedrock client: a job
-//! submitted and followed to its end, a bad name refused before any call, the same import run
-//! twice making one job, and the one-job-at-a-time quota explained.
+//! submitted and followed to its end through the import flow, a bad name refused before any
+//! call, the same import run twice making one job, and the one-job-at-a-time quota explained.
 
 use std::time::Duration;
 
-use cmi_agent::import::{self, ImportError, ImportRequest, PollOptions};
+use cmi_agent::backoff::Backoff;
+use cmi_agent::bedrock::ServiceError;
+use cmi_agent::import::{
+    self, Artifact, Follow, ImportError, ImportRequest, ImportRun, Progress, ValidRequest,
+};
+use cmi_agent::jobs::{self, Following, Job};
 use cmi_testkit::bedrock::{BedrockEmulator, EmulatorOptions};
 use cmi_testkit::moto;
 
-const FAST: PollOptions = PollOptions {
-    initial: Duration::from_millis(20),
+const FAST: Backoff = Backoff {
+    base: Duration::from_millis(20),
     max: Duration::from_millis(100),
 };
+
+/// The steps of the flow, as seen.
+#[derive(Default)]
+struct Seen {
+    tokens: Vec<String>,
+    submitted: Vec<String>,
+    polled: Vec<String>,
+}
+
+impl Progress for Seen {
+    fn submitting(&mut self, token: &str) -> Result<(), ImportError> {
+        self.tokens.push(token.to_string());
+        Ok(())
+    }
+
+    fn submitted(&mut self, job_arn: &str, _job: &Job) -> Result<(), ImportError> {
+        self.submitted.push(job_arn.to_string());
+        Ok(())
+    }
+
+    fn polled(&mut self, job: &Job) {
+        self.polled.push(job.status.clone());
+    }
+}
+
+fn valid(request: ImportRequest) -> ValidRequest {
+    request.validate().expect("valid")
+}
 
 async fn client(emulator: &BedrockEmulator) -> aws_sdk_bedrock::Client {
     let config = moto::sdk_config_for(
@@ -43,34 +76,48 @@ async fn submitted_job_is_followed_to_completion_with_the_key_echoed() {
         ..EmulatorOptions::default()
     });
     let client = client(&emulator).await;
-    let request = request("llama-import-1", "llama_ft");
-    let token = request.client_request_token("listing:test");
-    let arn = import::submit(&client, &request, &token)
+    let request = valid(request("llama-import-1", "llama_ft"));
+    let run = ImportRun {
+        request: &request,
+        artifact: Artifact::Checked("listing:test".into()),
+        follow: Follow::Wait(FAST),
+    };
+    let mut progress = Seen::default();
+    let outcome = import::run(&client, run, &mut progress, std::future::pending())
         .await
-        .expect("submitted");
+        .expect("submitted and followed");
+    let submission = outcome.submission.expect("submitted");
+    let arn = &submission.job_arn;
     assert!(arn.contains(":model-import-job/"), "{arn}");
-    let mut seen = Vec::new();
-    let job = import::wait(&client, &arn, FAST, |j| seen.push(j.status.clone()))
-        .await
-        .expect("followed");
+    assert_eq!(progress.submitted.as_slice(), std::slice::from_ref(arn));
+    assert_eq!(
+        progress.tokens,
+        [request.client_request_token("listing:test")]
+    );
+    assert_eq!(submission.token, progress.tokens[0]);
+    assert_eq!(submission.following, Following::Ended);
+    let job = submission.job.expect("described");
     assert!(job.is_completed(), "{job:?}");
     let model_arn = job.imported_model_arn.clone().unwrap_or_default();
     assert!(model_arn.contains(":imported-model/"), "{model_arn}");
     assert_eq!(job.imported_model_kms_key_arn, request.kms_key_id);
     assert_eq!(job.s3_uri.as_deref(), Some("s3://models/llama/"));
     assert!(job.end_time.is_some(), "{job:?}");
-    assert_eq!(seen.first().map(String::as_str), Some("InProgress"));
-    assert_eq!(seen.last().map(String::as_str), Some("Completed"));
+    assert_eq!(
+        progress.polled.first().map(String::as_str),
+        Some("InProgress")
+    );
+    assert_eq!(
+        progress.polled.last().map(String::as_str),
+        Some("Completed")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_job_name_is_refused_before_any_call() {
     let emulator = BedrockEmulator::start(EmulatorOptions::default());
-    let client = client(&emulator).await;
-    let request = request("llama_import", "llama_ft");
-    let error = import::submit(&client, &request, "token-1")
-        .await
-        .unwrap_err();
+    let _client = client(&emulator).await;
+    let error = request("llama_import", "llama_ft").validate().unwrap_err();
     match error {
         ImportError::Invalid(problems) => {
             assert!(
@@ -87,7 +134,7 @@ async fn a_bad_job_name_is_refused_before_any_call() {
 async fn the_same_import_twice_makes_one_job_and_a_second_job_meets_the_quota() {
     let emulator = BedrockEmulator::start(EmulatorOptions::default());
     let client = client(&emulator).await;
-    let first = request("llama-import-1", "llama_ft");
+    let first = valid(request("llama-import-1", "llama_ft"));
     let token = first.client_request_token("listing:test");
     let arn = import::submit(&client, &first, &token)
         .await
@@ -98,14 +145,14 @@ async fn the_same_import_twice_makes_one_job_and_a_second_job_meets_the_quota() 
     assert_eq!(arn, again);
     assert_eq!(emulator.jobs().len(), 1);
 
-    let other = request("qwen-import-1", "qwen_ft");
+    let other = valid(request("qwen-import-1", "qwen_ft"));
     let error = import::submit(&client, &other, &other.client_request_token("listing:q"))
         .await
         .unwrap_err();
     match error {
-        ImportError::Service {
+        ImportError::Service(ServiceError {
             code, explanation, ..
-        } => {
+        }) => {
             assert_eq!(code, "ServiceQuotaExceededException");
             assert!(explanation.contains("Only one import job"), "{explanation}");
         }
@@ -117,15 +164,21 @@ async fn the_same_import_twice_makes_one_job_and_a_second_job_meets_the_quota() 
             "Amazon Bedrock does not have access to the S3 location.",
         )
         .expect("failed by hook");
-    let job = import::wait(&client, &arn, FAST, |_| {})
+    let running = jobs::describe(&client, &arn).await.expect("described");
+    let (job, following) = import::follow(&client, running, FAST, std::future::pending(), |_| {})
         .await
         .expect("followed");
+    assert_eq!(following, Following::Ended);
     assert_eq!(job.status, "Failed");
     assert!(import::is_s3_access_failure(
         job.failure_message.as_deref().unwrap_or_default()
     ));
-    let reused = import::submit(&client, &request("llama-import-1", "llama_ft2"), "token-2")
-        .await
-        .unwrap_err();
+    let reused = import::submit(
+        &client,
+        &valid(request("llama-import-1", "llama_ft2")),
+        "token-2",
+    )
+    .await
+    .unwrap_err();
     assert!(reused.to_string().contains("stay taken"), "{reused}");
 }

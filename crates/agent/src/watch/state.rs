@@ -12,6 +12,7 @@
 //!                                                                                        v
 //!     Imported | ImportFailed <--finish_import-- Importing <--record_job-- Submitting
 //!                ImportFailed <--finish_import (refused at submission)---/
+//!                ImportFailed <--finish_import (refused before any call)-- Passed
 //!
 //!  record_fault  Ready, Checking -> Retrying (resumes Ready);
 //!                Passed, Submitting, Importing -> Retrying (resumes the same status)
@@ -32,6 +33,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
 use rusqlite::{named_params, Connection, OptionalExtension, Row, ToSql, TransactionBehavior};
+
+use crate::backoff::Backoff;
 
 /// The schema version this build reads and writes, kept in `PRAGMA user_version`.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -241,32 +244,6 @@ pub enum JobEnd {
     Completed,
     /// The job failed, or its submission was refused, with the reason.
     Failed(String),
-}
-
-/// Exponential backoff between attempts after a fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// The delay after the first fault; it doubles with each further one.
-    pub base: Duration,
-    /// The longest delay.
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Backoff {
-        Backoff {
-            base: Duration::from_secs(5),
-            max: Duration::from_secs(15 * 60),
-        }
-    }
-}
-
-impl Backoff {
-    /// The delay before attempt `attempts + 1`, after `attempts` faults (at least one).
-    pub fn delay(&self, attempts: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempts.saturating_sub(1));
-        self.base.saturating_mul(factor).min(self.max)
-    }
 }
 
 /// Why the state store failed.
@@ -652,15 +629,16 @@ impl StateStore {
         })
     }
 
-    /// Submitting | Importing -> Imported | ImportFailed, or Settling when its objects
-    /// changed meanwhile (the job's end is kept; the new version is processed again).
+    /// Submitting | Importing -> Imported | ImportFailed, or Passed -> ImportFailed (a request
+    /// refused before any call), or Settling when its objects changed meanwhile (the job's end
+    /// is kept; the new version is processed again).
     pub fn finish_import(
         &mut self,
         name: &str,
         end: JobEnd,
         now: SystemTime,
     ) -> Result<ArtifactState, StateError> {
-        let from = [Status::Submitting, Status::Importing];
+        let from = [Status::Passed, Status::Submitting, Status::Importing];
         self.transition(name, "finish an import", &from, now, |a| {
             a.clear_fault();
             let (status, job_status) = match end {
@@ -903,6 +881,18 @@ mod tests {
         assert_eq!(a.report_path.as_deref(), Some("reports/a.json"));
         assert_eq!((a.first_seen, a.updated_at), (at(0), at(8)));
         assert!(!a.changed);
+    }
+
+    #[test]
+    fn a_request_refused_before_any_call_fails_the_import_from_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = passed_store(dir.path());
+        let a = store
+            .finish_import("a", JobEnd::Failed("bad name".into()), at(4))
+            .unwrap();
+        assert_eq!(a.status, Status::ImportFailed);
+        assert_eq!(a.client_token, None);
+        assert_eq!(a.last_error.as_deref(), Some("bad name"));
     }
 
     #[test]
