@@ -12,6 +12,7 @@ use cmi_agent::import::{
 };
 use cmi_agent::jobs::{self, Following, Job, JobDocument, JobFilter};
 use cmi_agent::{bedrock, CheckOptions};
+use cmi_format::document::CheckDocument;
 use cmi_format::Report;
 use indicatif::ProgressBar;
 
@@ -213,7 +214,7 @@ pub fn import(args: ImportArgs) -> Result<u8> {
             .preflight
             .report
             .as_ref()
-            .map(|report| render::json::document(&context, report));
+            .map(|report| CheckDocument::new(&args.source, args.strict, report));
         let document = ImportDocument::new(&args.source, check, &outcome);
         let Some(submission) = outcome.submission else {
             if json {

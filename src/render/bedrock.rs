@@ -21,9 +21,12 @@ use serde::Serialize;
 
 use super::{DIM_STYLE, ERROR_STYLE, PASS_STYLE};
 
-/// Writes a document ([`cmi_agent::import::ImportDocument`], [`cmi_agent::jobs::JobDocument`]), indented, with a final newline.
+/// Writes a document ([`cmi_agent::import::ImportDocument`], [`cmi_agent::jobs::JobDocument`]),
+/// indented, with a final newline; its keys in ascending order at every level, as every
+/// document of the tool (written through [`serde_json::Value`]).
 pub fn write_json(out: &mut dyn Write, document: &impl Serialize) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, document)?;
+    let value = serde_json::to_value(document)?;
+    serde_json::to_writer_pretty(&mut *out, &value)?;
     writeln!(out)
 }
 

@@ -64,9 +64,3 @@ pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) 
     serde_json::to_writer_pretty(&mut *out, &value)?;
     writeln!(out)
 }
-
-/// The check document of a report as a JSON value, for documents that embed it (`import`).
-pub fn document(context: &ReportContext<'_>, report: &Report) -> serde_json::Value {
-    serde_json::to_value(CheckDocument::new(context.source, context.strict, report))
-        .expect("a check document has string keys only")
-}

@@ -8,7 +8,6 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_bedrock::error::ProvideErrorMetadata;
-use serde::{Deserialize, Serialize};
 
 use crate::aws::{self, AwsError, AwsOptions};
 
@@ -29,25 +28,6 @@ pub fn client_for(config: &SdkConfig, endpoint_url: Option<&str>) -> aws_sdk_bed
         builder = builder.endpoint_url(url);
     }
     aws_sdk_bedrock::Client::from_conf(builder.build())
-}
-
-/// The tool that wrote a document: the `tool` field of the Bedrock commands' documents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Tool {
-    /// `cmi-preflight`.
-    pub name: String,
-    /// Its version.
-    pub version: String,
-}
-
-impl Tool {
-    /// This build of cmi-preflight (the workspace shares one version).
-    pub fn current() -> Tool {
-        Tool {
-            name: "cmi-preflight".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-        }
-    }
 }
 
 /// A Bedrock call the service refused or failed.

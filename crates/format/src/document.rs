@@ -117,26 +117,6 @@ impl CheckDocument {
     }
 }
 
-/// The document of `report` about `source`, under `schema` (the check schema, or one that
-/// extends it), with `fields` added at the top level, as a JSON value.
-pub fn check_document(
-    schema: &str,
-    source: &str,
-    strict: bool,
-    fields: &serde_json::Map<String, serde_json::Value>,
-    report: &Report,
-) -> serde_json::Value {
-    let document = CheckDocument {
-        schema: schema.to_string(),
-        ..CheckDocument::new(source, strict, report)
-    };
-    let mut value = serde_json::to_value(document).expect("a check document has string keys only");
-    if let serde_json::Value::Object(map) = &mut value {
-        map.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
-    value
-}
-
 /// One rule of the catalog, as `rules --format json` prints it (an array of these for the
 /// whole catalog, one for `rules CODE`). It has no schema field: docs/rules.md describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,14 +166,12 @@ mod tests {
     #[test]
     fn a_failed_report_lists_its_findings_with_their_rules() {
         let report = failed_report();
-        let mut fields = serde_json::Map::new();
-        fields.insert("extra".into(), 1.into());
-        let document = check_document(CheckDocument::SCHEMA, "x/", false, &fields, &report);
+        let document = serde_json::to_value(CheckDocument::new("x/", false, &report)).unwrap();
+        assert_eq!(document["schema"], CheckDocument::SCHEMA);
         assert_eq!(document["passed"], false);
         assert_eq!(document["counts"]["error"], 1);
         assert_eq!(document["findings"][0]["code"], report.findings[0].code());
         assert_eq!(document["findings"][0]["file"], "config.json");
-        assert_eq!(document["extra"], 1);
         assert_eq!(document["tool"]["name"], "cmi-preflight");
     }
 

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::preflight::{preflight, Preflight, PreflightOptions};
 use super::{submit, ImportError, ValidRequest};
 use crate::backoff::Backoff;
-use crate::bedrock::{ServiceError, Tool};
+use cmi_format::document::{CheckDocument, Tool};
+
+use crate::bedrock::ServiceError;
 use crate::jobs::{self, Following, Job};
 use crate::manifest::Manifest;
 
@@ -218,7 +220,7 @@ pub async fn follow(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImportDocument {
     /// The check's document (`cmi-preflight.check.v1`); `None` when the check was skipped.
-    pub check: Option<serde_json::Value>,
+    pub check: Option<CheckDocument>,
     /// The idempotency token sent; `None` when nothing was.
     pub client_request_token: Option<String>,
     /// The artifact's fingerprint.
@@ -244,7 +246,7 @@ impl ImportDocument {
     /// The document of `outcome`, for `source` as given, with the check's document.
     pub fn new(
         source: &str,
-        check: Option<serde_json::Value>,
+        check: Option<CheckDocument>,
         outcome: &ImportOutcome,
     ) -> ImportDocument {
         let submission = outcome.submission.as_ref();
@@ -282,7 +284,7 @@ mod tests {
                 following: Following::Interrupted,
             }),
         };
-        let check = serde_json::json!({"passed": true, "schema": "cmi-preflight.check.v1"});
+        let check = CheckDocument::new("s3://models/llama/", false, &Report::default());
         let document = ImportDocument::new("s3://models/llama/", Some(check), &outcome);
         assert_eq!(document.schema, "cmi-preflight.import.v1");
         assert!(document.submitted);

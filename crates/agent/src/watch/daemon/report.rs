@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use aws_sdk_s3::primitives::ByteStream;
+use cmi_format::document::CheckDocument;
 use cmi_format::Report;
 use serde::{Deserialize, Serialize};
 
@@ -13,9 +14,8 @@ use crate::s3::describe_sdk_error;
 use crate::watch::health::ErrorKind;
 use crate::watch::state::ArtifactState;
 
-/// The report of one artifact version (docs/watch.md): the check document of
-/// [`cmi_format::document::check_document`] under [`WatchReport::SCHEMA`], with the artifact's
-/// fields.
+/// The report of one artifact version (docs/watch.md): the artifact's fields and its check
+/// document ([`CheckDocument`]) under [`WatchReport::SCHEMA`], in one object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WatchReport {
     /// The artifact's name.
@@ -26,9 +26,10 @@ pub struct WatchReport {
     pub fingerprint: String,
     /// The artifact digest of its manifest, for a version that passed.
     pub manifest_digest: Option<String>,
-    /// The check document's fields (`schema`, `tool`, `source`, `passed`, `findings`, ...).
+    /// The check document (`schema`, `tool`, `source`, `passed`, `findings`, ...), its
+    /// schema [`WatchReport::SCHEMA`].
     #[serde(flatten)]
-    pub check: serde_json::Map<String, serde_json::Value>,
+    pub check: CheckDocument,
 }
 
 impl WatchReport {
@@ -44,16 +45,9 @@ impl WatchReport {
         source: &str,
         report: &Report,
     ) -> WatchReport {
-        let document = cmi_format::document::check_document(
-            Self::SCHEMA,
-            source,
-            false,
-            &serde_json::Map::new(),
-            report,
-        );
-        let check = match document {
-            serde_json::Value::Object(fields) => fields,
-            _ => serde_json::Map::new(),
+        let check = CheckDocument {
+            schema: Self::SCHEMA.to_string(),
+            ..CheckDocument::new(source, false, report)
         };
         WatchReport {
             artifact: artifact.to_string(),
@@ -196,7 +190,7 @@ mod tests {
             "s3://models/llama-a/",
             &Report::default(),
         );
-        assert_eq!(report.check["schema"], WatchReport::SCHEMA);
+        assert_eq!(report.check.schema, WatchReport::SCHEMA);
         let text = report.to_json();
         let back: WatchReport = serde_json::from_str(&text).expect("deserialize");
         assert_eq!(back, report);
