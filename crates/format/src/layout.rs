@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::arch::{Architecture, CMI_LIMITS};
-use crate::artifact::{Artifact, Entry, CONFIG_JSON, INDEX_JSON};
+use crate::inputs::{Artifact, Entry, CONFIG_JSON, INDEX_JSON};
 use crate::finding::Finding;
 use crate::rules::RuleId;
 

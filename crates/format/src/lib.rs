@@ -11,17 +11,24 @@
 #![warn(missing_docs)]
 
 pub mod arch;
+pub mod arn;
 pub mod artifact;
 pub mod cmi_api;
 pub mod config;
+mod config_json;
+mod context;
 pub mod document;
 pub mod dtype;
 pub mod finding;
 pub mod index;
+mod inputs;
 pub mod layout;
+pub mod policy;
 pub mod region;
 pub mod rules;
+pub mod s3_uri;
 pub mod safetensors;
+mod severity;
 pub mod shapes;
 pub mod tokenizer;
 mod weights;

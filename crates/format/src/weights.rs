@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::artifact::{Context, CONFIG_JSON};
+use crate::context::Context;
+use crate::inputs::CONFIG_JSON;
 use crate::dtype::{Dtype, SUPPORTED_WEIGHT_DTYPES};
 use crate::finding::Finding;
 use crate::rules::RuleId;
