@@ -1,9 +1,7 @@
 //! The least-privilege policy generator: documents, validation errors, and atomic writes.
 
 use cmi_agent::policy::write_all;
-use cmi_format::policy::{
-    self, generate, sid, DocumentKind, PolicyError, PolicyInputs, PolicySet,
-};
+use cmi_format::policy::{self, generate, sid, DocumentKind, PolicyError, PolicyInputs, PolicySet};
 use serde_json::{json, Value};
 
 const A: &str = "111122223333";

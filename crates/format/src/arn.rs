@@ -265,7 +265,10 @@ mod tests {
         }
         assert_eq!(bucket(AWS, "b"), "arn:aws:s3:::b");
         assert_eq!(object(AWS, "b", "p/*"), "arn:aws:s3:::b/p/*");
-        assert_eq!(account_root(AWS, "111122223333"), "arn:aws:iam::111122223333:root");
+        assert_eq!(
+            account_root(AWS, "111122223333"),
+            "arn:aws:iam::111122223333:root"
+        );
         assert_eq!(
             import_jobs(AWS, "us-east-1", "111122223333"),
             "arn:aws:bedrock:us-east-1:111122223333:model-import-job/*"
@@ -281,10 +284,7 @@ mod tests {
             assert!(KmsKeyArn::parse(arn).is_ok(), "{arn}");
             assert!(KMS_KEY_ID.validate(arn).is_ok(), "{arn}");
         }
-        assert_eq!(
-            KmsKeyArn::parse("alias/models"),
-            Err(KmsKeyArnError::Alias)
-        );
+        assert_eq!(KmsKeyArn::parse("alias/models"), Err(KmsKeyArnError::Alias));
         assert_eq!(
             KmsKeyArn::parse("1234abcd-12ab-34cd-56ef-1234567890ab"),
             Err(KmsKeyArnError::NotArn)

@@ -14,8 +14,7 @@ use crate::{config, index, layout, shapes, tokenizer, weights};
 
 pub use crate::inputs::{
     Artifact, Entry, CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON, CONFIG_JSON, DOCUMENTS,
-    DOCUMENT_LIMIT, INDEX_JSON, SNIFF_LEN, TOKENIZER_CONFIG_JSON, TOKENIZER_JSON,
-    TOKENIZER_MODEL,
+    DOCUMENT_LIMIT, INDEX_JSON, SNIFF_LEN, TOKENIZER_CONFIG_JSON, TOKENIZER_JSON, TOKENIZER_MODEL,
 };
 
 /// What a check needs to read, decided from the listing alone.

@@ -1,7 +1,7 @@
 //! config.json: the architecture allow-list, custom code, context length, transformers
 //! version and quantization.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::arch::{Architecture, CMI_LIMITS};
 use crate::config_json::json_kind;

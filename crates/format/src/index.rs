@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::inputs::{Artifact, INDEX_JSON};
 use crate::finding::Finding;
+use crate::inputs::{Artifact, INDEX_JSON};
 use crate::layout::ADAPTER_FILES;
 use crate::rules::RuleId;
 use crate::safetensors::TensorInfo;

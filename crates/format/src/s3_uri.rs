@@ -240,7 +240,10 @@ mod tests {
         assert_eq!(normalize_prefix("models/llama").unwrap(), "models/llama/");
         assert_eq!(normalize_prefix("models/llama/").unwrap(), "models/llama/");
         assert_eq!(normalize_prefix("a/(b)!_*'.c-d").unwrap(), "a/(b)!_*'.c-d/");
-        assert_eq!(normalize_prefix("models/a b"), Err(PrefixError::Char(' ', 8)));
+        assert_eq!(
+            normalize_prefix("models/a b"),
+            Err(PrefixError::Char(' ', 8))
+        );
         assert_eq!(normalize_prefix("modèle/"), Err(PrefixError::Char('è', 3)));
         assert_eq!(normalize_prefix("/m/"), Err(PrefixError::LeadingSlash));
         assert_eq!(normalize_prefix("m//x/"), Err(PrefixError::EmptySegment));
@@ -254,7 +257,10 @@ mod tests {
         assert_eq!(validate_bucket_name("ab"), Err(BucketNameError::Length(2)));
         assert_eq!(validate_bucket_name("-abc"), Err(BucketNameError::Edge));
         assert_eq!(validate_bucket_name("abc."), Err(BucketNameError::Edge));
-        assert_eq!(validate_bucket_name("a..b"), Err(BucketNameError::DoubleDot));
+        assert_eq!(
+            validate_bucket_name("a..b"),
+            Err(BucketNameError::DoubleDot)
+        );
         assert_eq!(
             validate_bucket_name("192.168.5.4"),
             Err(BucketNameError::IpAddress)

@@ -8,11 +8,11 @@ use serde_json::Value;
 
 use crate::config_json::json_kind;
 use crate::context::Context;
+use crate::finding::Finding;
 use crate::inputs::{
     CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON, CONFIG_JSON, TOKENIZER_CONFIG_JSON, TOKENIZER_JSON,
     TOKENIZER_MODEL,
 };
-use crate::finding::Finding;
 use crate::rules::RuleId;
 
 /// Tokenizer classes that Bedrock documents as supported (Amazon Bedrock User Guide, "Use

@@ -279,7 +279,11 @@ impl PolicyError {
 
     /// The error of the key flag `field` (`--source-kms-key-arn` or `--hosting-kms-key-arn`)
     /// for a value that is not a key ARN.
-    pub(crate) fn kms_key(field: &'static str, value: &str, problem: KmsKeyArnError) -> PolicyError {
+    pub(crate) fn kms_key(
+        field: &'static str,
+        value: &str,
+        problem: KmsKeyArnError,
+    ) -> PolicyError {
         let value = value.to_string();
         match problem {
             KmsKeyArnError::Alias => PolicyError::KmsKeyAlias { field, value },

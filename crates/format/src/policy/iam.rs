@@ -54,7 +54,11 @@ pub struct Statement {
     #[serde(rename = "Resource", default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
     /// Conditions: operator (`StringEquals`) to condition key (`aws:SourceAccount`) to values.
-    #[serde(rename = "Condition", default, skip_serializing_if = "Condition::is_empty")]
+    #[serde(
+        rename = "Condition",
+        default,
+        skip_serializing_if = "Condition::is_empty"
+    )]
     pub condition: Condition,
 }
 
