@@ -6,6 +6,14 @@
 //! [`artifact::plan`] asks for, and hands them back to [`artifact::check`], which returns
 //! [`Finding`]s tied to the rules of the [`rules`] catalog.
 //!
+//! The types that the plan, the check and the rule groups share have modules of their own
+//! (the caller's inputs, the parsed context, config.json, severities), so that no two modules
+//! import each other.
+//!
+//! The other rules as data live here too: the `CreateModelImportJob` field constraints
+//! ([`cmi_api`]), ARNs ([`arn`]), S3 URIs ([`s3_uri`]) and the least-privilege IAM documents
+//! of the `policy` command ([`policy`]).
+//!
 //! What it is not: a loader. It reads headers and small JSON documents only, never tensor data.
 
 #![warn(missing_docs)]

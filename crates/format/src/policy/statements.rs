@@ -2,8 +2,6 @@
 //! can quote the exact statement that fixes a failed step. Every statement has a stable `Sid`
 //! (see [`sid`]).
 
-use std::collections::BTreeMap;
-
 use super::iam::{Condition, Effect, OneOrMany, Principal, Statement};
 use super::inputs::ValidatedInputs;
 
@@ -75,7 +73,7 @@ fn allow(
 fn add(condition: &mut Condition, operator: &str, key: &str, values: OneOrMany) {
     condition
         .entry(operator.to_string())
-        .or_insert_with(BTreeMap::new)
+        .or_default()
         .insert(key.to_string(), values);
 }
 
