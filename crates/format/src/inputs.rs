@@ -59,7 +59,7 @@ impl Entry {
     }
 }
 
-/// Everything the check knows about an artifact: its listing and the bytes of [`Plan`].
+/// Everything the check knows about an artifact: its listing and the bytes of [`crate::Plan`].
 #[derive(Debug, Clone, Default)]
 pub struct Artifact {
     /// Every file, with its size.

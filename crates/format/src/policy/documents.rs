@@ -73,7 +73,7 @@ impl PolicySet {
         self.documents.iter().find(|d| d.kind == kind)
     }
 
-    /// The statement with the given `Sid` (see [`sid`]) and the document that holds it.
+    /// The statement with the given `Sid` (see [`super::sid`]) and the document that holds it.
     pub fn statement(&self, sid: &str) -> Option<(&PolicyDocument, &Statement)> {
         self.documents.iter().find_map(|doc| {
             doc.policy
