@@ -239,7 +239,7 @@ fn rules(args: RulesArgs) -> Result<u8> {
 }
 
 fn policy(args: PolicyArgs) -> Result<u8> {
-    let inputs = cmi_agent::policy::PolicyInputs {
+    let inputs = cmi_format::policy::PolicyInputs {
         bucket: args.bucket,
         prefix: args.prefix,
         bucket_account: args.bucket_account,
@@ -250,7 +250,7 @@ fn policy(args: PolicyArgs) -> Result<u8> {
         hosting_kms_key_arn: args.hosting_kms_key_arn,
     };
     let validated = inputs.validate()?;
-    let set = cmi_agent::policy::generate(&validated);
+    let set = cmi_format::policy::generate(&validated);
     let mut stderr = anstream::stderr();
     for note in &set.notes {
         writeln!(

@@ -3,49 +3,19 @@
 
 use std::io::{self, Write};
 
-use cmi_agent::doctor::{Diagnosis, Status};
+use cmi_agent::doctor::{Diagnosis, DoctorDocument, Status};
+use cmi_agent::manifest::Tool;
+use cmi_format::policy::iam;
 
 use super::{DIM_STYLE, ERROR_STYLE, PASS_STYLE, WARNING_STYLE};
 
-/// Identifier of the schema of `doctor --format json`.
-pub const DOCTOR_SCHEMA: &str = "cmi-preflight.doctor.v1";
-
-/// Writes the diagnosis as one JSON document; each fix's statement is a JSON object.
+/// Writes the diagnosis as one [`DoctorDocument`]; each fix's statement is a JSON object.
 pub fn write_json(out: &mut dyn Write, source: &str, diagnosis: &Diagnosis) -> io::Result<()> {
-    let steps: Vec<serde_json::Value> = diagnosis
-        .steps
-        .iter()
-        .map(|step| {
-            let fixes: Vec<serde_json::Value> = step
-                .fixes
-                .iter()
-                .map(|fix| {
-                    let statement = serde_json::from_str(&fix.statement)
-                        .unwrap_or_else(|_| serde_json::Value::from(fix.statement.as_str()));
-                    serde_json::json!({"target": fix.target, "statement": statement})
-                })
-                .collect();
-            serde_json::json!({
-                "name": step.name,
-                "status": match step.status {
-                    Status::Pass => "pass",
-                    Status::Fail => "fail",
-                    Status::Skip => "skip",
-                },
-                "detail": step.detail,
-                "fixes": fixes,
-            })
-        })
-        .collect();
-    let document = serde_json::json!({
-        "schema": DOCTOR_SCHEMA,
-        "tool": {"name": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION")},
-        "source": source,
-        "passed": diagnosis.passed(),
-        "steps": steps,
-        "notes": diagnosis.notes,
-    });
-    serde_json::to_writer_pretty(&mut *out, &document)?;
+    let tool = Tool {
+        name: env!("CARGO_PKG_NAME").to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &DoctorDocument::new(tool, source, diagnosis))?;
     writeln!(out)
 }
 
@@ -74,7 +44,7 @@ pub fn write(out: &mut dyn Write, diagnosis: &Diagnosis) -> io::Result<()> {
                 "      {WARNING_STYLE}fix:{WARNING_STYLE:#} add to the {}:",
                 fix.target
             )?;
-            for line in fix.statement.lines() {
+            for line in iam::render(&fix.statement).lines() {
                 writeln!(out, "        {line}")?;
             }
         }

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use cmi_agent::policy::PolicySet;
+use cmi_format::policy::PolicySet;
 
 use super::DIM_STYLE;
 

@@ -2,8 +2,9 @@
 //!
 //! Each step asks one question of AWS, as the caller or as the execution role, and passes,
 //! fails or is skipped (when an earlier failure makes it moot, or the caller may not ask).
-//! A failed step carries the policy statements that fix it, built by [`crate::policy`] so
-//! that they are the same documents `cmi-preflight policy` writes.
+//! A failed step carries the policy statements that fix it, built by [`cmi_format::policy`]
+//! so that they are the same documents `cmi-preflight policy` writes. [`DoctorDocument`] is
+//! the diagnosis as `doctor --format json` prints it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,12 +13,16 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use futures::stream::{self, StreamExt};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
 
 use crate::aws::{self, AwsOptions, DEFAULT_SESSION_NAME};
-use crate::policy::{self, PolicyInputs, ValidatedInputs};
+use crate::manifest::Tool;
 use crate::s3::{describe_sdk_error, s3_client, ManagedKeyProbe, S3Source, S3Uri};
 use crate::source::Source;
+use cmi_format::arn::RoleArn;
+use cmi_format::policy::iam::{self, Effect, OneOrMany, Principal, Statement};
+use cmi_format::policy::{self, PolicyInputs, ValidatedInputs};
 use cmi_format::RuleId;
 
 /// What `doctor` examines.
@@ -35,8 +40,9 @@ pub struct DoctorOptions {
     pub concurrency: usize,
 }
 
-/// The outcome of a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The outcome of a step; in JSON, `pass`, `fail` or `skip`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     /// The step found nothing wrong.
     Pass,
@@ -51,8 +57,8 @@ pub enum Status {
 pub struct Fix {
     /// Where to add the statement: which policy of which resource in which account.
     pub target: String,
-    /// The statement, pretty-printed JSON.
-    pub statement: String,
+    /// The statement.
+    pub statement: Statement,
 }
 
 /// One step of the diagnosis.
@@ -108,6 +114,88 @@ impl Diagnosis {
     }
 }
 
+/// The document of `doctor --format json` (docs/json-output.md). Its fields are declared in
+/// the order of the keys in the document, which is alphabetical.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoctorDocument {
+    /// Remarks about the inputs.
+    pub notes: Vec<String>,
+    /// Whether no step failed.
+    pub passed: bool,
+    /// [`DoctorDocument::SCHEMA`].
+    pub schema: String,
+    /// The artifact, as given.
+    pub source: String,
+    /// Every step, in the order they ran.
+    pub steps: Vec<StepDocument>,
+    /// The program that wrote the document.
+    pub tool: Tool,
+}
+
+/// One step of a [`DoctorDocument`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepDocument {
+    /// One line: what was found.
+    pub detail: String,
+    /// For a failed step, the statements that fix it.
+    pub fixes: Vec<FixDocument>,
+    /// What the step checks.
+    pub name: String,
+    /// Its outcome.
+    pub status: Status,
+}
+
+/// One fix of a [`StepDocument`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FixDocument {
+    /// The statement, as a JSON object ready to merge into the policy. Its keys are sorted
+    /// by name, as in the rest of the document (the files of `policy` use IAM's order).
+    #[serde(serialize_with = "keys_sorted")]
+    pub statement: Statement,
+    /// Where the statement goes.
+    pub target: String,
+}
+
+impl DoctorDocument {
+    /// Identifier of the schema of `doctor --format json`.
+    pub const SCHEMA: &'static str = "cmi-preflight.doctor.v1";
+
+    /// The document of `diagnosis` about `source`, written by `tool`.
+    pub fn new(tool: Tool, source: &str, diagnosis: &Diagnosis) -> DoctorDocument {
+        DoctorDocument {
+            notes: diagnosis.notes.clone(),
+            passed: diagnosis.passed(),
+            schema: DoctorDocument::SCHEMA.to_string(),
+            source: source.to_string(),
+            steps: diagnosis
+                .steps
+                .iter()
+                .map(|step| StepDocument {
+                    detail: step.detail.clone(),
+                    fixes: step
+                        .fixes
+                        .iter()
+                        .map(|fix| FixDocument {
+                            statement: fix.statement.clone(),
+                            target: fix.target.clone(),
+                        })
+                        .collect(),
+                    name: step.name.to_string(),
+                    status: step.status,
+                })
+                .collect(),
+            tool,
+        }
+    }
+}
+
+/// Serializes a statement through a `serde_json::Value`, whose object keys are sorted.
+fn keys_sorted<S: Serializer>(statement: &Statement, serializer: S) -> Result<S::Ok, S::Error> {
+    serde_json::to_value(statement)
+        .map_err(serde::ser::Error::custom)?
+        .serialize(serializer)
+}
+
 /// Why the doctor could not run at all.
 #[derive(Debug, thiserror::Error)]
 pub enum DoctorError {
@@ -131,26 +219,13 @@ const STEPS_AFTER_ASSUME: &[&str] = &[
     "decrypt objects",
 ];
 
-/// A role ARN split into account and name (the name without its path).
-fn parse_role_arn(arn: &str) -> Option<(String, String)> {
-    let rest = arn.strip_prefix("arn:")?;
-    let mut parts = rest.splitn(5, ':');
-    let _partition = parts.next()?;
-    let service = parts.next()?;
-    let _region = parts.next()?;
-    let account = parts.next()?;
-    let resource = parts.next()?;
-    let path_and_name = resource.strip_prefix("role/")?;
-    let name = path_and_name.rsplit('/').next()?;
-    (service == "iam" && account.len() == 12 && !name.is_empty())
-        .then(|| (account.to_string(), name.to_string()))
-}
-
 /// Runs every step.
 pub async fn doctor(options: &DoctorOptions) -> Result<Diagnosis, DoctorError> {
     let role_arn = options.aws.role_arn.clone().ok_or(DoctorError::NoRole)?;
-    let (role_account, role_name) =
-        parse_role_arn(&role_arn).ok_or_else(|| DoctorError::BadRoleArn(role_arn.clone()))?;
+    let RoleArn {
+        account: role_account,
+        name: role_name,
+    } = RoleArn::parse(&role_arn).ok_or_else(|| DoctorError::BadRoleArn(role_arn.clone()))?;
     let caller_options = AwsOptions {
         role_arn: None,
         ..options.aws.clone()
@@ -249,12 +324,14 @@ pub async fn doctor(options: &DoctorOptions) -> Result<Diagnosis, DoctorError> {
             )
         }
         Err(error) => {
-            let statement = json!({
-                "Sid": "CmiPreflightDoctor",
-                "Effect": "Allow",
-                "Principal": {"AWS": caller_arn},
-                "Action": "sts:AssumeRole"
-            });
+            let statement = Statement {
+                sid: "CmiPreflightDoctor".to_string(),
+                effect: Effect::Allow,
+                principal: Some(Principal::Aws(caller_arn.clone())),
+                action: OneOrMany::One("sts:AssumeRole".to_string()),
+                resource: None,
+                condition: iam::Condition::new(),
+            };
             diagnosis.fail(
                 "assume role",
                 format!(
@@ -265,7 +342,7 @@ pub async fn doctor(options: &DoctorOptions) -> Result<Diagnosis, DoctorError> {
                     target: format!(
                         "trust policy of role {role_name} (account {role_account}), beside the statement for bedrock.amazonaws.com, so that the doctor can act as Bedrock; the caller also needs sts:AssumeRole on the role in its own policy"
                     ),
-                    statement: policy::render(&statement),
+                    statement,
                 }],
             );
             diagnosis.skip_rest(STEPS_AFTER_ASSUME, "the role could not be assumed");
@@ -409,11 +486,8 @@ fn with_credentials(config: &SdkConfig, credentials: Credentials) -> SdkConfig {
         .build()
 }
 
-fn fix(target: String, statement: &Value) -> Fix {
-    Fix {
-        target,
-        statement: policy::render(statement),
-    }
+fn fix(target: String, statement: Statement) -> Fix {
+    Fix { target, statement }
 }
 
 fn role_target(v: &ValidatedInputs) -> String {
@@ -434,15 +508,15 @@ fn bucket_target(v: &ValidatedInputs) -> String {
 
 fn list_fixes(v: &ValidatedInputs) -> Vec<Fix> {
     vec![
-        fix(role_target(v), &policy::role_list_statement(v)),
-        fix(bucket_target(v), &policy::bucket_list_statement(v)),
+        fix(role_target(v), policy::role_list_statement(v)),
+        fix(bucket_target(v), policy::bucket_list_statement(v)),
     ]
 }
 
 fn read_fixes(v: &ValidatedInputs) -> Vec<Fix> {
     vec![
-        fix(role_target(v), &policy::role_read_statement(v)),
-        fix(bucket_target(v), &policy::bucket_read_statement(v)),
+        fix(role_target(v), policy::role_read_statement(v)),
+        fix(bucket_target(v), policy::bucket_read_statement(v)),
     ]
 }
 
@@ -490,7 +564,7 @@ async fn trust_step(
                     v.role_name(),
                     v.hosting_account()
                 ),
-                &policy::trust_statement(v),
+                policy::trust_statement(v),
             )]
         })
         .unwrap_or_default();
@@ -717,7 +791,7 @@ fn kms_fixes(v: &ValidatedInputs, key: &str) -> Vec<Fix> {
         return Vec::new();
     };
     let mut fixes: Vec<Fix> = policy::role_kms_statements(&with_key)
-        .iter()
+        .into_iter()
         .map(|s| fix(role_target(&with_key), s))
         .collect();
     if let Some(statement) = policy::source_kms_key_statement(&with_key) {
@@ -726,7 +800,7 @@ fn kms_fixes(v: &ValidatedInputs, key: &str) -> Vec<Fix> {
                 "key policy of {key} (account {})",
                 with_key.bucket_account()
             ),
-            &statement,
+            statement,
         ));
     }
     fixes
@@ -736,14 +810,51 @@ fn kms_fixes(v: &ValidatedInputs, key: &str) -> Vec<Fix> {
 mod tests {
     use super::*;
 
+    use serde_json::json;
+
     #[test]
-    fn role_arns() {
+    fn the_json_document_round_trips_and_keeps_its_key_order() {
+        let inputs = PolicyInputs {
+            bucket: "models".into(),
+            prefix: Some("llama/".into()),
+            bucket_account: "111122223333".into(),
+            hosting_account: "111122223333".into(),
+            region: "us-east-1".into(),
+            role_name: "cmi".into(),
+            source_kms_key_arn: None,
+            hosting_kms_key_arn: None,
+        }
+        .validate()
+        .unwrap();
+        let mut diagnosis = Diagnosis::default();
+        diagnosis.push("caller identity", Status::Pass, "arn:aws:iam::1:user/me");
+        diagnosis.fail("read objects", "denied", read_fixes(&inputs));
+        diagnosis.push("decrypt objects", Status::Skip, "no SSE-KMS object");
+        diagnosis.notes.push("a note".into());
+        let tool = Tool {
+            name: "cmi-preflight".into(),
+            version: "0.1.0".into(),
+        };
+        let document = DoctorDocument::new(tool, "s3://models/llama/", &diagnosis);
+        let text = serde_json::to_string_pretty(&document).unwrap();
+        let back: DoctorDocument = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, document);
+        // The bytes of the document as a `serde_json::Value` (sorted keys) would have them.
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(serde_json::to_string_pretty(&value).unwrap(), text);
+        assert_eq!(value["schema"], "cmi-preflight.doctor.v1");
+        assert_eq!(value["passed"], false);
+        assert_eq!(value["steps"][1]["status"], "fail");
         assert_eq!(
-            parse_role_arn("arn:aws:iam::123456789012:role/service-role/cmi"),
-            Some(("123456789012".to_string(), "cmi".to_string()))
+            value["steps"][1]["fixes"][0]["statement"],
+            json!({
+                "Sid": "CmiRoleReadModelObjects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": "arn:aws:s3:::models/llama/*",
+                "Condition": { "StringEquals": { "aws:ResourceAccount": "111122223333" } }
+            })
         );
-        assert_eq!(parse_role_arn("arn:aws:iam::123:role/x"), None);
-        assert_eq!(parse_role_arn("arn:aws:s3:::bucket"), None);
     }
 
     #[test]

@@ -8,13 +8,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
-use std::str::FromStr;
 use std::sync::Mutex;
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::ServerSideEncryption;
 use cmi_format::cmi_api::S3_URI;
+pub use cmi_format::s3_uri::{S3Uri, S3UriError};
 use cmi_format::{Entry, Finding, RuleId};
 use tracing::debug;
 
@@ -27,76 +27,6 @@ use tokio::sync::Semaphore;
 
 use crate::hash::{self, FileDigest, HashError, HashOptions, OrderedHasher, Progress};
 use crate::source::{Listing, ObjectMeta, ReadError, Source, SourceError};
-
-/// A parsed `s3://bucket/prefix/` URI. The prefix is empty or ends with `/`, so that
-/// `s3://b/model` never matches the objects of `s3://b/model-v2/`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Uri {
-    /// Bucket name.
-    pub bucket: String,
-    /// Key prefix: empty, or ending with `/`.
-    pub prefix: String,
-}
-
-/// Why a string is not an `s3://` URI.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{uri:?} is not an S3 URI: {reason}")]
-pub struct S3UriError {
-    /// The text given.
-    pub uri: String,
-    /// What is wrong.
-    pub reason: &'static str,
-}
-
-impl FromStr for S3Uri {
-    type Err = S3UriError;
-
-    fn from_str(uri: &str) -> Result<S3Uri, S3UriError> {
-        let error = |reason| S3UriError {
-            uri: uri.to_string(),
-            reason,
-        };
-        let rest = uri
-            .strip_prefix("s3://")
-            .ok_or_else(|| error("it must start with s3:// (lowercase)"))?;
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            return Err(error("the bucket name is missing"));
-        }
-        let prefix = if prefix.is_empty() || prefix.ends_with('/') {
-            prefix.to_string()
-        } else {
-            format!("{prefix}/")
-        };
-        Ok(S3Uri {
-            bucket: bucket.to_string(),
-            prefix,
-        })
-    }
-}
-
-impl fmt::Display for S3Uri {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "s3://{}/{}", self.bucket, self.prefix)
-    }
-}
-
-impl S3Uri {
-    /// The ARN of the bucket.
-    pub fn bucket_arn(&self) -> String {
-        format!("arn:aws:s3:::{}", self.bucket)
-    }
-
-    /// The ARN of an object of the artifact.
-    pub fn object_arn(&self, path: &str) -> String {
-        format!("arn:aws:s3:::{}/{}{}", self.bucket, self.prefix, path)
-    }
-
-    /// The ARN pattern of every object of the artifact.
-    pub fn objects_arn(&self) -> String {
-        format!("arn:aws:s3:::{}/{}*", self.bucket, self.prefix)
-    }
-}
 
 /// An ETag without its quotes.
 fn unquote(etag: &str) -> String {
@@ -697,26 +627,5 @@ impl fmt::Debug for S3Source {
             .field("uri", &self.uri)
             .field("reader", &self.reader)
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_uris_and_normalizes_the_prefix() {
-        let uri: S3Uri = "s3://bucket/models/llama".parse().unwrap();
-        assert_eq!(uri.prefix, "models/llama/");
-        assert_eq!(uri.to_string(), "s3://bucket/models/llama/");
-        let bare: S3Uri = "s3://bucket".parse().unwrap();
-        assert_eq!(bare.prefix, "");
-        assert_eq!(
-            bare.object_arn("config.json"),
-            "arn:aws:s3:::bucket/config.json"
-        );
-        assert!("S3://bucket/x".parse::<S3Uri>().is_err());
-        assert!("s3:///x".parse::<S3Uri>().is_err());
-        assert!("/local/path".parse::<S3Uri>().is_err());
     }
 }

@@ -1,8 +1,7 @@
 //! The least-privilege policy generator: documents, validation errors, and atomic writes.
 
-use cmi_agent::policy::{
-    self, generate, sid, write_all, DocumentKind, PolicyError, PolicyInputs, PolicySet,
-};
+use cmi_agent::policy::write_all;
+use cmi_format::policy::{self, generate, sid, DocumentKind, PolicyError, PolicyInputs, PolicySet};
 use serde_json::{json, Value};
 
 const A: &str = "111122223333";
@@ -142,7 +141,8 @@ fn full_example_matches_exactly() {
         }),
     ];
     for (doc, expected) in set.documents.iter().zip(expected) {
-        assert_eq!(doc.json, expected, "{}", doc.file_name);
+        let typed = serde_json::to_value(&doc.policy).unwrap();
+        assert_eq!(typed, expected, "{}", doc.file_name);
         let reparsed: Value = serde_json::from_str(&doc.to_pretty_json()).unwrap();
         assert_eq!(reparsed, expected, "{} as written", doc.file_name);
     }
@@ -186,20 +186,19 @@ fn without_prefix_or_keys() {
     assert_eq!(set.documents.len(), 3);
     assert!(set.get(DocumentKind::SourceKmsKeyPolicyStatement).is_none());
     let (_, list) = set.statement(sid::BUCKET_LIST).unwrap();
-    assert!(list.get("Condition").is_none());
+    assert!(list.condition.is_empty());
     let (_, read) = set.statement(sid::ROLE_READ).unwrap();
-    assert_eq!(read["Resource"], "arn:aws:s3:::research-models/*");
+    assert_eq!(
+        read.resource.as_deref(),
+        Some("arn:aws:s3:::research-models/*")
+    );
     let (doc, list) = set.statement(sid::ROLE_LIST).unwrap();
     assert_eq!(doc.kind, DocumentKind::RoleIdentityPolicy);
     assert_eq!(
-        list["Condition"],
+        serde_json::to_value(&list.condition).unwrap(),
         json!({ "StringEquals": { "aws:ResourceAccount": A } })
     );
-    assert_eq!(
-        doc.json["Statement"].as_array().unwrap().len(),
-        2,
-        "no KMS statement"
-    );
+    assert_eq!(doc.policy.statement.len(), 2, "no KMS statement");
     // Cross-account without a source key: a note about SSE-KMS and aws/s3.
     assert!(set.notes.iter().any(|n| n.contains("aws/s3")));
 }
@@ -223,10 +222,7 @@ fn role_kms_statements_are_also_available_alone() {
     let alone = policy::role_kms_statements(&v);
     assert_eq!(alone.len(), 1);
     let identity = policy::role_identity_policy(&v);
-    assert!(identity["Statement"]
-        .as_array()
-        .unwrap()
-        .contains(&alone[0]));
+    assert!(identity.statement.contains(&alone[0]));
     assert!(policy::role_kms_statements(&minimal().validate().unwrap()).is_empty());
 }
 

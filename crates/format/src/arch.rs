@@ -1,8 +1,10 @@
 //! What Custom Model Import accepts, as data: the architecture allow-list, the limits, and the
 //! tensor layout that transformers writes for the architectures whose shapes are checked.
 //!
-//! Source: `reference/bedrock-cmi.md` sections 2 and 3 (AWS user guide and botocore model) and
-//! `reference/tensor-names.md` (transformers 4.57.6 `save_pretrained`).
+//! Sources: the Amazon Bedrock User Guide page "Use Custom model import to import a customized
+//! open-source model into Amazon Bedrock" (architectures, Regions and limits), the botocore
+//! service model `botocore/data/bedrock/2023-04-20/service-2.json`, and the tensor names and
+//! shapes that transformers 4.57.6 `save_pretrained` writes for each architecture.
 
 use crate::dtype::Dtype;
 
@@ -111,7 +113,8 @@ const NESTED_CONTEXT: &[&str] = &[
 ];
 const NESTED_VOCAB: &[&str] = &["text_config.vocab_size", "vocab_size"];
 
-/// The allow-list of reference/bedrock-cmi.md section 2, as of [`ALLOW_LIST_AS_OF`].
+/// The architectures of the Amazon Bedrock User Guide page "Use Custom model import to import
+/// a customized open-source model into Amazon Bedrock", as of [`ALLOW_LIST_AS_OF`].
 pub static ARCHITECTURES: &[Architecture] = &[
     Architecture {
         aws_name: "Llama",
@@ -573,7 +576,7 @@ mod tests {
 
     #[test]
     fn deep_checked_layouts_match_the_reference_counts() {
-        // Per-layer plus model-level templates, from reference/tensor-names.md.
+        // Per-layer plus model-level templates, as transformers 4.57.6 `save_pretrained` writes.
         let count = |name: &str| architecture(name).unwrap().layout.unwrap().tensors.len();
         assert_eq!(count("llama"), 12);
         assert_eq!(count("mistral"), 12);

@@ -6,65 +6,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::arch::{self, Architecture};
-use crate::config::Config;
+use crate::arch;
+use crate::context::Context;
 use crate::dtype::Dtype;
 use crate::finding::{Finding, Severity};
-use crate::index::ShardIndex;
-use crate::safetensors::{Header, HeaderError, TensorInfo};
 use crate::{config, index, layout, shapes, tokenizer, weights};
 
-/// Name of the model configuration.
-pub const CONFIG_JSON: &str = "config.json";
-/// Name of the fast-tokenizer file.
-pub const TOKENIZER_JSON: &str = "tokenizer.json";
-/// Name of the tokenizer configuration.
-pub const TOKENIZER_CONFIG_JSON: &str = "tokenizer_config.json";
-/// Name of the SentencePiece model.
-pub const TOKENIZER_MODEL: &str = "tokenizer.model";
-/// Name of the sharded-weights index.
-pub const INDEX_JSON: &str = "model.safetensors.index.json";
-/// Name of the raw chat-template file.
-pub const CHAT_TEMPLATE_JINJA: &str = "chat_template.jinja";
-/// Name of the JSON chat-template file.
-pub const CHAT_TEMPLATE_JSON: &str = "chat_template.json";
-
-/// Small files that are read whole when present at the top level.
-pub const DOCUMENTS: &[&str] = &[
-    CONFIG_JSON,
-    TOKENIZER_JSON,
-    TOKENIZER_CONFIG_JSON,
-    INDEX_JSON,
-    CHAT_TEMPLATE_JINJA,
-    CHAT_TEMPLATE_JSON,
-];
-
-/// Largest document read whole (tokenizer.json of large vocabularies reaches tens of MB).
-pub const DOCUMENT_LIMIT: u64 = 64 * 1024 * 1024;
-
-/// Bytes read from the start of other files to recognise pickle and zip payloads.
-pub const SNIFF_LEN: u64 = 8;
-
-/// One file of the artifact.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// Path relative to the artifact root, `/`-separated.
-    pub path: String,
-    /// Size in bytes.
-    pub size: u64,
-}
-
-impl Entry {
-    /// Whether the file lies directly under the artifact root.
-    pub fn is_top_level(&self) -> bool {
-        !self.path.contains('/')
-    }
-
-    /// Whether the file is a safetensors file by name.
-    pub fn is_safetensors(&self) -> bool {
-        self.path.ends_with(".safetensors")
-    }
-}
+pub use crate::inputs::{
+    Artifact, Entry, CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON, CONFIG_JSON, DOCUMENTS,
+    DOCUMENT_LIMIT, INDEX_JSON, SNIFF_LEN, TOKENIZER_CONFIG_JSON, TOKENIZER_JSON, TOKENIZER_MODEL,
+};
 
 /// What a check needs to read, decided from the listing alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,46 +44,6 @@ pub fn plan(entries: &[Entry]) -> Plan {
         }
     }
     plan
-}
-
-/// Everything the check knows about an artifact: its listing and the bytes of [`Plan`].
-#[derive(Debug, Clone, Default)]
-pub struct Artifact {
-    /// Every file, with its size.
-    pub entries: Vec<Entry>,
-    /// Contents of the documents that were read.
-    pub documents: HashMap<String, Vec<u8>>,
-    /// Header of each safetensors file of the plan.
-    pub headers: HashMap<String, Result<Header, HeaderError>>,
-    /// First bytes of each sniffed file (and of each safetensors file).
-    pub magic: HashMap<String, Vec<u8>>,
-    /// Files that are present but could not be read, with the finding that says why (LY010
-    /// for a local I/O error; an S3 access rule when the source is S3).
-    pub unreadable: BTreeMap<String, Finding>,
-    /// Findings that the caller made while gathering the artifact (about the source rather
-    /// than the files: an empty S3 prefix, an archived object, an encryption key).
-    pub source_findings: Vec<Finding>,
-    /// The Bedrock Region of the import, when the caller knows it (the `RG` rules).
-    pub bedrock_region: Option<String>,
-}
-
-impl Artifact {
-    /// The entry of a path, if listed.
-    pub fn entry(&self, path: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.path == path)
-    }
-
-    /// Whether a path is present, readable or not.
-    pub fn has(&self, path: &str) -> bool {
-        self.entry(path).is_some() || self.unreadable.contains_key(path)
-    }
-
-    /// Top-level safetensors files, in listing order.
-    pub fn top_level_safetensors(&self) -> impl Iterator<Item = &Entry> {
-        self.entries
-            .iter()
-            .filter(|e| e.is_top_level() && e.is_safetensors())
-    }
 }
 
 /// What the check learned about the model, for reports and manifests.
@@ -178,25 +89,6 @@ impl Report {
     pub fn passed(&self, strict: bool) -> bool {
         self.count(Severity::Error) == 0 && (!strict || self.count(Severity::Warning) == 0)
     }
-}
-
-/// The tensors the loader will use, and whether the set is known completely.
-#[derive(Debug, Default)]
-pub(crate) struct Weights<'a> {
-    /// Tensor name to its entry and the file that holds it.
-    pub tensors: BTreeMap<&'a str, (&'a TensorInfo, &'a str)>,
-    /// False when a header failed, a shard is missing or the shard list is ambiguous: then
-    /// checks that need every tensor stay silent rather than guess.
-    pub complete: bool,
-}
-
-/// Parsed state shared by the rule groups.
-pub(crate) struct Context<'a> {
-    pub artifact: &'a Artifact,
-    pub config: Option<Config>,
-    pub architecture: Option<&'static Architecture>,
-    pub index: Option<ShardIndex>,
-    pub weights: Weights<'a>,
 }
 
 /// Runs every rule over the artifact.

@@ -1,6 +1,7 @@
-//! Constraints of the CreateModelImportJob request fields, as data, from the botocore model in
-//! reference/bedrock-cmi-shapes.json. Patterns are matched against the whole value (the model
-//! leaves them unanchored; the service's documentation shows them anchored).
+//! Constraints of the CreateModelImportJob request fields, as data, from the botocore service
+//! model `botocore/data/bedrock/2023-04-20/service-2.json` (as last changed on 2026-06-09).
+//! Patterns are matched against the whole value (the model leaves them unanchored; the
+//! service's documentation shows them anchored).
 
 use regex::Regex;
 

@@ -1,58 +1,16 @@
 //! config.json: the architecture allow-list, custom code, context length, transformers
 //! version and quantization.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::arch::{Architecture, CMI_LIMITS};
-use crate::artifact::{Artifact, Context, CONFIG_JSON};
+use crate::config_json::json_kind;
+use crate::context::Context;
 use crate::finding::Finding;
+use crate::inputs::{Artifact, CONFIG_JSON};
 use crate::rules::RuleId;
 
-/// A parsed config.json object.
-#[derive(Debug, Clone)]
-pub struct Config {
-    object: Map<String, Value>,
-}
-
-impl Config {
-    /// Wraps a JSON object.
-    pub fn new(object: Map<String, Value>) -> Config {
-        Config { object }
-    }
-
-    /// The value at a dotted path such as `text_config.vocab_size`.
-    pub fn get(&self, dotted: &str) -> Option<&Value> {
-        let mut parts = dotted.split('.');
-        let mut value = self.object.get(parts.next()?)?;
-        for part in parts {
-            value = value.as_object()?.get(part)?;
-        }
-        Some(value)
-    }
-
-    /// The value at the first of `keys` that is present and not null, with its key.
-    pub fn first<'k>(&self, keys: &[&'k str]) -> Option<(&'k str, &Value)> {
-        keys.iter()
-            .find_map(|k| self.get(k).filter(|v| !v.is_null()).map(|v| (*k, v)))
-    }
-
-    /// `model_type`.
-    pub fn model_type(&self) -> Option<&str> {
-        self.get("model_type")?.as_str()
-    }
-
-    /// `architectures[0]`.
-    pub fn architecture(&self) -> Option<&str> {
-        self.get("architectures")?.as_array()?.first()?.as_str()
-    }
-
-    /// `torch_dtype`, or `dtype` as transformers 4.56 and later write it.
-    pub fn torch_dtype(&self) -> Option<(&'static str, &str)> {
-        ["torch_dtype", "dtype"]
-            .into_iter()
-            .find_map(|k| self.get(k).and_then(Value::as_str).map(|v| (k, v)))
-    }
-}
+pub use crate::config_json::Config;
 
 /// Reads config.json; reports it when it is not a JSON object.
 pub(crate) fn parse(artifact: &Artifact, findings: &mut Vec<Finding>) -> Option<Config> {
@@ -75,18 +33,6 @@ pub(crate) fn parse(artifact: &Artifact, findings: &mut Vec<Finding>) -> Option<
             ));
             None
         }
-    }
-}
-
-/// The JSON type of a value, for messages.
-pub(crate) fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::artifact::{Artifact, Weights, INDEX_JSON};
 use crate::finding::Finding;
+use crate::inputs::{Artifact, INDEX_JSON};
 use crate::layout::ADAPTER_FILES;
 use crate::rules::RuleId;
 use crate::safetensors::TensorInfo;
@@ -37,6 +37,16 @@ struct RawIndex {
 struct RawMetadata {
     #[serde(default)]
     total_size: Option<serde_json::Number>,
+}
+
+/// The tensors the loader will use, and whether the set is known completely.
+#[derive(Debug, Default)]
+pub(crate) struct Weights<'a> {
+    /// Tensor name to its entry and the file that holds it.
+    pub tensors: BTreeMap<&'a str, (&'a TensorInfo, &'a str)>,
+    /// False when a header failed, a shard is missing or the shard list is ambiguous: then
+    /// checks that need every tensor stay silent rather than guess.
+    pub complete: bool,
 }
 
 /// Reads the index; reports it when it is malformed.

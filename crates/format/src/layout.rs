@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use crate::arch::{Architecture, CMI_LIMITS};
-use crate::artifact::{Artifact, Entry, CONFIG_JSON, INDEX_JSON};
 use crate::finding::Finding;
+use crate::inputs::{Artifact, Entry, CONFIG_JSON, INDEX_JSON};
 use crate::rules::RuleId;
 
 /// Extensions of pickle-based checkpoints (torch.save, joblib, plain pickle).

@@ -11,7 +11,7 @@
 //! import (checked when the caller names it).
 //! A code is never reused for another meaning.
 
-use crate::finding::Severity;
+use crate::severity::Severity;
 
 /// One rule of the catalog.
 #[derive(Debug)]

@@ -6,9 +6,10 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use crate::arch::{Architecture, Dim, Layout, Scope, SparseLayers};
-use crate::artifact::{Context, CONFIG_JSON, INDEX_JSON};
-use crate::config::Config;
+use crate::config_json::Config;
+use crate::context::Context;
 use crate::finding::Finding;
+use crate::inputs::{CONFIG_JSON, INDEX_JSON};
 use crate::rules::RuleId;
 
 /// Largest layer or expert count taken at face value; above it the config is reported as

@@ -6,15 +6,17 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::artifact::{
-    Context, CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON, CONFIG_JSON, TOKENIZER_CONFIG_JSON,
-    TOKENIZER_JSON, TOKENIZER_MODEL,
-};
-use crate::config::json_kind;
+use crate::config_json::json_kind;
+use crate::context::Context;
 use crate::finding::Finding;
+use crate::inputs::{
+    CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON, CONFIG_JSON, TOKENIZER_CONFIG_JSON, TOKENIZER_JSON,
+    TOKENIZER_MODEL,
+};
 use crate::rules::RuleId;
 
-/// Tokenizer classes that Bedrock documents as supported (reference/bedrock-cmi.md 1.2).
+/// Tokenizer classes that Bedrock documents as supported (Amazon Bedrock User Guide, "Use
+/// Custom model import to import a customized open-source model into Amazon Bedrock").
 pub const SUPPORTED_TOKENIZER_CLASSES: &[&str] = &[
     "T5Tokenizer",
     "T5TokenizerFast",

@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::artifact::{Context, CONFIG_JSON};
+use crate::context::Context;
 use crate::dtype::{Dtype, SUPPORTED_WEIGHT_DTYPES};
 use crate::finding::Finding;
+use crate::inputs::CONFIG_JSON;
 use crate::rules::RuleId;
 
 /// Runs CF009 and CF010 over the tensors the loader will use.

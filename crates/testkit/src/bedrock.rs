@@ -1,5 +1,5 @@
 //! A loopback emulator of the Amazon Bedrock control plane for Custom Model Import (CMI):
-//! the six operations of `reference/bedrock-cmi-shapes.json` (the botocore model), spoken in
+//! the six operations of the botocore service model `bedrock/2023-04-20/service-2.json`, spoken in
 //! restJson1 so that the real `aws-sdk-bedrock` client can be pointed at it with
 //! `endpoint_url`. moto does not implement these operations.
 //!
