@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use cmi_agent::doctor::{Diagnosis, DoctorDocument, Status};
-use cmi_agent::manifest::Tool;
+use cmi_format::document::Tool;
 use cmi_format::policy::iam;
 
 use super::{DIM_STYLE, ERROR_STYLE, PASS_STYLE, WARNING_STYLE};

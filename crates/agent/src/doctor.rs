@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::aws::{self, AwsOptions, DEFAULT_SESSION_NAME};
-use crate::manifest::Tool;
+use cmi_format::document::Tool;
 use crate::s3::{describe_sdk_error, s3_client, ManagedKeyProbe, S3Source, S3Uri};
 use crate::source::Source;
 use cmi_format::arn::RoleArn;

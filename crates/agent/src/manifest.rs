@@ -14,6 +14,7 @@ use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use cmi_format::document::Tool;
 use cmi_format::Summary;
 
 use crate::check::{check_listed, CheckOptions};
@@ -38,9 +39,6 @@ pub struct Manifest {
     /// Every file, sorted by path.
     pub files: Vec<FileRecord>,
 }
-
-/// The program that wrote a manifest.
-pub use cmi_format::document::Tool;
 
 fn is_false(value: &bool) -> bool {
     !*value
