@@ -250,10 +250,7 @@ pub async fn create_listed<S: Source>(
     records.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     Ok(Manifest {
         schema: Manifest::SCHEMA.to_string(),
-        tool: Tool {
-            name: "cmi-preflight".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-        },
+        tool: Tool::current(),
         created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         source: source.describe(),
         artifact_digest: artifact_digest(&records),
