@@ -270,7 +270,10 @@ impl Summary {
             (true, false) => "MISSED",
         };
         let line = format!("{ratio:.3}x -> {verdict}");
-        println!("target >= {target}x {} (median): {}: {line}", peer.name, contender.name);
+        println!(
+            "target >= {target}x {} (median): {}: {line}",
+            peer.name, contender.name
+        );
         self.rows.push((
             contender.name.clone(),
             peer.name.clone(),
@@ -537,23 +540,26 @@ fn one_big_file(
                 manifest.files.iter().map(|f| f.sha256.clone()).collect()
             },
         ),
-        Contender::new("cmi-preflight library: Source::hash_file, 1 file at once", || {
-            let options = HashOptions {
-                files_at_once: 1,
-                ..HashOptions::default()
-            };
-            let budget = Arc::new(tokio::sync::Semaphore::new(options.concurrency));
-            let digest = runtime
-                .block_on(source.hash_file(
-                    "model.bin",
-                    size,
-                    &options,
-                    &budget,
-                    Arc::new(NoProgress),
-                ))
-                .expect("hash");
-            vec![digest.sha256]
-        }),
+        Contender::new(
+            "cmi-preflight library: Source::hash_file, 1 file at once",
+            || {
+                let options = HashOptions {
+                    files_at_once: 1,
+                    ..HashOptions::default()
+                };
+                let budget = Arc::new(tokio::sync::Semaphore::new(options.concurrency));
+                let digest = runtime
+                    .block_on(source.hash_file(
+                        "model.bin",
+                        size,
+                        &options,
+                        &budget,
+                        Arc::new(NoProgress),
+                    ))
+                    .expect("hash");
+                vec![digest.sha256]
+            },
+        ),
         Contender::new("cmi-preflight binary: manifest DIR -q -o OUT", || {
             output(
                 Command::new(binary)
@@ -592,7 +598,11 @@ fn one_big_file(
             summary.judge(plan, &contenders[2], &contenders[p], 1.2);
             summary.judge(plan, &contenders[0], &contenders[p], 1.2);
         }
-        None => summary.missing("cmi-preflight binary, one file", "openssl dgst -sha256", 1.2),
+        None => summary.missing(
+            "cmi-preflight binary, one file",
+            "openssl dgst -sha256",
+            1.2,
+        ),
     }
 
     // Read strategies on the same file: which block size and alignment the hardware prefers,
@@ -620,7 +630,10 @@ fn one_big_file(
     ] {
         let file = &file;
         strategies.push(Contender::new(
-            format!("reader thread, {count} x {} KiB page-aligned{label}", kib(block)),
+            format!(
+                "reader thread, {count} x {} KiB page-aligned{label}",
+                kib(block)
+            ),
             move || vec![hash_pipelined(file, block, count)],
         ));
     }
@@ -651,11 +664,7 @@ print(json.dumps({"seconds": seconds, "digests": digests}))
 
 /// Hashes `dir` with `model_signing` in `python`; digests in path order.
 fn model_signing_hash(python: &Path, dir: &Path) -> Outcome {
-    let text = output(
-        Command::new(python)
-            .args(["-c", MODEL_SIGNING])
-            .arg(dir),
-    );
+    let text = output(Command::new(python).args(["-c", MODEL_SIGNING]).arg(dir));
     let value: serde_json::Value = serde_json::from_str(&text).expect("model_signing JSON");
     let digests: std::collections::BTreeMap<String, String> =
         serde_json::from_value(value["digests"].clone()).expect("digests");
@@ -763,13 +772,15 @@ fn many_files(
         digests
     };
     let mut contenders = Vec::new();
-    let peer = peers.python.as_ref().map(|python| {
+    let mut peer = None;
+    if let Some(python) = &peers.python {
+        peer = Some(contenders.len());
+        let dir = &dir;
         contenders.push(Contender::timed(
             "model_signing.hashing.hash(DIR) in Python (in-process)",
-            || model_signing_hash(python, &dir),
+            move || model_signing_hash(python, dir),
         ));
-        0
-    });
+    }
     let library = contenders.len();
     contenders.push(Contender::new(
         format!("cmi-preflight library: manifest::create, {cores} files at once"),

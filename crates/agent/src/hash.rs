@@ -1,7 +1,9 @@
 //! Streamed SHA-256 of the files of a source.
 //!
-//! Local files are read in large blocks into one reused buffer on a blocking thread, one
-//! thread per file, several files at once. S3 objects are fetched as parallel ranged GETs
+//! Local files are read in page-aligned blocks on a blocking thread, one thread per file,
+//! several files at once; a file hashed while a core is left over gets a reader thread that
+//! fills a fixed rotation of blocks ahead of the hashing, so memory stays bounded by files at
+//! once x blocks x block size whatever the file sizes. S3 objects are fetched as parallel ranged GETs
 //! whose bodies are fed, in order, to a hasher on a blocking thread; a shared budget of
 //! `concurrency` parts bounds memory to `concurrency x part_size` whatever the file sizes. A
 //! part whose body is cut short is fetched again; a body shorter than its range is never
@@ -308,7 +310,9 @@ fn hash_read_ahead(
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("cmi-read-ahead".into())
-            .spawn_scoped(scope, move || read_ahead(file, empty_receiver, filled_sender))?;
+            .spawn_scoped(scope, move || {
+                read_ahead(file, empty_receiver, filled_sender)
+            })?;
         hash_filled(filled_receiver, empty_sender, advance)
     })
 }
@@ -419,7 +423,8 @@ mod tests {
         fn plan(&self, _files: u64, _bytes: u64) {}
         fn start(&self, _path: &str, _size: u64) {}
         fn advance(&self, _path: &str, bytes: u64) {
-            self.0.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+            self.0
+                .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
         }
         fn finish(&self, _path: &str) {}
     }
@@ -438,8 +443,8 @@ mod tests {
             for block in [PAGE, 2 * PAGE, 8 * PAGE] {
                 let progress = Counted::default();
                 let size = content.len() as u64;
-                let digest = hash_local_file(&file, "blocks", size, block, read, &progress)
-                    .unwrap();
+                let digest =
+                    hash_local_file(&file, "blocks", size, block, read, &progress).unwrap();
                 assert_eq!(digest.sha256, expected, "{read:?}, block {block}");
                 assert_eq!(digest.size, size);
                 assert_eq!(progress.0.into_inner(), size);
@@ -454,8 +459,8 @@ mod tests {
         std::fs::write(&file, vec![1u8; 3 * PAGE]).unwrap();
         for read in READS {
             for listed in [2 * PAGE as u64, 4 * PAGE as u64] {
-                let error = hash_local_file(&file, "grew", listed, PAGE, read, &NoProgress)
-                    .unwrap_err();
+                let error =
+                    hash_local_file(&file, "grew", listed, PAGE, read, &NoProgress).unwrap_err();
                 assert_eq!(error.path, "grew");
                 assert!(
                     error.reason.contains(&format!(
@@ -472,8 +477,9 @@ mod tests {
     fn a_missing_local_file_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         for read in READS {
-            let error = hash_local_file(&dir.path().join("gone"), "gone", 1, PAGE, read, &NoProgress)
-                .unwrap_err();
+            let error =
+                hash_local_file(&dir.path().join("gone"), "gone", 1, PAGE, read, &NoProgress)
+                    .unwrap_err();
             assert_eq!(error.path, "gone");
         }
     }
@@ -483,8 +489,7 @@ mod tests {
         // A folder opens but cannot be read: the reader thread's error is the hash's error.
         let dir = tempfile::tempdir().unwrap();
         for read in READS {
-            let error = hash_local_file(dir.path(), "dir", 1, PAGE, read, &NoProgress)
-                .unwrap_err();
+            let error = hash_local_file(dir.path(), "dir", 1, PAGE, read, &NoProgress).unwrap_err();
             assert!(error.reason.to_lowercase().contains("directory"), "{error}");
         }
     }
