@@ -1,24 +1,34 @@
 //! `manifest` on local files: SHA-256 throughput of cmi-preflight's local hashing path beside
-//! `openssl dgst -sha256` and `sha256sum`, and the speed-up of hashing several files at once.
+//! `openssl dgst -sha256`, `sha256sum` and OpenSSF `model_signing`'s in-process hashing, the
+//! SHA-256 implementations it could use, and the read strategies it could use.
 //!
-//! `cargo bench --bench hash_local` runs the full measurement (about a minute, 3 GiB of
-//! temporary files under /tmp, removed at the end):
+//! `cargo bench --bench hash_local` runs the full measurement (about a minute and a half on a
+//! quiet 2-core machine, 2 GiB of temporary files under /tmp, removed at the end):
 //!
+//! 0. SHA-256 implementations on one 256 MiB buffer in memory, fed in 1 MiB updates: sha2 0.10
+//!    (its x86 backend uses the SHA extensions when `cpufeatures` finds them), ring and
+//!    aws-lc-rs; then the winner on every core at once, the hardware's limit for many files.
 //! 1. One 1 GiB file of pseudo-random bytes, read once first so that it is in the page cache.
 //!    Each contender runs 3 times, round-robin: the library (`manifest::create` on a
-//!    `LocalSource`, and the lower-level `Source::hash_file`), the release binary
+//!    `LocalSource`, and `Source::hash_file` with one file at once), the release binary
 //!    (`cmi-preflight manifest DIR -q -o OUT`), `openssl dgst -sha256 FILE` and
-//!    `sha256sum FILE`. Target: the tool reaches at least 0.9x openssl's median throughput.
-//!    Then a sweep of read strategies on the same file (block sizes around `LOCAL_BLOCK`, and a
-//!    reader thread feeding a hashing thread), to show which one the hardware prefers.
-//! 2. Eight 256 MiB files: `manifest::create` with `files_at_once: 1` against the default
-//!    (`available_parallelism`), and, as the hardware's reference, one `openssl` process over
-//!    the eight files against one process per core over a share of them.
+//!    `sha256sum FILE`. Target: the binary reaches at least 1.2x openssl's median throughput.
+//!    Then a sweep of read strategies on the same file (block sizes, buffer alignment, and a
+//!    reader thread feeding the hashing thread), to show which one the hardware prefers.
+//! 2. A 4-shard 1 GiB model (four 256 MiB files): OpenSSF `model_signing`'s in-process hashing
+//!    (`model_signing.hashing.hash(DIR)`, a thread pool over the files with `hashlib`, timed
+//!    inside Python), the library and the release binary, the library with one file at once,
+//!    every core hashing a file with and without a reader thread each, and `openssl` as one
+//!    process and as one process per core. Target: the library and the binary reach at least
+//!    1.3x `model_signing`'s median throughput.
 //!
 //! Every digest is compared with the one computed while the files were written. Targets are
-//! ratios within one run, printed with a verdict, never asserted on time. Under
-//! `cargo test --all-targets` the same code runs on a few MiB, once, as a smoke test; a
-//! missing `openssl` or `sha256sum` is then skipped, and in `--bench` mode named as missing.
+//! ratios within one run, printed with a verdict and gathered in a summary at the end, never
+//! asserted on time. Under `cargo test --all-targets` the same code runs on a few MiB, once,
+//! as a smoke test; a missing peer (`openssl`, `sha256sum`, a Python with `model_signing`) is
+//! then skipped, and in `--bench` mode named as missing. The Python is `CMI_TEST_PYTHON`, else
+//! `.venv/bin/python` of this repository, else `python3`; `model-signing` is pinned in
+//! `scripts/requirements-test.txt`.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -30,7 +40,7 @@ use cmi_agent::hash::{HashOptions, NoProgress};
 use cmi_agent::local::LOCAL_BLOCK;
 use cmi_agent::manifest::{self, ManifestOptions};
 use cmi_agent::{LocalSource, Source};
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
@@ -39,6 +49,7 @@ const GIB: u64 = 1 << 30;
 struct Plan {
     full: bool,
     runs: usize,
+    buffer: u64,
     big_file: u64,
     shard_count: usize,
     shard_size: u64,
@@ -50,38 +61,45 @@ impl Plan {
             Plan {
                 full,
                 runs: 3,
+                buffer: 256 * MIB,
                 big_file: GIB,
-                shard_count: 8,
+                shard_count: 4,
                 shard_size: 256 * MIB,
             }
         } else {
             Plan {
                 full,
                 runs: 1,
+                buffer: 4 * MIB,
                 big_file: 4 * MIB,
-                shard_count: 8,
+                shard_count: 4,
                 shard_size: MIB / 2,
             }
         }
     }
 }
 
+/// Fills `chunk` with the next pseudo-random bytes of a splitmix64 sequence.
+fn fill_random(chunk: &mut [u8], state: &mut u64) {
+    for word in chunk.chunks_exact_mut(8) {
+        *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        word.copy_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+}
+
 /// Writes `size` pseudo-random bytes (splitmix64 from `seed`) to `path` and returns their
-/// SHA-256.
+/// SHA-256, computed with sha2 as the reference.
 fn write_random(path: &Path, size: u64, seed: u64) -> String {
     let mut file = std::fs::File::create(path).expect("create the file");
     let mut state = seed;
-    let mut hasher = Sha256::new();
+    let mut hasher = sha2::Sha256::new();
     let mut chunk = vec![0u8; (8 * MIB) as usize];
     let mut left = size;
     while left > 0 {
-        for word in chunk.chunks_exact_mut(8) {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            word.copy_from_slice(&(z ^ (z >> 31)).to_le_bytes());
-        }
+        fill_random(&mut chunk, &mut state);
         let n = left.min(chunk.len() as u64) as usize;
         file.write_all(&chunk[..n]).expect("write the file");
         hasher.update(&chunk[..n]);
@@ -98,9 +116,9 @@ fn warm(path: &Path) {
 }
 
 /// Whether an external program runs at all.
-fn available(program: &str, arg: &str) -> bool {
+fn available(program: &str, args: &[&str]) -> bool {
     Command::new(program)
-        .arg(arg)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -126,15 +144,35 @@ fn manifest_digests(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// What one run of a contender gives: its digests, and the time it measured itself when the
+/// wall clock around it would count more than the hashing (a Python interpreter's start).
+struct Outcome {
+    digests: Vec<String>,
+    own_time: Option<Duration>,
+}
+
+impl From<Vec<String>> for Outcome {
+    fn from(digests: Vec<String>) -> Outcome {
+        Outcome {
+            digests,
+            own_time: None,
+        }
+    }
+}
+
 /// One way of hashing, run several times.
 struct Contender<'a> {
     name: String,
-    run: Box<dyn FnMut() -> Vec<String> + 'a>,
+    run: Box<dyn FnMut() -> Outcome + 'a>,
     times: Vec<Duration>,
 }
 
 impl<'a> Contender<'a> {
-    fn new(name: impl Into<String>, run: impl FnMut() -> Vec<String> + 'a) -> Contender<'a> {
+    fn new(name: impl Into<String>, mut run: impl FnMut() -> Vec<String> + 'a) -> Contender<'a> {
+        Contender::timed(name, move || Outcome::from(run()))
+    }
+
+    fn timed(name: impl Into<String>, run: impl FnMut() -> Outcome + 'a) -> Contender<'a> {
         Contender {
             name: name.into(),
             run: Box::new(run),
@@ -164,9 +202,14 @@ fn race(contenders: &mut [Contender<'_>], runs: usize, expected: &[String]) {
     for _ in 0..runs {
         for contender in contenders.iter_mut() {
             let started = Instant::now();
-            let digests = (contender.run)();
-            contender.times.push(started.elapsed());
-            assert_eq!(digests, expected, "{} gave wrong digests", contender.name);
+            let outcome = (contender.run)();
+            let elapsed = started.elapsed();
+            contender.times.push(outcome.own_time.unwrap_or(elapsed));
+            assert_eq!(
+                outcome.digests, expected,
+                "{} gave wrong digests",
+                contender.name
+            );
         }
     }
 }
@@ -184,10 +227,11 @@ fn gbps(bytes: u64, seconds: f64) -> f64 {
     bytes as f64 / seconds / 1e9
 }
 
-/// Prints the throughput table of contenders that each hashed `bytes`.
+/// Prints the throughput table of contenders that each hashed `bytes`; "x peer" is a
+/// contender's throughput over the peer's.
 fn throughput_table(contenders: &[Contender<'_>], bytes: u64, peer: Option<usize>) {
     println!(
-        "{:<58} {:>9} {:>11} {:>8} {:>11} {:>13}",
+        "{:<62} {:>9} {:>11} {:>8} {:>11} {:>13}",
         "contender", "best GB/s", "median GB/s", "median s", "x peer best", "x peer median"
     );
     for contender in contenders {
@@ -199,7 +243,7 @@ fn throughput_table(contenders: &[Contender<'_>], bytes: u64, peer: Option<usize
             None => ("-".into(), "-".into()),
         };
         println!(
-            "{:<58} {:>9.3} {:>11.3} {:>8.3} {:>11} {:>13}",
+            "{:<62} {:>9.3} {:>11.3} {:>8.3} {:>11} {:>13}",
             contender.name,
             gbps(bytes, contender.best()),
             gbps(bytes, contender.median()),
@@ -207,6 +251,58 @@ fn throughput_table(contenders: &[Contender<'_>], bytes: u64, peer: Option<usize
             best_ratio,
             median_ratio
         );
+    }
+}
+
+/// The verdicts of the run, printed together at the end.
+#[derive(Default)]
+struct Summary {
+    rows: Vec<(String, String, String, String)>,
+}
+
+impl Summary {
+    /// Records `contender`'s median throughput against `peer`'s, judged against `target`.
+    fn judge(&mut self, plan: &Plan, contender: &Contender<'_>, peer: &Contender<'_>, target: f64) {
+        let ratio = peer.median() / contender.median();
+        let verdict = match (plan.full, ratio >= target) {
+            (false, _) => "not judged (smoke-test size)",
+            (true, true) => "met",
+            (true, false) => "MISSED",
+        };
+        let line = format!("{ratio:.3}x -> {verdict}");
+        println!(
+            "target >= {target}x {} (median): {}: {line}",
+            peer.name, contender.name
+        );
+        self.rows.push((
+            contender.name.clone(),
+            peer.name.clone(),
+            format!(">= {target}x"),
+            line,
+        ));
+    }
+
+    /// Records a target that could not be judged.
+    fn missing(&mut self, what: &str, peer: &str, target: f64) {
+        println!("target >= {target}x {peer}: not judged, {peer} is missing");
+        self.rows.push((
+            what.to_string(),
+            peer.to_string(),
+            format!(">= {target}x"),
+            "not judged: peer missing".to_string(),
+        ));
+    }
+
+    fn print(&self) {
+        println!();
+        println!("## summary (median throughput ratios within this run)");
+        println!(
+            "{:<52} {:<40} {:>8}  verdict",
+            "contender", "peer", "target"
+        );
+        for (contender, peer, target, verdict) in &self.rows {
+            println!("{contender:<52} {peer:<40} {target:>8}  {verdict}");
+        }
     }
 }
 
@@ -233,11 +329,108 @@ fn describe_machine() {
     );
 }
 
+/// The number of cores the process may use.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// SHA-256 as cmi-agent computes it (aws-lc-rs, `cmi_agent::hash`), for the read strategies.
+struct Sha(aws_lc_rs::digest::Context);
+
+impl Sha {
+    fn new() -> Sha {
+        Sha(aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256))
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    fn hex(self) -> String {
+        to_hex(self.0.finish().as_ref())
+    }
+}
+
+/// Lowercase hex.
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Updates of one implementation over `data` in 1 MiB slices, as the file paths feed it.
+fn hash_slices(data: &[u8], implementation: &str) -> String {
+    let slices = data.chunks(MIB as usize);
+    match implementation {
+        "sha2" => {
+            let mut hasher = sha2::Sha256::new();
+            slices.for_each(|s| hasher.update(s));
+            format!("{:x}", hasher.finalize())
+        }
+        "ring" => {
+            let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
+            slices.for_each(|s| hasher.update(s));
+            to_hex(hasher.finish().as_ref())
+        }
+        _ => {
+            let mut hasher = Sha::new();
+            slices.for_each(|s| hasher.update(s));
+            hasher.hex()
+        }
+    }
+}
+
+fn implementations(plan: &Plan) {
+    let mut data = vec![0u8; plan.buffer as usize];
+    fill_random(&mut data, &mut 7);
+    let expected = vec![format!("{:x}", sha2::Sha256::digest(&data))];
+    let data = &data;
+    let mut contenders = vec![
+        Contender::new("sha2 0.10 (SHA-NI through cpufeatures)", || {
+            vec![hash_slices(data, "sha2")]
+        }),
+        Contender::new("ring 0.17 digest::Context", || {
+            vec![hash_slices(data, "ring")]
+        }),
+        Contender::new("aws-lc-rs 1 digest::Context (cmi-agent)", || {
+            vec![hash_slices(data, "aws-lc-rs")]
+        }),
+    ];
+    race(&mut contenders, plan.runs, &expected);
+    println!();
+    println!(
+        "## 0. SHA-256 implementations on one {} buffer in memory, 1 MiB updates, one thread, {} run(s) each (\"x peer\" = throughput / sha2's)",
+        human(plan.buffer),
+        plan.runs
+    );
+    throughput_table(&contenders, plan.buffer, Some(0));
+
+    // Every core hashing its own copy of the stream at once: the most that hashing several
+    // files can reach on this machine.
+    let cores = cores();
+    let mut all_cores = vec![Contender::new(
+        format!("aws-lc-rs, {cores} threads, one stream each (bytes x {cores})"),
+        || {
+            std::thread::scope(|scope| {
+                let threads: Vec<_> = (0..cores)
+                    .map(|_| scope.spawn(|| hash_slices(data, "aws-lc-rs")))
+                    .collect();
+                let digests: Vec<String> = threads
+                    .into_iter()
+                    .map(|t| t.join().expect("hashing thread"))
+                    .collect();
+                assert!(digests.iter().all(|d| d == &digests[0]));
+                vec![digests[0].clone()]
+            })
+        },
+    )];
+    race(&mut all_cores, plan.runs, &expected);
+    throughput_table(&all_cores, plan.buffer * cores as u64, None);
+}
+
 /// A buffer of `len` bytes that starts `offset` bytes past a page boundary.
 ///
 /// The kernel's copy out of the page cache into the buffer is sensitive to the destination's
 /// alignment: glibc serves a fresh 1 MiB `vec![0u8; n]` with `mmap`, 16 bytes past a page
-/// boundary, which is what `hash_local_file` gets in a fresh process.
+/// boundary.
 struct Buffer {
     raw: Vec<u8>,
     start: usize,
@@ -260,13 +453,13 @@ impl Buffer {
 const PAGE: usize = 4096;
 
 /// Hashes a file with `read` calls of `block` bytes into one reused buffer that starts
-/// `offset` bytes past a page boundary: the loop of `cmi_agent::hash::hash_local_file`, with
-/// the block size and the buffer's alignment as parameters.
+/// `offset` bytes past a page boundary: the inline loop of `cmi_agent::hash`, with the block
+/// size and the buffer's alignment as parameters.
 fn hash_blocks(path: &Path, block: usize, offset: usize) -> String {
     let mut file = std::fs::File::open(path).expect("open");
     let mut buffer = Buffer::new(block, offset);
     let buffer = buffer.slice();
-    let mut hasher = Sha256::new();
+    let mut hasher = Sha::new();
     loop {
         match file.read(buffer) {
             Ok(0) => break,
@@ -275,47 +468,44 @@ fn hash_blocks(path: &Path, block: usize, offset: usize) -> String {
             Err(e) => panic!("read: {e}"),
         }
     }
-    format!("{:x}", hasher.finalize())
+    hasher.hex()
 }
 
-/// Hashes a file with a reader thread that fills page-aligned `block`-byte buffers while this
-/// thread hashes the previous one (two buffers in rotation), so the copy out of the page cache
-/// overlaps the hashing.
-fn hash_pipelined(path: &Path, block: usize) -> String {
-    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Buffer, usize)>(1);
-    let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Buffer>(2);
-    for _ in 0..2 {
+/// Hashes a file with a reader thread that fills `count` page-aligned `block`-byte buffers in
+/// rotation while this thread hashes, so the copy out of the page cache overlaps the hashing:
+/// the read-ahead loop of `cmi_agent::hash`, with its sizes as parameters.
+fn hash_pipelined(path: &Path, block: usize, count: usize) -> String {
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Buffer, usize)>(count);
+    let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Buffer>(count);
+    for _ in 0..count {
         empty_tx.send(Buffer::new(block, 0)).expect("buffer");
     }
     let path = path.to_path_buf();
     let reader = std::thread::spawn(move || {
         let mut file = std::fs::File::open(path).expect("open");
         while let Ok(mut buffer) = empty_rx.recv() {
-            let mut filled = 0;
-            let slice = buffer.slice();
-            while filled < slice.len() {
-                match file.read(&mut slice[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
+            let n = loop {
+                match file.read(buffer.slice()) {
+                    Ok(n) => break n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                     Err(e) => panic!("read: {e}"),
                 }
-            }
-            let done = filled < slice.len();
-            if full_tx.send((buffer, filled)).is_err() || done {
+            };
+            if full_tx.send((buffer, n)).is_err() || n == 0 {
                 break;
             }
         }
     });
-    let mut hasher = Sha256::new();
-    while let Ok((mut buffer, filled)) = full_rx.recv() {
-        hasher.update(&buffer.slice()[..filled]);
-        if empty_tx.send(buffer).is_err() {
+    let mut hasher = Sha::new();
+    while let Ok((mut buffer, n)) = full_rx.recv() {
+        if n == 0 {
             break;
         }
+        hasher.update(&buffer.slice()[..n]);
+        empty_tx.send(buffer).ok();
     }
     reader.join().expect("reader thread");
-    format!("{:x}", hasher.finalize())
+    hasher.hex()
 }
 
 fn one_big_file(
@@ -324,6 +514,7 @@ fn one_big_file(
     binary: &Path,
     work: &Path,
     peers: &Peers,
+    summary: &mut Summary,
 ) {
     let dir = work.join("one");
     std::fs::create_dir(&dir).expect("mkdir");
@@ -349,20 +540,26 @@ fn one_big_file(
                 manifest.files.iter().map(|f| f.sha256.clone()).collect()
             },
         ),
-        Contender::new("cmi-preflight library: Source::hash_file", || {
-            let options = HashOptions::default();
-            let budget = Arc::new(tokio::sync::Semaphore::new(options.concurrency));
-            let digest = runtime
-                .block_on(source.hash_file(
-                    "model.bin",
-                    size,
-                    &options,
-                    &budget,
-                    Arc::new(NoProgress),
-                ))
-                .expect("hash");
-            vec![digest.sha256]
-        }),
+        Contender::new(
+            "cmi-preflight library: Source::hash_file, 1 file at once",
+            || {
+                let options = HashOptions {
+                    files_at_once: 1,
+                    ..HashOptions::default()
+                };
+                let budget = Arc::new(tokio::sync::Semaphore::new(options.concurrency));
+                let digest = runtime
+                    .block_on(source.hash_file(
+                        "model.bin",
+                        size,
+                        &options,
+                        &budget,
+                        Arc::new(NoProgress),
+                    ))
+                    .expect("hash");
+                vec![digest.sha256]
+            },
+        ),
         Contender::new("cmi-preflight binary: manifest DIR -q -o OUT", || {
             output(
                 Command::new(binary)
@@ -398,102 +595,121 @@ fn one_big_file(
     throughput_table(&contenders, size, peer);
     match peer {
         Some(p) => {
-            let verdict = |c: &Contender<'_>| {
-                let ratio = contenders[p].median() / c.median();
-                let judged = match (plan.full, ratio >= 0.9) {
-                    (false, _) => "not judged on this smoke-test size",
-                    (true, true) => "met",
-                    (true, false) => "MISSED",
-                };
-                format!("{ratio:.3}x -> {judged}")
-            };
-            println!(
-                "target >= 0.9x openssl (median): library manifest::create {}; binary {}",
-                verdict(&contenders[0]),
-                verdict(&contenders[2])
-            );
+            summary.judge(plan, &contenders[2], &contenders[p], 1.2);
+            summary.judge(plan, &contenders[0], &contenders[p], 1.2);
         }
-        None => println!("target >= 0.9x openssl: not judged, openssl is missing"),
+        None => summary.missing(
+            "cmi-preflight binary, one file",
+            "openssl dgst -sha256",
+            1.2,
+        ),
     }
 
-    // Read strategies on the same file: which block size the hardware prefers, and whether
-    // overlapping the page-cache copy with the hashing pays.
-    let mut strategies: Vec<Contender<'_>> = Vec::new();
+    // Read strategies on the same file: which block size and alignment the hardware prefers,
+    // and how much overlapping the page-cache copy with the hashing pays.
     let kib = |block: usize| block / 1024;
+    let mut strategies: Vec<Contender<'_>> = Vec::new();
     let reads = [
-        (
-            LOCAL_BLOCK,
-            16,
-            format!(
-                "read() {} KiB into page+16 (a fresh Vec: current)",
-                kib(LOCAL_BLOCK)
-            ),
-        ),
-        (
-            LOCAL_BLOCK,
-            8,
-            format!("read() {} KiB into page+8", kib(LOCAL_BLOCK)),
-        ),
-        (
-            64 * 1024,
-            0,
-            "read() 64 KiB into a page-aligned buffer".to_string(),
-        ),
-        (
-            256 * 1024,
-            0,
-            "read() 256 KiB into a page-aligned buffer".to_string(),
-        ),
-        (
-            LOCAL_BLOCK,
-            0,
-            format!("read() {} KiB into a page-aligned buffer", kib(LOCAL_BLOCK)),
-        ),
-        (
-            4 << 20,
-            0,
-            "read() 4096 KiB into a page-aligned buffer".to_string(),
-        ),
-        (
-            16 << 20,
-            0,
-            "read() 16384 KiB into a page-aligned buffer".to_string(),
-        ),
+        (LOCAL_BLOCK, 16, "into page+16 (a fresh Vec)"),
+        (256 * 1024, 0, "page-aligned"),
+        (LOCAL_BLOCK, 0, "page-aligned (cmi-agent, 1 file per core)"),
+        (4 << 20, 0, "page-aligned"),
     ];
     for (block, offset, label) in reads {
         let file = &file;
-        strategies.push(Contender::new(label, move || {
-            vec![hash_blocks(file, block, offset)]
-        }));
+        strategies.push(Contender::new(
+            format!("read() {} KiB {label}", kib(block)),
+            move || vec![hash_blocks(file, block, offset)],
+        ));
     }
-    for block in [LOCAL_BLOCK, 4 << 20] {
+    for (block, count, label) in [
+        (256 * 1024, 3, ""),
+        (LOCAL_BLOCK, 2, ""),
+        (LOCAL_BLOCK, 3, " (cmi-agent, a core to spare)"),
+        (4 << 20, 3, ""),
+    ] {
         let file = &file;
         strategies.push(Contender::new(
             format!(
-                "reader + hashing threads, 2 x {} KiB page-aligned",
+                "reader thread, {count} x {} KiB page-aligned{label}",
                 kib(block)
             ),
-            move || vec![hash_pipelined(file, block)],
+            move || vec![hash_pipelined(file, block, count)],
         ));
     }
     race(&mut strategies, plan.runs, &expected);
     println!();
     println!(
-        "## 1b. read strategies on the same file, one thread unless said (sha2 0.10 as in cmi-agent; \"x peer\" = throughput / the current loop's)"
+        "## 1b. read strategies on the same file, aws-lc-rs as in cmi-agent (\"x peer\" = throughput / one thread reading 1 MiB page-aligned blocks)"
     );
-    let current = strategies
+    let inline = strategies
         .iter()
-        .position(|c| c.name.ends_with("current)"))
-        .expect("current strategy");
-    throughput_table(&strategies, size, Some(current));
-    println!(
-        "(a fresh {} KiB Vec is mmapped by glibc, 16 bytes past a page boundary; the kernel's copy out of the page cache is slower into it than into a 32-byte-aligned buffer. In this process the allocator may hand the library an aligned buffer, so the library rows of table 1 can beat the binary's.)",
-        LOCAL_BLOCK / 1024
-    );
+        .position(|c| c.name.contains("cmi-agent, 1 file per core"))
+        .expect("inline strategy");
+    throughput_table(&strategies, size, Some(inline));
     std::fs::remove_dir_all(&dir).ok();
 }
 
-fn many_files(plan: &Plan, runtime: &tokio::runtime::Runtime, work: &Path, peers: &Peers) {
+/// The Python snippet that times `model_signing`'s in-process hashing of a folder and prints
+/// the seconds and every file's digest as JSON.
+const MODEL_SIGNING: &str = r#"
+import json, sys, time
+import model_signing.hashing
+started = time.perf_counter()
+manifest = model_signing.hashing.hash(sys.argv[1])
+seconds = time.perf_counter() - started
+digests = {str(r.identifier): r.digest.digest_hex for r in manifest.resource_descriptors()}
+print(json.dumps({"seconds": seconds, "digests": digests}))
+"#;
+
+/// Hashes `dir` with `model_signing` in `python`; digests in path order.
+fn model_signing_hash(python: &Path, dir: &Path) -> Outcome {
+    let text = output(Command::new(python).args(["-c", MODEL_SIGNING]).arg(dir));
+    let value: serde_json::Value = serde_json::from_str(&text).expect("model_signing JSON");
+    let digests: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(value["digests"].clone()).expect("digests");
+    Outcome {
+        digests: digests.into_values().collect(),
+        own_time: Some(Duration::from_secs_f64(
+            value["seconds"].as_f64().expect("seconds"),
+        )),
+    }
+}
+
+/// Hashes `files` on `threads` threads that take the next file from a shared queue, each
+/// file read inline or with its own reader thread; digests in the files' order.
+fn hash_files_on_threads(files: &[PathBuf], threads: usize, read_ahead: bool) -> Vec<String> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let digests: Vec<std::sync::Mutex<String>> =
+        files.iter().map(|_| std::sync::Mutex::default()).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(file) = files.get(i) else { break };
+                let digest = if read_ahead {
+                    hash_pipelined(file, LOCAL_BLOCK, 3)
+                } else {
+                    hash_blocks(file, LOCAL_BLOCK, 0)
+                };
+                *digests[i].lock().expect("digest") = digest;
+            });
+        }
+    });
+    digests
+        .into_iter()
+        .map(|d| d.into_inner().expect("digest"))
+        .collect()
+}
+
+fn many_files(
+    plan: &Plan,
+    runtime: &tokio::runtime::Runtime,
+    binary: &Path,
+    work: &Path,
+    peers: &Peers,
+    summary: &mut Summary,
+) {
     let dir = work.join("many");
     std::fs::create_dir(&dir).expect("mkdir");
     let mut files: Vec<PathBuf> = Vec::new();
@@ -506,7 +722,8 @@ fn many_files(plan: &Plan, runtime: &tokio::runtime::Runtime, work: &Path, peers
     }
     let total = plan.shard_size * plan.shard_count as u64;
     let source = LocalSource::open(&dir).expect("folder").confined();
-    let parallelism = HashOptions::default().files_at_once;
+    let cores = cores();
+    let out = work.join("many.manifest.json");
     let create = |files_at_once: usize| {
         let options = ManifestOptions {
             hash: HashOptions {
@@ -554,60 +771,77 @@ fn many_files(plan: &Plan, runtime: &tokio::runtime::Runtime, work: &Path, peers
         }
         digests
     };
-    let mut contenders = vec![
-        Contender::new("library manifest::create, files_at_once 1", || create(1)),
-        Contender::new(
-            format!("library manifest::create, files_at_once {parallelism} (default)"),
-            || create(parallelism),
-        ),
-    ];
+    let mut contenders = Vec::new();
+    let mut peer = None;
+    if let Some(python) = &peers.python {
+        peer = Some(contenders.len());
+        let dir = &dir;
+        contenders.push(Contender::timed(
+            "model_signing.hashing.hash(DIR) in Python (in-process)",
+            move || model_signing_hash(python, dir),
+        ));
+    }
+    let library = contenders.len();
+    contenders.push(Contender::new(
+        format!("cmi-preflight library: manifest::create, {cores} files at once"),
+        || create(cores),
+    ));
+    let binary_row = contenders.len();
+    contenders.push(Contender::new(
+        "cmi-preflight binary: manifest DIR -q -o OUT",
+        || {
+            output(
+                Command::new(binary)
+                    .args(["manifest", "-q", "-o"])
+                    .arg(&out)
+                    .arg(&dir),
+            );
+            manifest_digests(&out)
+        },
+    ));
+    contenders.push(Contender::new(
+        "cmi-preflight library: manifest::create, 1 file at once",
+        || create(1),
+    ));
+    contenders.push(Contender::new(
+        format!("{cores} threads, each file read inline (1 MiB)"),
+        || hash_files_on_threads(&files, cores, false),
+    ));
+    contenders.push(Contender::new(
+        format!("{cores} threads, each file with a reader thread (3 x 1 MiB)"),
+        || hash_files_on_threads(&files, cores, true),
+    ));
     if peers.openssl {
         contenders.push(Contender::new("openssl dgst -sha256, 1 process", || {
             openssl_over(1)
         }));
         contenders.push(Contender::new(
-            format!("openssl dgst -sha256, {parallelism} processes in parallel"),
-            || openssl_over(parallelism),
+            format!("openssl dgst -sha256, {cores} processes in parallel"),
+            || openssl_over(cores),
         ));
     }
     race(&mut contenders, plan.runs, &expected);
 
     println!();
     println!(
-        "## 2. {} files of {} ({} in all), {} run(s) each",
+        "## 2. a {}-shard model: {} files of {} ({} in all), {} run(s) each (\"x peer\" = throughput / model_signing's)",
+        plan.shard_count,
         plan.shard_count,
         human(plan.shard_size),
         human(total),
         plan.runs
     );
-    println!(
-        "{:<58} {:>8} {:>8} {:>9} {:>11}",
-        "contender", "best s", "median s", "best GB/s", "median GB/s"
-    );
-    for c in &contenders {
-        println!(
-            "{:<58} {:>8.3} {:>8.3} {:>9.3} {:>11.3}",
-            c.name,
-            c.best(),
-            c.median(),
-            gbps(total, c.best()),
-            gbps(total, c.median())
-        );
-    }
-    println!(
-        "speed-up from 1 file at a time to {parallelism} (median time ratio): cmi-preflight {:.2}x{}",
-        contenders[0].median() / contenders[1].median(),
-        if peers.openssl {
-            format!(
-                "; openssl, 1 process -> {parallelism} processes {:.2}x (the hardware's own scaling)",
-                contenders[2].median() / contenders[3].median()
-            )
-        } else {
-            "; openssl missing, no hardware reference".to_string()
+    throughput_table(&contenders, total, peer);
+    match peer {
+        Some(p) => {
+            summary.judge(plan, &contenders[library], &contenders[p], 1.3);
+            summary.judge(plan, &contenders[binary_row], &contenders[p], 1.3);
         }
-    );
-    if !plan.full {
-        println!("(smoke-test size: the ratios mean nothing here)");
+        None => summary.missing(
+            "cmi-preflight library and binary, 4 shards",
+            "model_signing (Python)",
+            1.3,
+        ),
     }
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -616,16 +850,37 @@ fn many_files(plan: &Plan, runtime: &tokio::runtime::Runtime, work: &Path, peers
 struct Peers {
     openssl: bool,
     sha256sum: bool,
+    /// A Python that imports `model_signing`.
+    python: Option<PathBuf>,
+}
+
+/// The Python to run `model_signing` with, if one has it.
+fn find_python() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("CMI_TEST_PYTHON").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")),
+        Some(PathBuf::from("python3")),
+    ];
+    candidates.into_iter().flatten().find(|python| {
+        python
+            .to_str()
+            .is_some_and(|p| available(p, &["-c", "import model_signing.hashing"]))
+    })
 }
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let plan = Plan::new(full);
     let peers = Peers {
-        openssl: available("openssl", "version"),
-        sha256sum: available("sha256sum", "--version"),
+        openssl: available("openssl", &["version"]),
+        sha256sum: available("sha256sum", &["--version"]),
+        python: find_python(),
     };
-    for (name, present) in [("openssl", peers.openssl), ("sha256sum", peers.sha256sum)] {
+    for (name, present) in [
+        ("openssl", peers.openssl),
+        ("sha256sum", peers.sha256sum),
+        ("a Python with model_signing", peers.python.is_some()),
+    ] {
         if !present {
             if full {
                 println!(
@@ -640,6 +895,9 @@ fn main() {
     print_load("start");
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_cmi-preflight"));
     println!("binary: {}", binary.display());
+    if let Some(python) = &peers.python {
+        println!("python with model_signing: {}", python.display());
+    }
     let work = tempfile::Builder::new()
         .prefix("cmi-bench-hash-")
         .tempdir_in("/tmp")
@@ -648,8 +906,11 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    one_big_file(&plan, &runtime, &binary, work.path(), &peers);
-    many_files(&plan, &runtime, work.path(), &peers);
+    let mut summary = Summary::default();
+    implementations(&plan);
+    one_big_file(&plan, &runtime, &binary, work.path(), &peers, &mut summary);
+    many_files(&plan, &runtime, &binary, work.path(), &peers, &mut summary);
+    summary.print();
     print_load("end");
 }
 

@@ -1,7 +1,9 @@
 //! Streamed SHA-256 of the files of a source.
 //!
-//! Local files are read in large blocks into one reused buffer on a blocking thread, one
-//! thread per file, several files at once. S3 objects are fetched as parallel ranged GETs
+//! Local files are read in page-aligned blocks on a blocking thread, one thread per file,
+//! several files at once; a file hashed while a core is left over gets a reader thread that
+//! fills a fixed rotation of blocks ahead of the hashing, so memory stays bounded by files at
+//! once x blocks x block size whatever the file sizes. S3 objects are fetched as parallel ranged GETs
 //! whose bodies are fed, in order, to a hasher on a blocking thread; a shared budget of
 //! `concurrency` parts bounds memory to `concurrency x part_size` whatever the file sizes. A
 //! part whose body is cut short is fetched again; a body shorter than its range is never
@@ -9,8 +11,29 @@
 
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// A running SHA-256: aws-lc-rs's, whose x86-64 assembly uses the SHA extensions where the CPU
+/// has them; section 0 of benches/hash_local.rs compares it with sha2 and ring on one buffer in
+/// memory.
+pub(crate) struct Hasher(aws_lc_rs::digest::Context);
+
+impl Hasher {
+    /// An empty hash.
+    pub(crate) fn new() -> Hasher {
+        Hasher(aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256))
+    }
+
+    /// Hashes `data` next.
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    /// The lowercase hex digest.
+    pub(crate) fn finish(self) -> String {
+        hex::encode(self.0.finish().as_ref())
+    }
+}
 
 /// How files are hashed.
 #[derive(Debug, Clone)]
@@ -108,7 +131,7 @@ impl OrderedHasher {
         let (sender, mut receiver) =
             tokio::sync::mpsc::channel::<(bytes::Bytes, Option<OwnedSemaphorePermit>)>(2);
         let task = tokio::task::spawn_blocking(move || {
-            let mut hasher = Sha256::new();
+            let mut hasher = Hasher::new();
             let mut total = 0u64;
             while let Some((part, permit)) = receiver.blocking_recv() {
                 hasher.update(&part);
@@ -116,7 +139,7 @@ impl OrderedHasher {
                 progress.advance(&path, part.len() as u64);
                 drop(permit);
             }
-            (hex::encode(hasher.finalize()), total)
+            (hasher.finish(), total)
         });
         OrderedHasher {
             sender: Some(sender),
@@ -153,39 +176,84 @@ pub(crate) fn budget(options: &HashOptions) -> Arc<Semaphore> {
     Arc::new(Semaphore::new(options.concurrency.max(1)))
 }
 
-/// Hashes a local file on the calling (blocking) thread with one reused buffer; fails if the
+/// The memory page: the kernel copies out of the page cache much faster into a page-aligned
+/// buffer (measured in benches/hash_local.rs), and the allocator does not promise one.
+const PAGE: usize = 4096;
+
+/// A reusable read buffer that starts on a page boundary: over-allocated by a page, used from
+/// the first boundary. Moving it (through a channel) does not move its bytes.
+struct AlignedBlock {
+    storage: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl AlignedBlock {
+    fn new(len: usize) -> AlignedBlock {
+        let len = len.max(PAGE);
+        let storage = vec![0u8; len + PAGE];
+        let start = storage.as_ptr().align_offset(PAGE).min(PAGE);
+        AlignedBlock {
+            storage,
+            start,
+            len,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.storage[self.start..self.start + self.len]
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.storage[self.start..self.start + self.len]
+    }
+}
+
+/// One `read` into `buffer`, retried when a signal interrupts it; 0 at the end of the file.
+fn read_some(file: &mut std::fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    loop {
+        match file.read(buffer) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            result => return result,
+        }
+    }
+}
+
+/// Read buffers in rotation between the reader thread and the hashing thread: one being
+/// filled, one being hashed, one ready.
+const READ_AHEAD_BLOCKS: usize = 3;
+
+/// How a local file is read while it is hashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LocalRead {
+    /// The hashing thread reads each block itself: one thread per file, for when every core
+    /// already hashes a file.
+    Inline,
+    /// A reader thread fills [`READ_AHEAD_BLOCKS`] blocks in rotation while the hashing
+    /// thread hashes, so the copy out of the page cache runs on a core that would otherwise
+    /// be idle.
+    ReadAhead,
+}
+
+/// Hashes a local file on the calling (blocking) thread, reading `block` bytes at a time
+/// (memory: one block, or [`READ_AHEAD_BLOCKS`] with [`LocalRead::ReadAhead`]); fails if the
 /// file's size is not `expected_size` (it changed since it was listed).
 pub(crate) fn hash_local_file(
     full_path: &std::path::Path,
     path: &str,
     expected_size: u64,
     block: usize,
+    read: LocalRead,
     progress: &dyn Progress,
 ) -> Result<FileDigest, HashError> {
-    use std::io::Read;
-    let mut file =
-        std::fs::File::open(full_path).map_err(|e| HashError::new(path, e.to_string()))?;
-    // The kernel copies out of the page cache much faster into a page-aligned buffer (up to
-    // 17% of the whole throughput, measured in benches/hash_local.rs), and the allocator does
-    // not promise one: over-allocate by a page and start at the first page boundary.
-    const PAGE: usize = 4096;
-    let block = block.max(PAGE);
-    let mut storage = vec![0u8; block + PAGE];
-    let offset = storage.as_ptr().align_offset(PAGE).min(PAGE);
-    let buffer = &mut storage[offset..offset + block];
-    let mut hasher = Sha256::new();
-    let mut total = 0u64;
-    loop {
-        let read = match file.read(buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(HashError::new(path, e.to_string())),
-        };
-        hasher.update(&buffer[..read]);
-        total += read as u64;
-        progress.advance(path, read as u64);
+    let file = std::fs::File::open(full_path).map_err(|e| HashError::new(path, e.to_string()))?;
+    let advance = |bytes: usize| progress.advance(path, bytes as u64);
+    let (sha256, total) = match read {
+        LocalRead::Inline => hash_inline(file, block, advance),
+        LocalRead::ReadAhead => hash_read_ahead(file, block, advance),
     }
+    .map_err(|e| HashError::new(path, e.to_string()))?;
     if total != expected_size {
         return Err(HashError::new(
             path,
@@ -193,11 +261,108 @@ pub(crate) fn hash_local_file(
         ));
     }
     Ok(FileDigest {
-        sha256: hex::encode(hasher.finalize()),
+        sha256,
         size: total,
         etag: None,
         version_id: None,
     })
+}
+
+/// Reads and hashes on this thread with one reused block; returns the hex digest and the
+/// bytes hashed.
+fn hash_inline(
+    mut file: std::fs::File,
+    block: usize,
+    advance: impl Fn(usize),
+) -> std::io::Result<(String, u64)> {
+    let mut buffer = AlignedBlock::new(block);
+    let mut hasher = Hasher::new();
+    let mut total = 0u64;
+    loop {
+        let read = read_some(&mut file, buffer.bytes_mut())?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer.bytes()[..read]);
+        total += read as u64;
+        advance(read);
+    }
+    Ok((hasher.finish(), total))
+}
+
+/// A block the reader filled with `.1` bytes (0 at the end of the file), or why it stopped.
+type Filled = std::io::Result<(AlignedBlock, usize)>;
+
+/// Hashes on this thread what a scoped reader thread reads ahead into blocks that circulate
+/// between the two threads through two bounded channels.
+fn hash_read_ahead(
+    file: std::fs::File,
+    block: usize,
+    advance: impl Fn(usize),
+) -> std::io::Result<(String, u64)> {
+    let (empty_sender, empty_receiver) = std::sync::mpsc::sync_channel(READ_AHEAD_BLOCKS);
+    let (filled_sender, filled_receiver) = std::sync::mpsc::sync_channel(READ_AHEAD_BLOCKS);
+    for _ in 0..READ_AHEAD_BLOCKS {
+        empty_sender
+            .send(AlignedBlock::new(block))
+            .map_err(|_| std::io::Error::other("the read-ahead channel closed"))?;
+    }
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("cmi-read-ahead".into())
+            .spawn_scoped(scope, move || {
+                read_ahead(file, empty_receiver, filled_sender)
+            })?;
+        hash_filled(filled_receiver, empty_sender, advance)
+    })
+}
+
+/// The reader thread: fills each empty block it is given and passes it on, until the end of
+/// the file, a read error, or the hashing side hanging up.
+fn read_ahead(
+    mut file: std::fs::File,
+    empty: std::sync::mpsc::Receiver<AlignedBlock>,
+    filled: std::sync::mpsc::SyncSender<Filled>,
+) {
+    while let Ok(mut block) = empty.recv() {
+        match read_some(&mut file, block.bytes_mut()) {
+            Ok(read) => {
+                if filled.send(Ok((block, read))).is_err() || read == 0 {
+                    return;
+                }
+            }
+            Err(error) => {
+                filled.send(Err(error)).ok();
+                return;
+            }
+        }
+    }
+}
+
+/// The hashing side of [`hash_read_ahead`]. Owning both channel ends, it hangs up on the
+/// reader whenever it returns, so the reader never waits forever.
+fn hash_filled(
+    filled: std::sync::mpsc::Receiver<Filled>,
+    empty: std::sync::mpsc::SyncSender<AlignedBlock>,
+    advance: impl Fn(usize),
+) -> std::io::Result<(String, u64)> {
+    let mut hasher = Hasher::new();
+    let mut total = 0u64;
+    loop {
+        let (block, read) = filled
+            .recv()
+            .map_err(|_| std::io::Error::other("the reader thread stopped"))??;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&block.bytes()[..read]);
+        total += read as u64;
+        advance(read);
+        // The reader hangs up after the end of the file while this block was being hashed;
+        // the next receive tells the end from a failure.
+        empty.send(block).ok();
+    }
+    Ok((hasher.finish(), total))
 }
 
 /// The ranges of `part_size` bytes that cover `size` bytes.
@@ -218,18 +383,115 @@ mod tests {
         assert_eq!(parts(8, 4).collect::<Vec<_>>(), vec![0..4, 4..8]);
     }
 
+    const READS: [LocalRead; 2] = [LocalRead::Inline, LocalRead::ReadAhead];
+
     #[test]
     fn local_hash_matches_a_known_digest() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("abc");
         std::fs::write(&file, b"abc").unwrap();
-        let digest = hash_local_file(&file, "abc", 3, 2, &NoProgress).unwrap();
-        assert_eq!(
-            digest.sha256,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        let error = hash_local_file(&file, "abc", 4, 2, &NoProgress).unwrap_err();
-        assert!(error.reason.contains("changed while it was read"));
+        for read in READS {
+            let digest = hash_local_file(&file, "abc", 3, 2, read, &NoProgress).unwrap();
+            assert_eq!(
+                digest.sha256,
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+            );
+            assert_eq!(digest.size, 3);
+        }
+    }
+
+    #[test]
+    fn local_hash_of_an_empty_file_is_the_empty_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("empty");
+        std::fs::write(&file, b"").unwrap();
+        for read in READS {
+            let digest = hash_local_file(&file, "empty", 0, PAGE, read, &NoProgress).unwrap();
+            assert_eq!(
+                digest.sha256,
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+            );
+            assert_eq!(digest.size, 0);
+        }
+    }
+
+    /// Counts the bytes reported as hashed.
+    #[derive(Default)]
+    struct Counted(std::sync::atomic::AtomicU64);
+
+    impl Progress for Counted {
+        fn plan(&self, _files: u64, _bytes: u64) {}
+        fn start(&self, _path: &str, _size: u64) {}
+        fn advance(&self, _path: &str, bytes: u64) {
+            self.0
+                .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+        }
+        fn finish(&self, _path: &str) {}
+    }
+
+    #[test]
+    fn local_hash_covers_many_blocks_and_a_partial_last_one() {
+        use sha2::Digest;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("blocks");
+        // Five whole blocks of a page, and 123 bytes more, more blocks than the read-ahead
+        // rotation holds.
+        let content: Vec<u8> = (0..5 * PAGE + 123).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&file, &content).unwrap();
+        let expected = hex::encode(sha2::Sha256::digest(&content));
+        for read in READS {
+            for block in [PAGE, 2 * PAGE, 8 * PAGE] {
+                let progress = Counted::default();
+                let size = content.len() as u64;
+                let digest =
+                    hash_local_file(&file, "blocks", size, block, read, &progress).unwrap();
+                assert_eq!(digest.sha256, expected, "{read:?}, block {block}");
+                assert_eq!(digest.size, size);
+                assert_eq!(progress.0.into_inner(), size);
+            }
+        }
+    }
+
+    #[test]
+    fn a_local_file_of_another_size_than_listed_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("grew");
+        std::fs::write(&file, vec![1u8; 3 * PAGE]).unwrap();
+        for read in READS {
+            for listed in [2 * PAGE as u64, 4 * PAGE as u64] {
+                let error =
+                    hash_local_file(&file, "grew", listed, PAGE, read, &NoProgress).unwrap_err();
+                assert_eq!(error.path, "grew");
+                assert!(
+                    error.reason.contains(&format!(
+                        "changed while it was read: listed with {listed} bytes, read {}",
+                        3 * PAGE
+                    )),
+                    "{error}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_local_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        for read in READS {
+            let error =
+                hash_local_file(&dir.path().join("gone"), "gone", 1, PAGE, read, &NoProgress)
+                    .unwrap_err();
+            assert_eq!(error.path, "gone");
+        }
+    }
+
+    #[test]
+    fn a_read_error_reaches_the_hashing_side() {
+        // A folder opens but cannot be read: the reader thread's error is the hash's error.
+        let dir = tempfile::tempdir().unwrap();
+        for read in READS {
+            let error = hash_local_file(dir.path(), "dir", 1, PAGE, read, &NoProgress).unwrap_err();
+            assert!(error.reason.to_lowercase().contains("directory"), "{error}");
+        }
     }
 
     #[tokio::test]

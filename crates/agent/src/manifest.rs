@@ -221,18 +221,25 @@ pub async fn create_listed<S: Source>(
         to_hash.len() as u64,
         to_hash.iter().map(|(entry, _)| entry.size).sum(),
     );
+    // Never more files at once than there are: a local source reads ahead on the cores a
+    // lone file leaves idle (`LocalSource::hash_file`).
+    let hash_options = HashOptions {
+        files_at_once: options.hash.files_at_once.clamp(1, to_hash.len().max(1)),
+        ..options.hash.clone()
+    };
     let hashed: Vec<Result<(FileDigest, ObjectMeta, String), HashError>> = stream::iter(to_hash)
         .map(|(entry, meta)| {
             let budget = &budget;
+            let options = &hash_options;
             let progress = Arc::clone(&progress);
             async move {
                 let digest = source
-                    .hash_file(&entry.path, entry.size, &options.hash, budget, progress)
+                    .hash_file(&entry.path, entry.size, options, budget, progress)
                     .await?;
                 Ok((digest, meta, entry.path))
             }
         })
-        .buffer_unordered(options.hash.files_at_once.max(1))
+        .buffer_unordered(hash_options.files_at_once)
         .collect()
         .await;
     for result in hashed {
