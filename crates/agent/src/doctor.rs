@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::aws::{self, AwsOptions, DEFAULT_SESSION_NAME};
-use cmi_format::document::Tool;
 use crate::s3::{describe_sdk_error, s3_client, ManagedKeyProbe, S3Source, S3Uri};
 use crate::source::Source;
 use cmi_format::arn::RoleArn;
+use cmi_format::document::Tool;
 use cmi_format::policy::iam::{self, Effect, OneOrMany, Principal, Statement};
 use cmi_format::policy::{self, PolicyInputs, ValidatedInputs};
 use cmi_format::RuleId;

@@ -322,7 +322,10 @@ pub(crate) mod tests {
         let text = serde_json::to_string_pretty(&value).expect("serialize");
         let back: T = serde_json::from_str(&text).expect("deserialize");
         let again = serde_json::to_value(&back).expect("value");
-        assert_eq!(text, serde_json::to_string_pretty(&again).expect("serialize"));
+        assert_eq!(
+            text,
+            serde_json::to_string_pretty(&again).expect("serialize")
+        );
         assert_eq!(&back, document);
         text
     }
