@@ -9,6 +9,9 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+#[path = "support/documents.rs"]
+mod documents;
+
 use assert_cmd::Command;
 use aws_credential_types::Credentials;
 use cmi_agent::import::ImportRequest;
@@ -115,11 +118,14 @@ fn text(output: &Output) -> (String, String) {
     )
 }
 
+/// The document on stdout, read back into its type first (tests/support/documents.rs).
 fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        let (stdout, stderr) = text(output);
-        panic!("not JSON ({e}): {stdout}\nstderr: {stderr}")
-    })
+    let (stdout, stderr) = text(output);
+    assert!(
+        !stdout.is_empty(),
+        "no document on stdout\nstderr: {stderr}"
+    );
+    documents::typed(&stdout)
 }
 
 fn import_args<'a>(job: &'a str, role_name: &'a str, source: &'a str) -> Vec<String> {

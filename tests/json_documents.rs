@@ -2,16 +2,16 @@
 //! same bytes, and names its schema (docs/json-output.md). The documents come from real runs of
 //! the binary on the fixtures of testdata/.
 
-use std::fmt::Debug;
 use std::path::{Path, PathBuf};
+
+#[path = "support/documents.rs"]
+mod documents;
 
 use assert_cmd::Command;
 use cmi_agent::manifest::Manifest;
 use cmi_agent::verify::{VerifyDocument, VerifyMode};
 use cmi_format::document::{CheckDocument, RuleRecord};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-use serde_json::Value;
+use documents::round_trip;
 
 fn cmd() -> Command {
     Command::cargo_bin("cmi-preflight").expect("binary built")
@@ -48,48 +48,6 @@ fn stdout_of(args: &[&str], codes: &[i32]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).expect("UTF-8 stdout")
-}
-
-/// Pretty JSON with a trailing newline, as every document is written.
-fn pretty<T: Serialize + ?Sized>(value: &T) -> String {
-    let mut text = serde_json::to_string_pretty(value).expect("serializes");
-    text.push('\n');
-    text
-}
-
-/// Reads `json`, one document as the tool wrote it, into `T`, and checks that nothing is lost
-/// or added (the typed value serializes to the same JSON value) and that writing it again
-/// gives the same bytes: in `T`'s field order, or, for a document written through
-/// [`serde_json::Value`] (its keys in ascending order at every level), in that order.
-fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(json: &str) -> T {
-    let document: T = serde_json::from_str(json).unwrap_or_else(|e| {
-        panic!(
-            "does not read as {}: {e}\n{json}",
-            std::any::type_name::<T>()
-        )
-    });
-    let value: Value = serde_json::from_str(json).expect("JSON");
-    let typed = serde_json::to_value(&document).expect("serializes");
-    assert_eq!(
-        typed,
-        value,
-        "{} loses or adds fields",
-        std::any::type_name::<T>()
-    );
-    let again = if json == pretty(&value) {
-        pretty(&typed)
-    } else {
-        pretty(&document)
-    };
-    assert_eq!(
-        again,
-        json,
-        "{} writes other bytes",
-        std::any::type_name::<T>()
-    );
-    let read_again: T = serde_json::from_str(&again).expect("reads again");
-    assert_eq!(read_again, document);
-    document
 }
 
 #[test]

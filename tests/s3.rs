@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+#[path = "support/documents.rs"]
+mod documents;
+
 use assert_cmd::Command;
 use aws_credential_types::Credentials;
 use cmi_testkit::fixtures::{self, Content, Fixture};
@@ -32,14 +35,15 @@ fn run(endpoint: &str, credentials: &Credentials, args: &[&str]) -> Output {
     command.output().expect("binary runs")
 }
 
+/// The document on stdout, read back into its type first (tests/support/documents.rs).
 fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !stdout.is_empty(),
+        "no document on stdout\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    documents::typed(&stdout)
 }
 
 fn codes(report: &Value) -> Vec<String> {

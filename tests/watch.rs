@@ -8,6 +8,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "support/documents.rs"]
+mod documents;
+
 use cmi_agent::watch::daemon::{WatchEventLine, EVENTS};
 use cmi_agent::watch::state::{StateStore, Status};
 use cmi_testkit::bedrock::{BedrockEmulator, EmulatorOptions, JobStatus};
@@ -182,8 +185,10 @@ fn statuses(state_dir: &Path) -> Vec<(String, Status)> {
         .collect()
 }
 
+/// A report or manifest the daemon wrote, read back into its type first
+/// (tests/support/documents.rs).
 fn json_file(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).expect("readable")).expect("JSON")
+    documents::typed(&std::fs::read_to_string(path).expect("readable UTF-8"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -255,9 +260,9 @@ async fn two_artifacts_one_broken_then_one_changed() {
         .send()
         .await
         .expect("the report is in S3 too");
-    let uploaded: Value =
-        serde_json::from_slice(&uploaded.body.collect().await.expect("body").into_bytes())
-            .expect("JSON");
+    let uploaded = documents::typed(
+        &String::from_utf8(uploaded.body.collect().await.expect("body").to_vec()).expect("UTF-8"),
+    );
     assert_eq!(uploaded, report);
     let good = json_file(Path::new(passed[0]["report"].as_str().expect("path")));
     assert_eq!(good["passed"], true);

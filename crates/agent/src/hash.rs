@@ -16,23 +16,37 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// A running SHA-256: aws-lc-rs's, whose x86-64 assembly uses the SHA extensions where the CPU
 /// has them; section 0 of benches/hash_local.rs compares it with sha2 and ring on one buffer in
 /// memory.
-pub(crate) struct Hasher(aws_lc_rs::digest::Context);
+pub struct Hasher(aws_lc_rs::digest::Context);
 
 impl Hasher {
     /// An empty hash.
-    pub(crate) fn new() -> Hasher {
+    pub fn new() -> Hasher {
         Hasher(aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256))
     }
 
     /// Hashes `data` next.
-    pub(crate) fn update(&mut self, data: &[u8]) {
+    pub fn update(&mut self, data: &[u8]) {
         self.0.update(data);
     }
 
     /// The lowercase hex digest.
-    pub(crate) fn finish(self) -> String {
+    pub fn finish(self) -> String {
         hex::encode(self.0.finish().as_ref())
     }
+}
+
+impl Default for Hasher {
+    fn default() -> Self {
+        Hasher::new()
+    }
+}
+
+/// The lowercase hex SHA-256 of `data`: the one SHA-256 of the crate, for file contents, the
+/// artifact digest, fingerprints and idempotency tokens alike.
+pub fn sha256_hex(data: &[u8]) -> String {
+    let mut hasher = Hasher::new();
+    hasher.update(data);
+    hasher.finish()
 }
 
 /// How files are hashed.

@@ -12,13 +12,12 @@ use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use cmi_format::document::Tool;
 use cmi_format::Summary;
 
 use crate::check::{check_listed, CheckOptions};
-use crate::hash::{self, FileDigest, HashError, HashOptions, Progress};
+use crate::hash::{self, FileDigest, HashError, HashOptions, Hasher, Progress};
 use crate::source::{Listing, ObjectMeta, Source, SourceError};
 
 /// A manifest, schema [`Manifest::SCHEMA`] (docs/manifest.md).
@@ -117,11 +116,11 @@ pub struct ManifestOptions {
 pub fn artifact_digest(files: &[FileRecord]) -> String {
     let mut sorted: Vec<&FileRecord> = files.iter().collect();
     sorted.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-    let mut hasher = Sha256::new();
+    let mut hasher = Hasher::new();
     for file in sorted {
         hasher.update(format!("{}  {}  {}\n", file.sha256, file.size, file.path).as_bytes());
     }
-    format!("sha256:{}", hex::encode(hasher.finalize()))
+    format!("sha256:{}", hasher.finish())
 }
 
 /// What is wrong with a path of a manifest, if anything: absolute, `..` or `.` segments,
@@ -343,6 +342,7 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     fn record(path: &str, size: u64, sha256: &str) -> FileRecord {
         FileRecord {

@@ -12,9 +12,9 @@
 
 use aws_sdk_bedrock::types::{ModelDataSource, S3DataSource, Tag, VpcConfig};
 use cmi_format::cmi_api;
-use sha2::{Digest, Sha256};
 
 use crate::bedrock::ServiceError;
+use crate::hash::sha256_hex;
 use crate::open::OpenError;
 
 mod flow;
@@ -127,7 +127,7 @@ impl ImportRequest {
             "securityGroupIds": self.security_group_ids,
             "artifact": artifact_fingerprint,
         });
-        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+        sha256_hex(canonical.to_string().as_bytes())
     }
 }
 

@@ -2,11 +2,11 @@
 //! manifest, and fingerprinted for the idempotency token.
 
 use cmi_format::Report;
-use sha2::{Digest, Sha256};
 
 use super::ImportError;
 use crate::aws::{self, AwsOptions};
 use crate::check::CheckOptions;
+use crate::hash::sha256_hex;
 use crate::manifest::Manifest;
 use crate::open::OpenError;
 use crate::s3::{S3Source, S3Uri};
@@ -28,10 +28,7 @@ pub fn listing_fingerprint(listing: &Listing) -> String {
         })
         .collect();
     lines.sort();
-    format!(
-        "listing:{}",
-        hex::encode(Sha256::digest(lines.concat().as_bytes()))
-    )
+    format!("listing:{}", sha256_hex(lines.concat().as_bytes()))
 }
 
 /// What `import` reads before it submits.

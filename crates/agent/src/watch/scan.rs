@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use sha2::{Digest, Sha256};
 
+use crate::hash::Hasher;
 use crate::source::ObjectMeta;
 
 /// One object of a recursive listing of the watched prefix.
@@ -125,11 +125,11 @@ impl Artifact {
             })
             .collect();
         lines.sort_unstable();
-        let mut hasher = Sha256::new();
+        let mut hasher = Hasher::new();
         for line in &lines {
             hasher.update(line.as_bytes());
         }
-        hex::encode(hasher.finalize())
+        hasher.finish()
     }
 }
 
