@@ -5,7 +5,7 @@
 //! `cargo bench --bench hash_local` runs the full measurement (about a minute and a half on a
 //! quiet 2-core machine, 2 GiB of temporary files under /tmp, removed at the end):
 //!
-//! 0. SHA-256 implementations on one 256 MiB buffer in memory, fed in 1 MiB updates: sha2 0.10
+//! 0. SHA-256 implementations on one 256 MiB buffer in memory, fed in 1 MiB updates: sha2 0.11
 //!    (its x86 backend uses the SHA extensions when `cpufeatures` finds them), ring and
 //!    aws-lc-rs; then the winner on every core at once, the hardware's limit for many files.
 //! 1. One 1 GiB file of pseudo-random bytes, read once first so that it is in the page cache.
@@ -106,7 +106,7 @@ fn write_random(path: &Path, size: u64, seed: u64) -> String {
         left -= n as u64;
     }
     file.sync_all().ok();
-    format!("{:x}", hasher.finalize())
+    hex::encode(hasher.finalize())
 }
 
 /// Reads a file once so that the measured runs find it in the page cache.
@@ -363,7 +363,7 @@ fn hash_slices(data: &[u8], implementation: &str) -> String {
         "sha2" => {
             let mut hasher = sha2::Sha256::new();
             slices.for_each(|s| hasher.update(s));
-            format!("{:x}", hasher.finalize())
+            hex::encode(hasher.finalize())
         }
         "ring" => {
             let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
@@ -381,10 +381,10 @@ fn hash_slices(data: &[u8], implementation: &str) -> String {
 fn implementations(plan: &Plan) {
     let mut data = vec![0u8; plan.buffer as usize];
     fill_random(&mut data, &mut 7);
-    let expected = vec![format!("{:x}", sha2::Sha256::digest(&data))];
+    let expected = vec![hex::encode(sha2::Sha256::digest(&data))];
     let data = &data;
     let mut contenders = vec![
-        Contender::new("sha2 0.10 (SHA-NI through cpufeatures)", || {
+        Contender::new("sha2 0.11 (SHA-NI through cpufeatures)", || {
             vec![hash_slices(data, "sha2")]
         }),
         Contender::new("ring 0.17 digest::Context", || {

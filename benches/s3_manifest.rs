@@ -97,7 +97,7 @@ fn random_bytes(size: u64, seed: u64) -> Vec<u8> {
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// A size in KiB, MiB or GiB.

@@ -11,7 +11,7 @@ use assert_cmd::Command;
 use cmi_agent::manifest::Manifest;
 use cmi_agent::verify::{VerifyDocument, VerifyMode};
 use cmi_format::document::{CheckDocument, RuleRecord};
-use documents::round_trip;
+use documents::{round_trip, typed, SCHEMAS};
 
 fn cmd() -> Command {
     Command::cargo_bin("cmi-preflight").expect("binary built")
@@ -132,4 +132,32 @@ fn the_rule_catalog_round_trips() {
     let json = stdout_of(&["rules", "ST013", "--format", "json"], &[0]);
     let rule: RuleRecord = round_trip(&json);
     assert_eq!(rule.code, "ST013");
+}
+
+#[test]
+fn the_documentation_indexes_exactly_the_schemas_the_tool_writes() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json-output.md"))
+            .expect("docs/json-output.md");
+    let mut indexed: Vec<&str> = doc
+        .lines()
+        .take_while(|line| !line.starts_with("# `check"))
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split('`').next())
+        .filter(|schema| schema.starts_with("cmi-preflight."))
+        .collect();
+    indexed.sort_unstable();
+    let mut written = SCHEMAS.to_vec();
+    written.sort_unstable();
+    assert_eq!(indexed, written);
+}
+
+#[test]
+fn a_check_document_is_read_by_its_schema() {
+    let source = testdata("valid").join("llama");
+    let json = stdout_of(
+        &["check", source.to_str().expect("UTF-8"), "--format", "json"],
+        &[0],
+    );
+    assert_eq!(typed(&json)["schema"], CheckDocument::SCHEMA);
 }

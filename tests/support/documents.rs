@@ -57,6 +57,19 @@ pub fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(json: &st
     document
 }
 
+/// Every schema the tool writes, one per document type (docs/json-output.md lists the same).
+pub const SCHEMAS: [&str; 9] = [
+    CheckDocument::SCHEMA,
+    VerifyDocument::SCHEMA,
+    Manifest::SCHEMA,
+    ImportDocument::SCHEMA,
+    JobDocument::SCHEMA,
+    JobsDocument::SCHEMA,
+    ModelsDocument::SCHEMA,
+    DoctorDocument::SCHEMA,
+    WatchReport::SCHEMA,
+];
+
 /// Round-trips `json` through the type its `schema` field names (see [`round_trip`]), and
 /// returns it as a plain JSON value for the test's own assertions. A document without a schema
 /// the tool knows fails the test.
@@ -64,6 +77,10 @@ pub fn typed(json: &str) -> Value {
     let value: Value =
         serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}): {json}"));
     let schema = value["schema"].as_str().unwrap_or_default();
+    assert!(
+        SCHEMAS.contains(&schema),
+        "a document of an unknown schema {schema:?}: {json}"
+    );
     let named = match schema {
         CheckDocument::SCHEMA => round_trip::<CheckDocument>(json).schema,
         VerifyDocument::SCHEMA => round_trip::<VerifyDocument>(json).check.schema,
@@ -74,7 +91,7 @@ pub fn typed(json: &str) -> Value {
         ModelsDocument::SCHEMA => round_trip::<ModelsDocument>(json).schema,
         DoctorDocument::SCHEMA => round_trip::<DoctorDocument>(json).schema,
         WatchReport::SCHEMA => round_trip::<WatchReport>(json).check.schema,
-        other => panic!("a document of an unknown schema {other:?}: {json}"),
+        other => unreachable!("{other} is in SCHEMAS without a type"),
     };
     assert_eq!(named, schema);
     value

@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-
 use crate::hash::Hasher;
 use crate::source::ObjectMeta;
 
