@@ -62,6 +62,18 @@ pub struct HashOptions {
     pub part_attempts: u32,
 }
 
+impl HashOptions {
+    /// These options for hashing `files` files: never more files at once than there are, so
+    /// that a local source reads ahead on the cores a lone file leaves idle
+    /// (`LocalSource::hash_file`).
+    pub fn for_files(&self, files: usize) -> HashOptions {
+        HashOptions {
+            files_at_once: self.files_at_once.clamp(1, files.max(1)),
+            ..self.clone()
+        }
+    }
+}
+
 /// Default part size: 8 MiB, as the AWS CLI and the CRT use.
 pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
 

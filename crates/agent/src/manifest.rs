@@ -220,12 +220,7 @@ pub async fn create_listed<S: Source>(
         to_hash.len() as u64,
         to_hash.iter().map(|(entry, _)| entry.size).sum(),
     );
-    // Never more files at once than there are: a local source reads ahead on the cores a
-    // lone file leaves idle (`LocalSource::hash_file`).
-    let hash_options = HashOptions {
-        files_at_once: options.hash.files_at_once.clamp(1, to_hash.len().max(1)),
-        ..options.hash.clone()
-    };
+    let hash_options = options.hash.for_files(to_hash.len());
     let hashed: Vec<Result<(FileDigest, ObjectMeta, String), HashError>> = stream::iter(to_hash)
         .map(|(entry, meta)| {
             let budget = &budget;

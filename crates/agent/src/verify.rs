@@ -191,6 +191,7 @@ pub async fn verify<S: Source>(
 ) -> Result<Verification, ManifestError> {
     let listing = source.list().await?;
     let (mut findings, common) = compare_listing(manifest, &listing);
+    let options = &options.for_files(common.len());
     let budget = hash::budget(options);
     progress.plan(
         common.len() as u64,
@@ -207,7 +208,7 @@ pub async fn verify<S: Source>(
                 (*record, digest)
             }
         })
-        .buffer_unordered(options.files_at_once.max(1))
+        .buffer_unordered(options.files_at_once)
         .collect()
         .await;
     for (record, digest) in results {
