@@ -132,6 +132,17 @@ fn output(command: &mut Command) -> String {
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
+/// Runs the release binary's `manifest DIR -q -o OUT` and returns the digests it wrote.
+fn binary_manifest(binary: &Path, dir: &Path, out: &Path) -> Vec<String> {
+    output(
+        Command::new(binary)
+            .args(["manifest", "-q", "-o"])
+            .arg(out)
+            .arg(dir),
+    );
+    manifest_digests(out)
+}
+
 /// The digests of a manifest file, in path order.
 fn manifest_digests(path: &Path) -> Vec<String> {
     let text = std::fs::read(path).expect("manifest written");
@@ -561,13 +572,7 @@ fn one_big_file(
             },
         ),
         Contender::new("cmi-preflight binary: manifest DIR -q -o OUT", || {
-            output(
-                Command::new(binary)
-                    .args(["manifest", "-q", "-o"])
-                    .arg(&out)
-                    .arg(&dir),
-            );
-            manifest_digests(&out)
+            binary_manifest(binary, &dir, &out)
         }),
     ];
     let mut peer = None;
@@ -789,15 +794,7 @@ fn many_files(
     let binary_row = contenders.len();
     contenders.push(Contender::new(
         "cmi-preflight binary: manifest DIR -q -o OUT",
-        || {
-            output(
-                Command::new(binary)
-                    .args(["manifest", "-q", "-o"])
-                    .arg(&out)
-                    .arg(&dir),
-            );
-            manifest_digests(&out)
-        },
+        || binary_manifest(binary, &dir, &out),
     ));
     contenders.push(Contender::new(
         "cmi-preflight library: manifest::create, 1 file at once",
