@@ -21,7 +21,11 @@ const REFUSED: i32 = 3;
 const SHAPE_FIXTURES: [(&str, &str, &str); 3] = [
     ("sh001-missing-tensor", "SH001", "is missing key {}"),
     ("sh002-unexpected-tensor", "SH002", "does not expect key {}"),
-    ("sh003-shape-mismatch", "SH003", "key {} has a shape the model does not expect"),
+    (
+        "sh003-shape-mismatch",
+        "SH003",
+        "key {} has a shape the model does not expect",
+    ),
 ];
 
 fn root() -> &'static Path {
