@@ -59,6 +59,34 @@ pub(crate) fn check(context: &Context<'_>, findings: &mut Vec<Finding>) {
     check_transformers_version(config, findings);
     check_quantization(config, architecture, findings);
     check_variant(config, architecture, findings);
+    check_head_multiple(config, architecture, findings);
+}
+
+/// Head counts that must be a multiple of a number: `(model_type, config key, multiple)`.
+/// T5: AWS's Flan-T5 import sample (aws-samples/amazon-bedrock-samples,
+/// custom-models/import_models/flan-t5/flant5-finetune-medical-terms.ipynb) says flan-t5-small
+/// (6 heads) does not import, the number of heads needing to be a multiple of 4.
+pub const HEAD_MULTIPLES: &[(&str, &str, u64)] = &[("t5", "num_heads", 4)];
+
+/// CF015: a head count that is not a multiple of what [`HEAD_MULTIPLES`] asks.
+fn check_head_multiple(config: &Config, architecture: &Architecture, findings: &mut Vec<Finding>) {
+    for &(model_type, key, multiple) in HEAD_MULTIPLES {
+        if architecture.model_type != model_type {
+            continue;
+        }
+        let Some(heads) = config.get(key).and_then(Value::as_u64) else {
+            continue;
+        };
+        if heads % multiple != 0 {
+            findings.push(Finding::new(
+                RuleId::T5HeadCount,
+                CONFIG_JSON,
+                format!(
+                    "{key} is {heads}, not a multiple of {multiple}; AWS's Flan-T5 sample reports that such a model (flan-t5-small, 6 heads) does not import"
+                ),
+            ));
+        }
+    }
 }
 
 /// For an architecture accepted in some sizes only, whether config.json is one of them.
@@ -302,6 +330,36 @@ mod tests {
         let mut findings = Vec::new();
         check_variant(&config(2, 0), llama, &mut findings);
         assert!(findings.is_empty(), "any size of Llama");
+    }
+
+    #[test]
+    fn t5_heads_must_be_a_multiple_of_4() {
+        let t5 = crate::arch::architecture("t5").expect("in the allow-list");
+        let llama = crate::arch::architecture("llama").expect("in the allow-list");
+        let config = |heads: u64| {
+            let value = serde_json::json!({"model_type": "t5", "num_heads": heads});
+            Config::new(value.as_object().expect("object").clone())
+        };
+        for (architecture, heads, fires) in [
+            (t5, 6, true),
+            (t5, 12, false),
+            (t5, 4, false),
+            (llama, 6, false),
+        ] {
+            let mut findings = Vec::new();
+            check_head_multiple(&config(heads), architecture, &mut findings);
+            let rules: Vec<_> = findings.iter().map(|f| f.rule).collect();
+            let expected = if fires {
+                vec![RuleId::T5HeadCount]
+            } else {
+                vec![]
+            };
+            assert_eq!(
+                rules, expected,
+                "{} with {heads} heads",
+                architecture.model_type
+            );
+        }
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub const TOKENIZER_JSON: &str = "tokenizer.json";
 pub const TOKENIZER_CONFIG_JSON: &str = "tokenizer_config.json";
 /// Name of the SentencePiece model.
 pub const TOKENIZER_MODEL: &str = "tokenizer.model";
+/// Names under which a SentencePiece model is shipped: tokenizer.model (Llama 2, Mistral) or
+/// spiece.model (T5 and Flan-T5, whose `T5Tokenizer` names its `vocab_file` so in transformers
+/// 4.51.3 `models/t5/tokenization_t5.py`).
+pub const SENTENCEPIECE_MODEL_FILES: &[&str] = &[TOKENIZER_MODEL, "spiece.model"];
 /// Name of the sharded-weights index.
 pub const INDEX_JSON: &str = "model.safetensors.index.json";
 /// Name of the raw chat-template file.

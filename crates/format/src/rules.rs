@@ -273,6 +273,10 @@ rules! {
         summary: "The architecture is accepted in some sizes only (GPT-OSS: 20B and 120B), and config.json describes another.",
         why: "The AWS documentation lists the accepted variants; the import job of any other size fails.",
         fix: "Import a fine-tune of an accepted variant with that variant's sizes unchanged in config.json; the finding lists the defining fields and their accepted values.";
+    T5HeadCount => "CF015", "t5-head-count", Warning,
+        summary: "A T5 (Flan-T5) model whose `num_heads` is not a multiple of 4.",
+        why: "AWS's own Flan-T5 import sample (aws-samples/amazon-bedrock-samples, custom-models/import_models/flan-t5/flant5-finetune-medical-terms.ipynb) says flan-t5-small, with 6 heads, does not import because the number of heads must be a multiple of 4; the User Guide does not state the rule, hence a warning.",
+        fix: "Import a Flan-T5 size whose head count is a multiple of 4 (flan-t5-base 12, -large 16, -xl 32, -xxl 64) or a fine-tune of one.";
     MissingTokenizerJson => "TK001", "missing-tokenizer-json", Error,
         summary: "tokenizer.json is missing.",
         why: "Bedrock requires the fast-tokenizer file tokenizer.json.",
@@ -286,9 +290,9 @@ rules! {
         why: "The tokenizer cannot be loaded, so the model cannot serve requests.",
         fix: "Save the tokenizer again with `tokenizer.save_pretrained(dir)`.";
     MissingTokenizerModel => "TK004", "missing-tokenizer-model", Warning,
-        summary: "A SentencePiece tokenizer without its tokenizer.model file.",
+        summary: "A SentencePiece tokenizer without its model file (tokenizer.model, or spiece.model for T5).",
         why: "Bedrock lists tokenizer.model among the required files; SentencePiece-based tokenizers (Llama 2, Mistral, T5) ship it.",
-        fix: "Upload the tokenizer.model of the base model beside tokenizer.json.";
+        fix: "Upload the tokenizer.model (spiece.model for Flan-T5) of the base model beside tokenizer.json.";
     SentencepieceModelRequired => "TK005", "sentencepiece-model-required", Error,
         summary: "A slow SentencePiece-only tokenizer class with neither tokenizer.model nor tokenizer.json.",
         why: "No file remains from which the tokenizer can be built.",

@@ -10,8 +10,8 @@ use crate::config_json::json_kind;
 use crate::context::Context;
 use crate::finding::Finding;
 use crate::inputs::{
-    CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON, CONFIG_JSON, TOKENIZER_CONFIG_JSON, TOKENIZER_JSON,
-    TOKENIZER_MODEL,
+    CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON, CONFIG_JSON, SENTENCEPIECE_MODEL_FILES,
+    TOKENIZER_CONFIG_JSON, TOKENIZER_JSON,
 };
 use crate::rules::RuleId;
 
@@ -310,7 +310,10 @@ fn check_sentencepiece(
     findings: &mut Vec<Finding>,
 ) {
     let artifact = context.artifact;
-    if artifact.has(TOKENIZER_MODEL) {
+    if SENTENCEPIECE_MODEL_FILES
+        .iter()
+        .any(|name| artifact.has(name))
+    {
         return;
     }
     // tokenizer.json says what the tokenizer really is (a Llama 3 derivative may carry a
@@ -329,13 +332,15 @@ fn check_sentencepiece(
         findings.push(Finding::new(
             RuleId::SentencepieceModelRequired,
             TOKENIZER_CONFIG_JSON,
-            format!("{class} needs tokenizer.model, and there is neither tokenizer.model nor tokenizer.json"),
+            format!("{class} needs tokenizer.model (spiece.model for T5), and there is neither a SentencePiece model nor tokenizer.json"),
         ));
     } else {
         findings.push(Finding::new(
             RuleId::MissingTokenizerModel,
             "",
-            format!("{class} is SentencePiece-based, and there is no tokenizer.model"),
+            format!(
+                "{class} is SentencePiece-based, and there is no tokenizer.model (or spiece.model)"
+            ),
         ));
     }
 }

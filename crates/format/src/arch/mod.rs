@@ -8,8 +8,10 @@
 
 use crate::dtype::Dtype;
 
+mod gpt_bigcode;
 pub mod layout;
 mod llama;
+mod t5;
 
 pub use layout::Layout;
 
@@ -168,7 +170,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         quantization: &[],
         regions: None,
         variants: &[],
-        layouts: &[],
+        layouts: t5::T5,
     },
     Architecture {
         aws_name: "Mllama (Llama 3.2 Vision)",
@@ -192,7 +194,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         quantization: &[],
         regions: None,
         variants: &[],
-        layouts: &[],
+        layouts: gpt_bigcode::GPT_BIGCODE,
     },
     Architecture {
         aws_name: "Qwen2 / Qwen2.5",
