@@ -243,13 +243,14 @@ fn scalars(shape_name: &str, value: &Value, at: &str, violations: &mut Violation
                 }
             }
         }
-        Value::String(text) if shape.kind == "timestamp" => {
-            if DateTime::from_str(text, Format::DateTimeWithOffset).is_err() {
-                violations.push(format!(
-                    "Value '{text}' at '{at}' failed to satisfy constraint: Member must be a \
-                     timestamp in ISO 8601 format"
-                ));
-            }
+        Value::String(text)
+            if shape.kind == "timestamp"
+                && DateTime::from_str(text, Format::DateTimeWithOffset).is_err() =>
+        {
+            violations.push(format!(
+                "Value '{text}' at '{at}' failed to satisfy constraint: Member must be a \
+                 timestamp in ISO 8601 format"
+            ));
         }
         Value::Number(number) if matches!(shape.kind.as_str(), "integer" | "long") => {
             let n = number.as_i64().unwrap_or(i64::MAX);
