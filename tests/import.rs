@@ -74,9 +74,11 @@ fn role(name: &str) -> String {
 }
 
 impl Env {
-    /// An emulator whose jobs complete after `duration` when their role can read the prefix.
+    /// An emulator whose jobs complete after `duration` when their role can read the prefix,
+    /// and that serves the admin (the binary) and the static credentials (direct SDK calls).
     fn emulator(&self, duration: Duration, max_jobs: usize) -> BedrockEmulator {
         BedrockEmulator::start(EmulatorOptions {
+            callers: vec![self.admin.clone(), moto::static_credentials()],
             job_duration: duration,
             max_concurrent_jobs: max_jobs,
             max_imported_models: max_jobs.max(3),

@@ -675,7 +675,11 @@ async fn check_as_role_reads_the_artifact_as_the_execution_role() {
         .await
         .expect("uploaded");
     moto.enforce_auth(0);
-    let emulator = emulator(Duration::MAX);
+    let emulator = BedrockEmulator::start(EmulatorOptions {
+        max_imported_models: 10,
+        callers: vec![admin.credentials.clone()],
+        ..EmulatorOptions::default()
+    });
     let run = |role: &str, state: &Path| {
         let mut command = command(
             &moto.endpoint(),

@@ -113,6 +113,70 @@ async fn submitted_job_is_followed_to_completion_with_the_key_echoed() {
     );
 }
 
+/// The members of `shape` that a request cannot leave out, as paths to their string leaves:
+/// required members, and the only member of a one-member union.
+fn required_leaves(shapes: &serde_json::Value, shape: &str, at: &str, leaves: &mut Vec<String>) {
+    let definition = &shapes[shape];
+    if definition["type"] != "structure" {
+        leaves.push(at.to_string());
+        return;
+    }
+    let members = definition["members"].as_object().expect("members");
+    let mut required: Vec<&str> = definition["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    if definition["union"] == true && members.len() == 1 {
+        required.extend(members.keys().map(String::as_str));
+    }
+    for name in required {
+        let path = if at.is_empty() {
+            name.to_string()
+        } else {
+            format!("{at}.{name}")
+        };
+        let target = members[name]["shape"].as_str().expect("a shape");
+        required_leaves(shapes, target, &path, leaves);
+    }
+}
+
+/// What the product refuses to send matches what botocore's model (as vendored in
+/// testdata/botocore/) requires: an empty request violates every required member.
+#[test]
+fn an_empty_request_violates_every_member_botocore_requires() {
+    let vendored = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/botocore/bedrock-2023-04-20.json"
+    ))
+    .expect("the vendored botocore model");
+    let model: serde_json::Value = serde_json::from_str(&vendored).expect("JSON");
+    let mut leaves = Vec::new();
+    required_leaves(
+        &model["shapes"],
+        "CreateModelImportJobRequest",
+        "",
+        &mut leaves,
+    );
+    assert_eq!(
+        leaves,
+        [
+            "jobName",
+            "importedModelName",
+            "roleArn",
+            "modelDataSource.s3DataSource.s3Uri"
+        ]
+    );
+    let problems = ImportRequest::default().violations();
+    for leaf in &leaves {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains(&format!(" at '{leaf}' "))),
+            "{leaf}: {problems:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_job_name_is_refused_before_any_call() {
     let emulator = BedrockEmulator::start(EmulatorOptions::default());

@@ -12,9 +12,8 @@
 //! | GetImportedModel | `GET /imported-models/{modelIdentifier}` (ARN or name) | 200 |
 //! | DeleteImportedModel | `DELETE /imported-models/{modelIdentifier}` | 200 `{}` |
 //!
-//! SigV4 (or bearer) authorization headers are accepted and not verified. The emulator runs on
-//! its own tokio runtime in a background thread, like [`crate::proxy`], so it works from
-//! synchronous and asynchronous tests alike; dropping it stops it.
+//! The emulator runs on its own tokio runtime in a background thread, like [`crate::proxy`], so
+//! it works from synchronous and asynchronous tests alike; dropping it stops it.
 //!
 //! # Behaviour
 //! - **Wire format.** Field names exactly as the shapes. Timestamps are ISO 8601 strings
@@ -23,16 +22,37 @@
 //!   `creationTimeAfter`/`creationTimeBefore` query parameters are ISO 8601 too. Errors have
 //!   the status of the shape (400, 403, 404, 429, 500), the header `x-amzn-errortype: <Name>`
 //!   and the body `{"message": "..."}` (plus `resourceName` for TooManyTagsException).
-//! - **Validation** of CreateModelImportJob, with the constraints of
-//!   [`cmi_format::cmi_api`] (patterns match the whole value): required fields, then each
-//!   field's length and pattern, then the `modelDataSource` union (exactly one member, which
-//!   must be `s3DataSource`), then list sizes. Every violation is reported, in that order, in
-//!   the service's style: `1 validation error detected: Value 'a_b' at 'jobName' failed to
+//! - **Authentication** comes first. Every request must carry an `Authorization` header
+//!   signed with AWS Signature Version 4 (`AWS4-HMAC-SHA256`) for the service `bedrock` in the
+//!   emulator's [`EmulatorOptions::region`], by one of [`EmulatorOptions::callers`], within
+//!   five minutes of the emulator's clock. The signature is recomputed by the emulator's own
+//!   implementation of the AWS IAM User Guide's signing steps (HMAC-SHA256, SHA-256; not the
+//!   SDK's signer). Refusals are 403 with the errors AWS JSON services answer: no header,
+//!   `MissingAuthenticationTokenException` (`Missing Authentication Token`); a header that is
+//!   not a complete SigV4 one (a bearer token included: the emulator knows no Bedrock API key),
+//!   `IncompleteSignatureException`; a scope for another Region, `InvalidSignatureException`
+//!   `Credential should be scoped to a valid region, not 'eu-west-1'. `; for another service,
+//!   `InvalidSignatureException` `Credential should be scoped to correct service: 'bedrock'. `;
+//!   an unknown access key (or a missing or wrong session token), `UnrecognizedClientException`
+//!   `The security token included in the request is invalid.`; a signature that does not
+//!   match, `InvalidSignatureException` `The request signature we calculated does not
+//!   match...`.
+//! - **Validation** of every operation's input from botocore's model alone, as vendored in
+//!   `testdata/botocore/bedrock-2023-04-20.json` (the product's own table,
+//!   `cmi_format::cmi_api`, is not used; a test of this crate checks that it says the same):
+//!   required members (outer to inner), then each string's length and pattern (patterns match
+//!   the whole value), enum values, integer ranges and timestamp formats, member by member
+//!   (list items at `jobTags.2.member.key`), then unions (`modelDataSource`: exactly one member,
+//!   which must be `s3DataSource`), then list sizes. Every violation is reported, in that order,
+//!   in the service's style: `1 validation error detected: Value 'a_b' at 'jobName' failed to
 //!   satisfy constraint: Member must satisfy regular expression pattern: ...`. A body that is
-//!   not JSON, or a field of the wrong JSON type, gives 400 `SerializationException`.
-//! - **Then, in this order:** a `clientRequestToken` seen before gives the first job's ARN
-//!   again with 201 and creates nothing ([`Call::replay`] is set; the other fields of the
-//!   replay are not compared); a `jobName` used by any job ever (jobs cannot be deleted) gives
+//!   not JSON, or a member of the wrong JSON type, gives 400 `SerializationException`.
+//! - **Then, in this order:** a `clientRequestToken` seen before with the same request gives
+//!   the first job's ARN again with 201 and creates nothing ([`Call::replay`] is set); with a
+//!   request that differs in any member, 400 ConflictException (the botocore model's
+//!   documentation of `clientRequestToken` points to the EC2 "Ensuring idempotency" page, which
+//!   makes a changed replay an error; ConflictException is the conflict error the model lists
+//!   for CreateModelImportJob); a `jobName` used by any job ever (jobs cannot be deleted) gives
 //!   ValidationException [`JOB_NAME_IN_USE`]; more than 50 tags on `jobTags` or
 //!   `importedModelTags` gives TooManyTagsException; an `importedModelName` of an existing
 //!   imported model, or of the model an in-progress job will create, gives ConflictException;
@@ -87,8 +107,10 @@
 //! ```
 
 mod access;
+mod model;
 mod server;
 mod service;
+mod sigv4;
 mod validate;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdTcpListener};
@@ -142,6 +164,11 @@ pub struct EmulatorOptions {
     pub max_imported_models: usize,
     /// Read the artifact as the job's role before completing it; `None` completes every job.
     pub s3: Option<S3Check>,
+    /// The identities whose SigV4 signatures the emulator accepts: access key id, secret
+    /// access key, and session token (which the request must then carry in
+    /// `x-amz-security-token`). Default: moto's static credentials
+    /// ([`crate::moto::static_credentials`]).
+    pub callers: Vec<Credentials>,
 }
 
 impl Default for EmulatorOptions {
@@ -153,6 +180,7 @@ impl Default for EmulatorOptions {
             max_concurrent_jobs: 1,
             max_imported_models: 3,
             s3: None,
+            callers: vec![crate::moto::static_credentials()],
         }
     }
 }

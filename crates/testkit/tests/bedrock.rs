@@ -2,8 +2,9 @@
 //! through the SDK's serializers and parsers, so the wire format (timestamps, error names,
 //! label encoding, pagination) is the one the SDK expects.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use aws_credential_types::Credentials;
 use aws_sdk_bedrock::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrock::types::{ModelDataSource, ModelImportJobStatus, S3DataSource, Tag};
 use cmi_testkit::bedrock::{
@@ -241,14 +242,39 @@ async fn the_same_client_request_token_makes_one_job() {
         .unwrap();
     assert_eq!(first.job_arn(), second.job_arn());
     assert_eq!(emulator.jobs().len(), 1);
+
+    // The same token with another request is refused, and changes nothing.
+    let (status, code, message) = error(
+        create(&client, "tok", "tok")
+            .client_request_token("6f1c2b1e-5c3a-4d0e-9b7a-1f2e3d4c5b6a")
+            .job_tags(Tag::builder().key("team").value("ml").build().unwrap())
+            .send()
+            .await,
+    );
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "ConflictException"),
+        "{message}"
+    );
+    assert!(message.contains("different parameters"), "{message}");
+    assert_eq!(emulator.jobs().len(), 1);
+
+    // The first request, again, is still its job.
+    let third = create(&client, "tok", "tok")
+        .client_request_token("6f1c2b1e-5c3a-4d0e-9b7a-1f2e3d4c5b6a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.job_arn(), third.job_arn());
     let calls = emulator.calls_to("CreateModelImportJob");
     assert_eq!(
         calls
             .iter()
             .map(|c| (c.status, c.replay))
             .collect::<Vec<_>>(),
-        [(201, false), (201, true)]
+        [(201, false), (201, true), (400, false), (201, true)]
     );
+    assert_eq!(calls[2].error.as_deref(), Some("ConflictException"));
 }
 
 #[tokio::test]
@@ -716,19 +742,86 @@ async fn a_job_whose_role_cannot_read_the_prefix_fails_with_the_s3_access_messag
     assert!(detail.starts_with("AssumeRole"), "{detail}");
 }
 
-/// One raw HTTP/1.1 exchange: status, headers (lower-cased names) and JSON body.
+/// How a raw request is authorized.
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    /// Signed by the SDK's own signer (`aws-sigv4`) as these credentials, for this service
+    /// and Region.
+    Signed(&'a Credentials, &'a str, &'a str),
+    /// No `Authorization` header at all.
+    Unsigned,
+}
+
+/// The headers `auth` adds to a request (`x-amz-date`, `authorization`...).
+fn authorization(
+    auth: Auth<'_>,
+    emulator: &BedrockEmulator,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::sign::v4;
+    let Auth::Signed(credentials, service, region) = auth else {
+        return Vec::new();
+    };
+    let identity = credentials.clone().into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let uri = format!("http://{}{path}", emulator.address());
+    let request = SignableRequest::new(
+        method,
+        &uri,
+        [("content-type", "application/json")].into_iter(),
+        SignableBody::Bytes(body.as_bytes()),
+    )
+    .unwrap();
+    let (instructions, _) = sign(request, &params).unwrap().into_parts();
+    instructions
+        .headers()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
+/// One raw HTTP/1.1 exchange, signed as moto's static credentials for `bedrock` in
+/// `us-east-1`: status, headers (lower-cased names) and JSON body.
 fn raw(
     emulator: &BedrockEmulator,
     method: &str,
     path: &str,
     body: &str,
 ) -> (u16, Vec<(String, String)>, serde_json::Value) {
+    let credentials = moto::static_credentials();
+    let auth = Auth::Signed(&credentials, "bedrock", "us-east-1");
+    raw_as(emulator, auth, method, path, body, body)
+}
+
+/// One raw HTTP/1.1 exchange authorized by `auth` for `signed_body`, sending `body`.
+fn raw_as(
+    emulator: &BedrockEmulator,
+    auth: Auth<'_>,
+    method: &str,
+    path: &str,
+    signed_body: &str,
+    body: &str,
+) -> (u16, Vec<(String, String)>, serde_json::Value) {
     use std::io::{Read, Write};
+    let extra: String = authorization(auth, emulator, method, path, signed_body)
+        .into_iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let mut stream = std::net::TcpStream::connect(emulator.address()).unwrap();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+         {extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         emulator.address(),
         body.len()
     )
@@ -846,5 +939,144 @@ fn the_wire_format_of_errors_unions_and_unknown_routes() {
             .filter(|o| *o == "CreateModelImportJob")
             .count(),
         6
+    );
+}
+
+/// A request the service would refuse before reading it: not signed, signed for another
+/// Region or service, by an unknown key, with the wrong secret, or for another body.
+#[test]
+fn only_requests_signed_for_bedrock_in_its_region_by_a_known_caller_are_served() {
+    let emulator = BedrockEmulator::start(EmulatorOptions::default());
+    let body = r#"{"jobName":"j","importedModelName":"m","roleArn":"arn:aws:iam::123456789012:role/r","modelDataSource":{"s3DataSource":{"s3Uri":"s3://models/m/"}}}"#;
+    let known = moto::static_credentials();
+    let stranger = Credentials::new("AKIDSTRANGER", "testing", None, None, "test");
+    let wrong_secret = Credentials::new(moto::ACCESS_KEY_ID, "not-the-secret", None, None, "test");
+    let refused: [(Auth<'_>, &str, u16, &str, &str); 6] = [
+        (
+            Auth::Unsigned,
+            body,
+            403,
+            "MissingAuthenticationTokenException",
+            "Missing Authentication Token",
+        ),
+        (
+            Auth::Signed(&known, "bedrock", "eu-west-1"),
+            body,
+            403,
+            "InvalidSignatureException",
+            "Credential should be scoped to a valid region, not 'eu-west-1'. ",
+        ),
+        (
+            Auth::Signed(&known, "sagemaker", "us-east-1"),
+            body,
+            403,
+            "InvalidSignatureException",
+            "Credential should be scoped to correct service: 'bedrock'. ",
+        ),
+        (
+            Auth::Signed(&stranger, "bedrock", "us-east-1"),
+            body,
+            403,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ),
+        (
+            Auth::Signed(&wrong_secret, "bedrock", "us-east-1"),
+            body,
+            403,
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided. \
+             Check your AWS Secret Access Key and signing method. Consult the service \
+             documentation for details.",
+        ),
+        (
+            Auth::Signed(&known, "bedrock", "us-east-1"),
+            "{}",
+            403,
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided. \
+             Check your AWS Secret Access Key and signing method. Consult the service \
+             documentation for details.",
+        ),
+    ];
+    for (auth, signed_body, status, name, message) in refused {
+        let (got, headers, response) = raw_as(
+            &emulator,
+            auth,
+            "POST",
+            "/model-import-jobs",
+            signed_body,
+            body,
+        );
+        assert_eq!(got, status, "{response}");
+        assert_eq!(
+            header(&headers, "x-amzn-errortype"),
+            Some(name),
+            "{response}"
+        );
+        assert_eq!(response["message"], message);
+    }
+    assert!(emulator.jobs().is_empty());
+    let errors: Vec<Option<String>> = emulator.calls().into_iter().map(|c| c.error).collect();
+    assert_eq!(errors.len(), 6);
+    assert!(errors.iter().all(Option::is_some), "{errors:?}");
+
+    // Signed right, the same body is served; so is a list with a query, and a label.
+    let (status, _, created) = raw(&emulator, "POST", "/model-import-jobs", body);
+    assert_eq!(status, 201, "{created}");
+    let (status, _, listed) = raw(
+        &emulator,
+        "GET",
+        "/model-import-jobs?sortOrder=Ascending&maxResults=5",
+        "",
+    );
+    assert_eq!(status, 200, "{listed}");
+    let arn = created["jobArn"].as_str().unwrap();
+    let encoded = arn.replace(':', "%3A").replace('/', "%2F");
+    let (status, _, job) = raw(
+        &emulator,
+        "GET",
+        &format!("/model-import-jobs/{encoded}"),
+        "",
+    );
+    assert_eq!(status, 200, "{job}");
+}
+
+/// The SDK configured for another Region than the emulator's is refused; temporary
+/// credentials need their session token.
+#[tokio::test]
+async fn the_sdk_signing_for_another_region_or_without_its_session_token_is_refused() {
+    let temporary = Credentials::new("ASIATEMPORARY", "secret", Some("session".into()), None, "t");
+    let emulator = BedrockEmulator::start(EmulatorOptions {
+        callers: vec![moto::static_credentials(), temporary.clone()],
+        ..EmulatorOptions::default()
+    });
+    let elsewhere = aws_sdk_bedrock::Client::new(
+        &moto::sdk_config_for(
+            &emulator.endpoint(),
+            moto::static_credentials(),
+            "eu-west-1",
+        )
+        .await,
+    );
+    let (status, code, message) = error(elsewhere.list_model_import_jobs().send().await);
+    assert_eq!((status, code.as_str()), (403, "InvalidSignatureException"));
+    assert_eq!(
+        message,
+        "Credential should be scoped to a valid region, not 'eu-west-1'. "
+    );
+
+    let with_token = aws_sdk_bedrock::Client::new(
+        &moto::sdk_config_for(&emulator.endpoint(), temporary, "us-east-1").await,
+    );
+    with_token.list_imported_models().send().await.unwrap();
+    let without = Credentials::new("ASIATEMPORARY", "secret", None, None, "t");
+    let without_token = aws_sdk_bedrock::Client::new(
+        &moto::sdk_config_for(&emulator.endpoint(), without, "us-east-1").await,
+    );
+    let (status, code, _) = error(without_token.list_imported_models().send().await);
+    assert_eq!(
+        (status, code.as_str()),
+        (403, "UnrecognizedClientException")
     );
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::TcpListener as StdTcpListener;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -16,6 +17,7 @@ use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 
 use super::service::{self, ApiError, Reply, Shared};
+use super::sigv4::{Signed, Verifier};
 use super::Call;
 
 const JOBS: &str = "/model-import-jobs";
@@ -118,16 +120,31 @@ async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let query = parse_query(request.uri().query());
-    let body = request
-        .into_body()
+    let (parts, body) = request.into_parts();
+    let method = parts.method.clone();
+    let path = parts.uri.path().to_string();
+    let query = parse_query(parts.uri.query());
+    let body = body
         .collect()
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let route = Route::of(&method, &path);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let signed = Verifier {
+        region: &shared.options.region,
+        callers: &shared.options.callers,
+        now,
+    }
+    .verify(&Signed {
+        method: method.as_str(),
+        path: &path,
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &body,
+    });
 
     let input = match &route {
         Route::Create => serde_json::from_slice(&body)
@@ -143,7 +160,7 @@ async fn handle(
             Value::Object(input)
         }
     };
-    let result = match &route {
+    let result = signed.and_then(|()| match &route {
         Route::Create => service::create(&shared, &body),
         Route::ListJobs => service::list_jobs(&shared, &query),
         Route::GetJob(id) => service::get_job(&shared, id),
@@ -151,7 +168,7 @@ async fn handle(
         Route::GetModel(id) => service::get_model(&shared, id),
         Route::DeleteModel(id) => service::delete_model(&shared, id),
         Route::Unknown => Err(ApiError::unknown_operation(method.as_str(), &path)),
-    };
+    });
     let (status, response, error, replay) = match result {
         Ok(Reply {
             status,

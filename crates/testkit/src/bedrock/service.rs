@@ -28,7 +28,7 @@ pub(super) struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: u16, name: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn new(status: u16, name: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             name,
@@ -134,8 +134,8 @@ struct Model {
 pub(super) struct State {
     jobs: Vec<Job>,
     models: Vec<Model>,
-    /// `clientRequestToken` to job ARN.
-    tokens: HashMap<String, String>,
+    /// `clientRequestToken` to the job ARN and the request that created it.
+    tokens: HashMap<String, (String, CreateRequest)>,
     next_seq: u64,
 }
 
@@ -287,7 +287,18 @@ pub(super) fn create(shared: &Arc<Shared>, body: &[u8]) -> Result<Reply, ApiErro
     let options = &shared.options;
     let mut state = shared.state.lock().unwrap();
     if let Some(token) = &request.client_request_token {
-        if let Some(arn) = state.tokens.get(token) {
+        if let Some((arn, first)) = state.tokens.get(token) {
+            if *first != request {
+                return Err(ApiError::new(
+                    400,
+                    "ConflictException",
+                    format!(
+                        "The clientRequestToken {token} was used by an earlier request with \
+                         different parameters. Send that request again unchanged, or use a new \
+                         clientRequestToken."
+                    ),
+                ));
+            }
             return Ok(Reply {
                 status: 201,
                 body: json!({ "jobArn": arn }),
@@ -295,6 +306,7 @@ pub(super) fn create(shared: &Arc<Shared>, body: &[u8]) -> Result<Reply, ApiErro
             });
         }
     }
+    let first = request.clone();
     if state.jobs.iter().any(|j| j.name == request.job_name) {
         return Err(ApiError::validation(JOB_NAME_IN_USE));
     }
@@ -401,7 +413,7 @@ pub(super) fn create(shared: &Arc<Shared>, body: &[u8]) -> Result<Reply, ApiErro
         imported_model_arn: None,
     });
     if let Some(token) = client_request_token {
-        state.tokens.insert(token, job_arn.clone());
+        state.tokens.insert(token, (job_arn.clone(), first));
     }
     drop(state);
 
@@ -513,7 +525,7 @@ fn insert_some(object: &mut Map<String, Value>, key: &str, value: Option<Value>)
 
 /// GetModelImportJob.
 pub(super) fn get_job(shared: &Shared, identifier: &str) -> Result<Reply, ApiError> {
-    validate::job_identifier_label(identifier)?;
+    validate::label("GetModelImportJob", "jobIdentifier", identifier)?;
     let state = shared.state.lock().unwrap();
     let job = state.job(identifier).ok_or_else(|| {
         ApiError::not_found(format!(
@@ -641,7 +653,7 @@ fn model_not_found(identifier: &str) -> ApiError {
 
 /// GetImportedModel.
 pub(super) fn get_model(shared: &Shared, identifier: &str) -> Result<Reply, ApiError> {
-    validate::model_identifier_label(identifier)?;
+    validate::label("GetImportedModel", "modelIdentifier", identifier)?;
     let state = shared.state.lock().unwrap();
     let index = state
         .model_index(identifier)
@@ -710,7 +722,7 @@ pub(super) fn list_models(
 
 /// DeleteImportedModel.
 pub(super) fn delete_model(shared: &Shared, identifier: &str) -> Result<Reply, ApiError> {
-    validate::model_identifier_label(identifier)?;
+    validate::label("DeleteImportedModel", "modelIdentifier", identifier)?;
     let mut state = shared.state.lock().unwrap();
     let index = state
         .model_index(identifier)

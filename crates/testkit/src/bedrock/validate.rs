@@ -1,11 +1,15 @@
-//! Input validation in the service's style, with the constraints of [`cmi_format::cmi_api`].
+//! Input validation in the service's style, from the vendored botocore model
+//! ([`super::model`]) alone: each operation's input shape says which members are required,
+//! and each member's shape its type, lengths, pattern, enum values, range, list sizes and
+//! union rule.
 
-use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::collections::{BTreeMap, VecDeque};
 
-use cmi_format::cmi_api::{self, FieldConstraint, ListConstraint};
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
 use serde_json::{Map, Value};
 
+use super::model::{model, Shape};
 use super::service::ApiError;
 use super::JobStatus;
 
@@ -17,7 +21,7 @@ pub(super) struct Tag {
 }
 
 /// A CreateModelImportJob request that passed validation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct CreateRequest {
     pub job_name: String,
     pub imported_model_name: String,
@@ -38,36 +42,6 @@ pub(super) struct CreateRequest {
 struct Violations(Vec<String>);
 
 impl Violations {
-    fn null(&mut self, at: &str) {
-        self.0.push(format!(
-            "Value null at '{at}' failed to satisfy constraint: Member must not be null"
-        ));
-    }
-
-    /// Length, then pattern, of `value` under `constraint`, reported at `at` (a list member's
-    /// path such as `jobTags.1.member.key`, where the constraint's own name is generic).
-    fn string(&mut self, constraint: &FieldConstraint, at: &str, value: &str) {
-        if let Err(message) = constraint.validate(value) {
-            self.0.push(relocate(
-                &message,
-                &format!("Value '{value}'"),
-                constraint.field,
-                at,
-            ));
-        }
-    }
-
-    fn list(&mut self, constraint: &ListConstraint, at: &str, count: usize) {
-        if let Err(message) = constraint.validate(count) {
-            self.0.push(relocate(
-                &message,
-                &format!("Value with {count} items"),
-                constraint.field,
-                at,
-            ));
-        }
-    }
-
     fn push(&mut self, message: String) {
         self.0.push(message);
     }
@@ -87,365 +61,437 @@ impl Violations {
     }
 }
 
-/// `message` (`{subject} at '{field}' ...`) with `field` replaced by `at`.
-fn relocate(message: &str, subject: &str, field: &str, at: &str) -> String {
-    let head = format!("{subject} at '{field}'");
-    match message.strip_prefix(&head) {
-        Some(rest) if field != at => format!("{subject} at '{at}'{rest}"),
-        _ => message.to_string(),
-    }
-}
-
 fn serialization(message: String) -> ApiError {
     ApiError::serialization(message)
 }
 
-/// A string member: absent and `null` are `None`; any other non-string is a serialization
-/// error.
-fn string_member(
-    object: &Map<String, Value>,
-    name: &str,
-    at: &str,
-) -> Result<Option<String>, ApiError> {
-    match object.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(serialization(format!(
-            "Expected a string for '{at}', found {other}"
-        ))),
+/// The raw input of one request: path labels, query parameters and body.
+pub(super) struct Raw<'a> {
+    /// Decoded path labels, by label name.
+    pub labels: &'a [(&'a str, &'a str)],
+    /// Decoded query parameters.
+    pub query: &'a BTreeMap<String, String>,
+    /// The body as received.
+    pub body: &'a [u8],
+}
+
+/// `between`, `greater than or equal to` or `less than or equal to`, as the service words a
+/// length or value bound.
+fn bound(kind: &str, min: Option<i64>, max: Option<i64>) -> Option<String> {
+    match (min, max) {
+        (Some(min), Some(max)) => Some(format!("Member must have {kind} between {min} and {max}")),
+        (Some(min), None) => Some(format!(
+            "Member must have {kind} greater than or equal to {min}"
+        )),
+        (None, Some(max)) => Some(format!(
+            "Member must have {kind} less than or equal to {max}"
+        )),
+        (None, None) => None,
     }
 }
 
-fn object_member<'a>(
-    object: &'a Map<String, Value>,
-    name: &str,
-    at: &str,
-) -> Result<Option<&'a Map<String, Value>>, ApiError> {
-    match object.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(o)) => Ok(Some(o)),
-        Some(other) => Err(serialization(format!(
-            "Expected an object for '{at}', found {other}"
-        ))),
+fn outside(n: i64, min: Option<i64>, max: Option<i64>) -> bool {
+    min.is_some_and(|min| n < min) || max.is_some_and(|max| n > max)
+}
+
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// What a value of this shape must be on the wire, for the serialization error.
+fn expected(shape: &Shape) -> &'static str {
+    match shape.kind.as_str() {
+        "structure" => "an object",
+        "list" => "a list",
+        "string" => "a string",
+        "integer" | "long" => "an integer",
+        "boolean" => "a boolean",
+        "timestamp" => "a timestamp",
+        _ => "a value",
     }
 }
 
-fn list_member<'a>(
-    object: &'a Map<String, Value>,
-    name: &str,
-    at: &str,
-) -> Result<Option<&'a Vec<Value>>, ApiError> {
-    match object.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(a)) => Ok(Some(a)),
-        Some(other) => Err(serialization(format!(
-            "Expected a list for '{at}', found {other}"
-        ))),
-    }
-}
-
-/// Tags of `name`: each `(key, value)` with `None` for a missing member.
-type RawTags = Vec<(Option<String>, Option<String>)>;
-
-fn tags_member(object: &Map<String, Value>, name: &str) -> Result<Option<RawTags>, ApiError> {
-    let Some(items) = list_member(object, name, name)? else {
-        return Ok(None);
+/// A value of `shape`, `at`, has the JSON type the shape needs (members and items too).
+/// `null` stands for an absent member.
+fn types(shape: &Shape, value: &Value, at: &str) -> Result<(), ApiError> {
+    let model = model();
+    let fits = match (shape.kind.as_str(), value) {
+        (_, Value::Null) => true,
+        ("structure", Value::Object(object)) => {
+            for (name, member) in &shape.members {
+                if let Some(inner) = object.get(name) {
+                    types(model.shape(&member.shape), inner, &format!("{at}.{name}"))?;
+                }
+            }
+            true
+        }
+        ("list", Value::Array(items)) => {
+            if let Some(member) = &shape.member {
+                let member = model.shape(&member.shape);
+                for (index, item) in items.iter().enumerate() {
+                    types(member, item, &format!("{at}.{}.member", index + 1))?;
+                }
+            }
+            true
+        }
+        ("string", Value::String(_)) | ("boolean", Value::Bool(_)) => true,
+        ("integer" | "long", Value::Number(n)) => n.is_i64(),
+        ("timestamp", Value::String(_) | Value::Number(_)) => true,
+        _ => false,
     };
-    let mut tags = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
-        let at = format!("{name}.{}.member", index + 1);
-        let Value::Object(tag) = item else {
-            return Err(serialization(format!(
-                "Expected an object for '{at}', found {item}"
-            )));
-        };
-        tags.push((
-            string_member(tag, "key", &format!("{at}.key"))?,
-            string_member(tag, "value", &format!("{at}.value"))?,
-        ));
+    if fits {
+        Ok(())
+    } else {
+        Err(serialization(format!(
+            "Expected {} for '{at}', found {value}",
+            expected(shape)
+        )))
     }
-    Ok(Some(tags))
 }
 
-fn string_list(items: &[Value], at: &str) -> Result<Vec<String>, ApiError> {
-    items
-        .iter()
-        .enumerate()
-        .map(|(index, item)| match item {
-            Value::String(s) => Ok(s.clone()),
-            other => Err(serialization(format!(
-                "Expected a string for '{at}.{}.member', found {other}",
-                index + 1
-            ))),
+/// `name` of an object, `None` when absent or `null`.
+fn present<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    object.get(name).filter(|v| !v.is_null())
+}
+
+fn join(at: &str, name: &str) -> String {
+    if at.is_empty() {
+        name.to_string()
+    } else {
+        format!("{at}.{name}")
+    }
+}
+
+/// Every structure under `value` (itself included), breadth first: outer before inner, each
+/// level in the model's member order.
+fn structures<'a>(
+    shape: &'a Shape,
+    value: &'a Value,
+) -> Vec<(&'a Shape, &'a Map<String, Value>, String)> {
+    let model = model();
+    let mut found = Vec::new();
+    let mut queue = VecDeque::from([(shape, value, String::new())]);
+    while let Some((shape, value, at)) = queue.pop_front() {
+        match (shape.kind.as_str(), value) {
+            ("structure", Value::Object(object)) => {
+                for (name, member) in &shape.members {
+                    if let Some(inner) = present(object, name) {
+                        queue.push_back((model.shape(&member.shape), inner, join(&at, name)));
+                    }
+                }
+                found.push((shape, object, at));
+            }
+            ("list", Value::Array(items)) => {
+                if let Some(member) = &shape.member {
+                    let member = model.shape(&member.shape);
+                    for (index, item) in items.iter().enumerate() {
+                        queue.push_back((member, item, format!("{at}.{}.member", index + 1)));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// Lengths, patterns, enum values, ranges and timestamp formats of every scalar under
+/// `value`, depth first in the model's member order.
+fn scalars(shape_name: &str, value: &Value, at: &str, violations: &mut Violations) {
+    let model = model();
+    let shape = model.shape(shape_name);
+    match value {
+        Value::Object(object) if shape.kind == "structure" => {
+            for (name, member) in &shape.members {
+                if let Some(inner) = present(object, name) {
+                    scalars(&member.shape, inner, &join(at, name), violations);
+                }
+            }
+        }
+        Value::Array(items) if shape.kind == "list" => {
+            if let Some(member) = &shape.member {
+                for (index, item) in items.iter().enumerate() {
+                    let item_at = format!("{at}.{}.member", index + 1);
+                    scalars(&member.shape, item, &item_at, violations);
+                }
+            }
+        }
+        Value::String(text) if shape.kind == "string" => {
+            let length = count(text.chars().count());
+            if outside(length, shape.min, shape.max) {
+                if let Some(rule) = bound("length", shape.min, shape.max) {
+                    violations.push(format!(
+                        "Value '{text}' at '{at}' failed to satisfy constraint: {rule}"
+                    ));
+                }
+            } else if let (Some(pattern), Some(regex)) = (&shape.pattern, model.pattern(shape_name))
+            {
+                if !regex.is_match(text) {
+                    violations.push(format!(
+                        "Value '{text}' at '{at}' failed to satisfy constraint: Member must \
+                         satisfy regular expression pattern: {pattern}"
+                    ));
+                }
+            }
+            if let Some(values) = &shape.values {
+                if !values.iter().any(|v| v == text) {
+                    violations.push(format!(
+                        "Value '{text}' at '{at}' failed to satisfy constraint: Member must \
+                         satisfy enum value set: [{}]",
+                        values.join(", ")
+                    ));
+                }
+            }
+        }
+        Value::String(text)
+            if shape.kind == "timestamp"
+                && DateTime::from_str(text, Format::DateTimeWithOffset).is_err() =>
+        {
+            violations.push(format!(
+                "Value '{text}' at '{at}' failed to satisfy constraint: Member must be a \
+                 timestamp in ISO 8601 format"
+            ));
+        }
+        Value::Number(number) if matches!(shape.kind.as_str(), "integer" | "long") => {
+            let n = number.as_i64().unwrap_or(i64::MAX);
+            if shape.min.is_some_and(|min| n < min) {
+                if let Some(rule) = bound("value", shape.min, None) {
+                    violations.push(format!(
+                        "Value '{n}' at '{at}' failed to satisfy constraint: {rule}"
+                    ));
+                }
+            } else if shape.max.is_some_and(|max| n > max) {
+                if let Some(rule) = bound("value", None, shape.max) {
+                    violations.push(format!(
+                        "Value '{n}' at '{at}' failed to satisfy constraint: {rule}"
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Item counts of every list under `value`, depth first in the model's member order.
+fn lists(shape_name: &str, value: &Value, at: &str, violations: &mut Violations) {
+    let model = model();
+    let shape = model.shape(shape_name);
+    match value {
+        Value::Object(object) if shape.kind == "structure" => {
+            for (name, member) in &shape.members {
+                if let Some(inner) = present(object, name) {
+                    lists(&member.shape, inner, &join(at, name), violations);
+                }
+            }
+        }
+        Value::Array(items) if shape.kind == "list" => {
+            let n = items.len();
+            if outside(count(n), shape.min, shape.max) {
+                if let Some(rule) = bound("length", shape.min, shape.max) {
+                    violations.push(format!(
+                        "Value with {n} items at '{at}' failed to satisfy constraint: {rule}"
+                    ));
+                }
+            }
+            if let Some(member) = &shape.member {
+                for (index, item) in items.iter().enumerate() {
+                    let item_at = format!("{at}.{}.member", index + 1);
+                    lists(&member.shape, item, &item_at, violations);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The body as a JSON object; an empty body is `{}`.
+fn body_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(serialization(
+            "The request body must be a JSON object".to_string(),
+        )),
+        Err(e) => Err(serialization(format!(
+            "The request body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+/// `operation`'s input from `raw`: body members, path labels and query parameters under
+/// their member names, with the types of their shapes, and the violations of its
+/// constraints, in the order the emulator reports them (required members, outer to inner;
+/// then lengths, patterns, enum values and ranges, member by member; then unions; then list
+/// sizes). A body or parameter that cannot be read as its shape's type is a
+/// SerializationException, not a violation.
+fn check(operation: &str, raw: &Raw<'_>) -> Result<(Map<String, Value>, Violations), ApiError> {
+    let model = model();
+    let Some(input) = &model.operation(operation).input else {
+        return Ok((Map::new(), Violations::default()));
+    };
+    let shape_name = input.shape.as_str();
+    let shape = model.shape(shape_name);
+    let mut object = if shape.members.iter().any(|(_, m)| m.location.is_none()) {
+        body_object(raw.body)?
+    } else {
+        Map::new()
+    };
+    for (name, member) in &shape.members {
+        let bound_to = member.location_name.as_deref().unwrap_or(name);
+        let text = match member.location.as_deref() {
+            Some("uri") => raw
+                .labels
+                .iter()
+                .find(|(label, _)| *label == bound_to)
+                .map(|(_, value)| *value),
+            Some("querystring") => raw.query.get(bound_to).map(String::as_str),
+            _ => continue,
+        };
+        let Some(text) = text else { continue };
+        let value = match model.shape(&member.shape).kind.as_str() {
+            "integer" | "long" => Value::from(text.parse::<i64>().map_err(|_| {
+                serialization(format!("Value '{text}' at '{name}' is not an integer"))
+            })?),
+            "boolean" => Value::from(text.parse::<bool>().map_err(|_| {
+                serialization(format!("Value '{text}' at '{name}' is not a boolean"))
+            })?),
+            _ => Value::from(text),
+        };
+        object.insert(name.clone(), value);
+    }
+    let value = Value::Object(object);
+    for (name, member) in &shape.members {
+        if let Some(inner) = value.get(name) {
+            types(model.shape(&member.shape), inner, name)?;
+        }
+    }
+
+    let mut violations = Violations::default();
+    let found = structures(shape, &value);
+    for (structure, members, at) in &found {
+        for required in &structure.required {
+            if present(members, required).is_none() {
+                violations.push(format!(
+                    "Value null at '{}' failed to satisfy constraint: Member must not be null",
+                    join(at, required)
+                ));
+            }
+        }
+    }
+    scalars(shape_name, &value, "", &mut violations);
+    for (structure, members, at) in &found {
+        if !structure.union {
+            continue;
+        }
+        let declared: Vec<&str> = structure.members.iter().map(|(n, _)| n.as_str()).collect();
+        let set: Vec<&str> = members
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if set.len() != 1 || !declared.contains(&set[0]) {
+            let which = match declared[..] {
+                [only] => only.to_string(),
+                _ => format!("one of [{}]", declared.join(", ")),
+            };
+            let members = if set.is_empty() {
+                "none".to_string()
+            } else {
+                set.join(", ")
+            };
+            violations.push(format!(
+                "Value at '{at}' failed to satisfy constraint: Member must have exactly one \
+                 member set, which must be {which}; members set: {members}"
+            ));
+        }
+    }
+    lists(shape_name, &value, "", &mut violations);
+    let object = match value {
+        Value::Object(object) => object,
+        _ => Map::new(),
+    };
+    Ok((object, violations))
+}
+
+fn text(object: &Map<String, Value>, name: &str) -> Option<String> {
+    present(object, name)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+fn tags(object: &Map<String, Value>, name: &str) -> Vec<Tag> {
+    present(object, name)
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_object)
+                .map(|tag| Tag {
+                    key: text(tag, "key").unwrap_or_default(),
+                    value: text(tag, "value").unwrap_or_default(),
+                })
+                .collect()
         })
-        .collect()
+        .unwrap_or_default()
 }
 
 /// Parses and validates a CreateModelImportJob body.
 pub(super) fn create_request(body: &[u8]) -> Result<CreateRequest, ApiError> {
-    let json: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(Map::new())
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|e| serialization(format!("The request body is not valid JSON: {e}")))?
+    let raw = Raw {
+        labels: &[],
+        query: &BTreeMap::new(),
+        body,
     };
-    let Value::Object(request) = &json else {
-        return Err(serialization(
-            "The request body must be a JSON object".to_string(),
-        ));
-    };
-
-    // Types first: a wrong JSON type is not a constraint violation.
-    let job_name = string_member(request, "jobName", "jobName")?;
-    let imported_model_name = string_member(request, "importedModelName", "importedModelName")?;
-    let role_arn = string_member(request, "roleArn", "roleArn")?;
-    let source = object_member(request, "modelDataSource", "modelDataSource")?;
-    let s3_source = match source {
-        Some(source) => object_member(source, "s3DataSource", "modelDataSource.s3DataSource")?,
-        None => None,
-    };
-    let s3_uri = match s3_source {
-        Some(s3) => string_member(s3, "s3Uri", "modelDataSource.s3DataSource.s3Uri")?,
-        None => None,
-    };
-    let job_tags = tags_member(request, "jobTags")?;
-    let imported_model_tags = tags_member(request, "importedModelTags")?;
-    let token = string_member(request, "clientRequestToken", "clientRequestToken")?;
-    let vpc = object_member(request, "vpcConfig", "vpcConfig")?;
-    let (subnets, groups) = match vpc {
-        Some(vpc) => (
-            list_member(vpc, "subnetIds", "vpcConfig.subnetIds")?
-                .map(|l| string_list(l, "vpcConfig.subnetIds"))
-                .transpose()?,
-            list_member(vpc, "securityGroupIds", "vpcConfig.securityGroupIds")?
-                .map(|l| string_list(l, "vpcConfig.securityGroupIds"))
-                .transpose()?,
-        ),
-        None => (None, None),
-    };
-    let kms_key_id = string_member(request, "importedModelKmsKeyId", "importedModelKmsKeyId")?;
-
-    let mut violations = Violations::default();
-    // 1. Required members, outer to inner.
-    for (value, at) in [
-        (job_name.is_some(), "jobName"),
-        (imported_model_name.is_some(), "importedModelName"),
-        (role_arn.is_some(), "roleArn"),
-        (source.is_some(), "modelDataSource"),
-    ] {
-        if !value {
-            violations.null(at);
-        }
-    }
-    if s3_source.is_some() && s3_uri.is_none() {
-        violations.null("modelDataSource.s3DataSource.s3Uri");
-    }
-    for (name, tags) in [
-        ("jobTags", &job_tags),
-        ("importedModelTags", &imported_model_tags),
-    ] {
-        for (index, (key, value)) in tags.iter().flatten().enumerate() {
-            if key.is_none() {
-                violations.null(&format!("{name}.{}.member.key", index + 1));
-            }
-            if value.is_none() {
-                violations.null(&format!("{name}.{}.member.value", index + 1));
-            }
-        }
-    }
-    if vpc.is_some() {
-        if subnets.is_none() {
-            violations.null("vpcConfig.subnetIds");
-        }
-        if groups.is_none() {
-            violations.null("vpcConfig.securityGroupIds");
-        }
-    }
-
-    // 2 and 3. Lengths and patterns, member by member in the shape's order.
-    if let Some(v) = &job_name {
-        violations.string(&cmi_api::JOB_NAME, "jobName", v);
-    }
-    if let Some(v) = &imported_model_name {
-        violations.string(&cmi_api::IMPORTED_MODEL_NAME, "importedModelName", v);
-    }
-    if let Some(v) = &role_arn {
-        violations.string(&cmi_api::ROLE_ARN, "roleArn", v);
-    }
-    if let Some(v) = &s3_uri {
-        violations.string(&cmi_api::S3_URI, "modelDataSource.s3DataSource.s3Uri", v);
-    }
-    for (name, tags) in [
-        ("jobTags", &job_tags),
-        ("importedModelTags", &imported_model_tags),
-    ] {
-        for (index, (key, value)) in tags.iter().flatten().enumerate() {
-            let at = format!("{name}.{}.member", index + 1);
-            if let Some(key) = key {
-                violations.string(&cmi_api::TAG_KEY, &format!("{at}.key"), key);
-            }
-            if let Some(value) = value {
-                violations.string(&cmi_api::TAG_VALUE, &format!("{at}.value"), value);
-            }
-        }
-    }
-    if let Some(v) = &token {
-        violations.string(&cmi_api::CLIENT_REQUEST_TOKEN, "clientRequestToken", v);
-    }
-    for (constraint, at, items) in [
-        (&cmi_api::SUBNET_ID, "vpcConfig.subnetIds", &subnets),
-        (
-            &cmi_api::SECURITY_GROUP_ID,
-            "vpcConfig.securityGroupIds",
-            &groups,
-        ),
-    ] {
-        for (index, item) in items.iter().flatten().enumerate() {
-            violations.string(constraint, &format!("{at}.{}.member", index + 1), item);
-        }
-    }
-    if let Some(v) = &kms_key_id {
-        violations.string(&cmi_api::KMS_KEY_ID, "importedModelKmsKeyId", v);
-    }
-
-    // 4. The union: exactly one member set, and the only member is s3DataSource.
-    if let Some(source) = source {
-        let set: Vec<&String> = source
-            .iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, _)| k)
-            .collect();
-        if set.len() != 1 || set[0] != "s3DataSource" {
-            let members = if set.is_empty() {
-                "none".to_string()
-            } else {
-                set.iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            violations.push(format!(
-                "Value at 'modelDataSource' failed to satisfy constraint: Member must have \
-                 exactly one member set, which must be s3DataSource; members set: {members}"
-            ));
-        }
-    }
-
-    // 5. List sizes.
-    for (name, tags) in [
-        ("jobTags", &job_tags),
-        ("importedModelTags", &imported_model_tags),
-    ] {
-        if let Some(tags) = tags {
-            violations.list(&cmi_api::TAG_LIST, name, tags.len());
-        }
-    }
-    if let Some(items) = &subnets {
-        violations.list(&cmi_api::SUBNET_IDS, "vpcConfig.subnetIds", items.len());
-    }
-    if let Some(items) = &groups {
-        violations.list(
-            &cmi_api::SECURITY_GROUP_IDS,
-            "vpcConfig.securityGroupIds",
-            items.len(),
-        );
-    }
+    let (request, violations) = check("CreateModelImportJob", &raw)?;
     violations.into_result()?;
-
-    let tags = |raw: Option<RawTags>| -> Vec<Tag> {
-        raw.unwrap_or_default()
-            .into_iter()
-            .map(|(key, value)| Tag {
-                key: key.unwrap_or_default(),
-                value: value.unwrap_or_default(),
-            })
-            .collect()
-    };
+    let source = present(&request, "modelDataSource").cloned();
+    let s3_uri = source
+        .as_ref()
+        .and_then(|s| s.get("s3DataSource")?.get("s3Uri")?.as_str())
+        .unwrap_or_default()
+        .to_string();
     Ok(CreateRequest {
-        job_name: job_name.unwrap_or_default(),
-        imported_model_name: imported_model_name.unwrap_or_default(),
-        role_arn: role_arn.unwrap_or_default(),
-        model_data_source: source.cloned().map(Value::Object).unwrap_or(Value::Null),
-        s3_uri: s3_uri.unwrap_or_default(),
-        job_tags: tags(job_tags),
-        imported_model_tags: tags(imported_model_tags),
-        client_request_token: token,
-        vpc_config: vpc.cloned().map(Value::Object),
-        kms_key_id,
+        job_name: text(&request, "jobName").unwrap_or_default(),
+        imported_model_name: text(&request, "importedModelName").unwrap_or_default(),
+        role_arn: text(&request, "roleArn").unwrap_or_default(),
+        model_data_source: source.unwrap_or(Value::Null),
+        s3_uri,
+        job_tags: tags(&request, "jobTags"),
+        imported_model_tags: tags(&request, "importedModelTags"),
+        client_request_token: text(&request, "clientRequestToken"),
+        vpc_config: present(&request, "vpcConfig").cloned(),
+        kms_key_id: text(&request, "importedModelKmsKeyId"),
     })
 }
 
-/// `ModelImportJobIdentifier`: a job ARN or a job name (the name part is
-/// [`cmi_api::JOB_NAME`]'s pattern).
-fn job_identifier() -> &'static FieldConstraint {
-    static CONSTRAINT: OnceLock<FieldConstraint> = OnceLock::new();
-    CONSTRAINT.get_or_init(|| FieldConstraint {
-        field: "jobIdentifier",
-        min: 0,
-        max: 1011,
-        pattern: Box::leak(
-            format!(
-                "(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{{1,20}}:[0-9]{{12}}:model-import-job/[a-z0-9]{{12}})|({})",
-                cmi_api::JOB_NAME.pattern
-            )
-            .into_boxed_str(),
-        ),
-    })
-}
-
-/// `ImportedModelIdentifier`: an imported-model ARN or a model name (the name part is
-/// [`cmi_api::IMPORTED_MODEL_NAME`]'s pattern).
-fn model_identifier() -> &'static FieldConstraint {
-    static CONSTRAINT: OnceLock<FieldConstraint> = OnceLock::new();
-    CONSTRAINT.get_or_init(|| FieldConstraint {
-        field: "modelIdentifier",
-        min: 1,
-        max: 1011,
-        pattern: Box::leak(
-            format!(
-                "(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{{1,20}}:[0-9]{{12}}:imported-model/[a-z0-9]{{12}})|({})",
-                cmi_api::IMPORTED_MODEL_NAME.pattern
-            )
-            .into_boxed_str(),
-        ),
-    })
-}
-
-/// Validates the `jobIdentifier` label of GetModelImportJob.
-pub(super) fn job_identifier_label(value: &str) -> Result<(), ApiError> {
-    let mut violations = Violations::default();
-    violations.string(job_identifier(), "jobIdentifier", value);
+/// Validates the path label `label` of `operation` (GetModelImportJob's `jobIdentifier`,
+/// GetImportedModel's and DeleteImportedModel's `modelIdentifier`).
+pub(super) fn label(operation: &str, label: &str, value: &str) -> Result<(), ApiError> {
+    let raw = Raw {
+        labels: &[(label, value)],
+        query: &BTreeMap::new(),
+        body: &[],
+    };
+    let (_, violations) = check(operation, &raw)?;
     violations.into_result()
 }
-
-/// Validates the `modelIdentifier` label of GetImportedModel and DeleteImportedModel.
-pub(super) fn model_identifier_label(value: &str) -> Result<(), ApiError> {
-    let mut violations = Violations::default();
-    violations.string(model_identifier(), "modelIdentifier", value);
-    violations.into_result()
-}
-
-/// `nameContains` of ListModelImportJobs: the `JobName` shape.
-const JOB_NAME_CONTAINS: FieldConstraint = FieldConstraint {
-    field: "nameContains",
-    min: cmi_api::JOB_NAME.min,
-    max: cmi_api::JOB_NAME.max,
-    pattern: cmi_api::JOB_NAME.pattern,
-};
-
-/// `nameContains` of ListImportedModels: the `ImportedModelName` shape.
-const MODEL_NAME_CONTAINS: FieldConstraint = FieldConstraint {
-    field: "nameContains",
-    min: cmi_api::IMPORTED_MODEL_NAME.min,
-    max: cmi_api::IMPORTED_MODEL_NAME.max,
-    pattern: cmi_api::IMPORTED_MODEL_NAME.pattern,
-};
 
 /// The two list operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Listing {
     Jobs,
     Models,
+}
+
+impl Listing {
+    fn operation(self) -> &'static str {
+        match self {
+            Listing::Jobs => "ListModelImportJobs",
+            Listing::Models => "ListImportedModels",
+        }
+    }
 }
 
 /// The query of a list operation, validated.
@@ -474,103 +520,45 @@ fn parse_token(token: &str) -> Option<usize> {
     text.strip_prefix("offset:")?.parse().ok()
 }
 
-fn enum_value(violations: &mut Violations, at: &str, value: &str, allowed: &[&str]) -> bool {
-    if allowed.contains(&value) {
-        return true;
-    }
-    violations.push(format!(
-        "Value '{value}' at '{at}' failed to satisfy constraint: Member must satisfy enum value \
-         set: [{}]",
-        allowed.join(", ")
-    ));
-    false
-}
-
-/// Parses and validates the query of ListModelImportJobs or ListImportedModels.
+/// Parses and validates the query of ListModelImportJobs or ListImportedModels. Parameters
+/// the operation's input does not bind are ignored.
 pub(super) fn list_query(
     listing: Listing,
     query: &BTreeMap<String, String>,
 ) -> Result<ListQuery, ApiError> {
-    let mut violations = Violations::default();
-    let mut parsed = ListQuery::default();
-    for (name, slot) in [
-        ("creationTimeAfter", &mut parsed.created_after),
-        ("creationTimeBefore", &mut parsed.created_before),
-    ] {
-        if let Some(text) = query.get(name) {
-            match aws_smithy_types::DateTime::from_str(
-                text,
-                aws_smithy_types::date_time::Format::DateTimeWithOffset,
-            ) {
-                Ok(time) => *slot = Some(time.as_nanos()),
-                Err(_) => violations.push(format!(
-                    "Value '{text}' at '{name}' failed to satisfy constraint: Member must be a \
-                     timestamp in ISO 8601 format"
-                )),
-            }
-        }
-    }
-    if let Some(status) = query.get("statusEquals") {
-        if listing == Listing::Jobs
-            && enum_value(
-                &mut violations,
-                "statusEquals",
-                status,
-                &["InProgress", "Completed", "Failed"],
-            )
-        {
-            parsed.status = JobStatus::parse(status);
-        }
-    }
-    if let Some(name) = query.get("nameContains") {
-        let constraint = match listing {
-            Listing::Jobs => &JOB_NAME_CONTAINS,
-            Listing::Models => &MODEL_NAME_CONTAINS,
-        };
-        violations.string(constraint, "nameContains", name);
-        parsed.name_contains = Some(name.clone());
-    }
-    if let Some(text) = query.get("maxResults") {
-        match text.parse::<i64>() {
-            Ok(n) if n < 1 => violations.push(format!(
-                "Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have \
-                 value greater than or equal to 1"
-            )),
-            Ok(n) if n > 1000 => violations.push(format!(
-                "Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have \
-                 value less than or equal to 1000"
-            )),
-            Ok(n) => parsed.max_results = usize::try_from(n).ok(),
-            Err(_) => {
-                return Err(serialization(format!(
-                    "Value '{text}' at 'maxResults' is not an integer"
-                )))
-            }
-        }
-    }
-    if let Some(token) = query.get("nextToken") {
-        match parse_token(token) {
-            Some(offset) if !token.is_empty() && token.len() <= 2048 => parsed.offset = offset,
-            _ => violations.push(format!(
+    let raw = Raw {
+        labels: &[],
+        query,
+        body: &[],
+    };
+    let (input, mut violations) = check(listing.operation(), &raw)?;
+    let time = |name: &str| {
+        text(&input, name)
+            .and_then(|t| DateTime::from_str(&t, Format::DateTimeWithOffset).ok())
+            .map(|t| t.as_nanos())
+    };
+    let mut parsed = ListQuery {
+        created_after: time("creationTimeAfter"),
+        created_before: time("creationTimeBefore"),
+        status: text(&input, "statusEquals").and_then(|s| JobStatus::parse(&s)),
+        name_contains: text(&input, "nameContains"),
+        max_results: present(&input, "maxResults")
+            .and_then(Value::as_i64)
+            .and_then(|n| usize::try_from(n).ok()),
+        offset: 0,
+        ascending: text(&input, "sortOrder").as_deref() == Some("Ascending"),
+    };
+    // The service's own rule, beyond the model's: a token is one a previous call returned.
+    let malformed = violations.0.iter().any(|v| v.contains(" at 'nextToken' "));
+    if let Some(token) = text(&input, "nextToken").filter(|_| !malformed) {
+        match parse_token(&token) {
+            Some(offset) => parsed.offset = offset,
+            None => violations.push(format!(
                 "Value '{token}' at 'nextToken' failed to satisfy constraint: Member must be a \
                  pagination token returned by a previous call"
             )),
         }
     }
-    if let Some(sort_by) = query.get("sortBy") {
-        enum_value(&mut violations, "sortBy", sort_by, &["CreationTime"]);
-    }
-    parsed.ascending = match query.get("sortOrder") {
-        Some(order) => {
-            enum_value(
-                &mut violations,
-                "sortOrder",
-                order,
-                &["Ascending", "Descending"],
-            ) && order == "Ascending"
-        }
-        None => false,
-    };
     violations.into_result()?;
     Ok(parsed)
 }
@@ -579,38 +567,141 @@ pub(super) fn list_query(
 mod tests {
     use super::*;
 
+    fn query(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn message(error: ApiError) -> String {
+        assert_eq!(error.name, "ValidationException", "{error:?}");
+        error.message
+    }
+
     #[test]
-    fn relocates_list_member_paths() {
-        let mut v = Violations::default();
-        v.string(&cmi_api::TAG_KEY, "jobTags.2.member.key", "no#");
-        assert!(
-            v.0[0].starts_with("Value 'no#' at 'jobTags.2.member.key' failed to satisfy"),
-            "{}",
-            v.0[0]
+    fn list_members_are_reported_at_their_paths() {
+        let body = format!(
+            r#"{{"jobName":"j","importedModelName":"m","roleArn":"arn:aws:iam::123456789012:role/r",
+            "modelDataSource":{{"s3DataSource":{{"s3Uri":"s3://models/m/"}}}},
+            "jobTags":[{{"key":"ok","value":"ok"}},{{"key":"no#","value":"v"}}],
+            "importedModelTags":[{}]}}"#,
+            vec![r#"{"key":"k","value":"v"}"#; 201].join(",")
         );
-        v.list(&cmi_api::TAG_LIST, "importedModelTags", 201);
-        assert!(v.0[1].starts_with("Value with 201 items at 'importedModelTags' failed"));
+        let message = message(create_request(body.as_bytes()).unwrap_err());
+        assert!(
+            message.starts_with(
+                "2 validation errors detected: Value 'no#' at 'jobTags.2.member.key' failed to \
+                 satisfy constraint: Member must satisfy regular expression pattern: "
+            ),
+            "{message}"
+        );
+        assert!(
+            message.ends_with(
+                "; Value with 201 items at 'importedModelTags' failed to satisfy constraint: \
+                 Member must have length between 0 and 200"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn nested_structures_are_required_and_checked() {
+        let body = r#"{"jobName":"j","importedModelName":"m","roleArn":"arn:aws:iam::123456789012:role/r",
+            "modelDataSource":{"s3DataSource":{"s3Uri":"s3://models/m/"}},
+            "jobTags":[{"key":"k"}],
+            "vpcConfig":{"subnetIds":[],"securityGroupIds":["sg_1"]}}"#;
+        let message = message(create_request(body.as_bytes()).unwrap_err());
+        assert_eq!(
+            message,
+            "3 validation errors detected: Value null at 'jobTags.1.member.value' failed to \
+             satisfy constraint: Member must not be null; Value 'sg_1' at \
+             'vpcConfig.securityGroupIds.1.member' failed to satisfy constraint: Member must \
+             satisfy regular expression pattern: [-0-9a-zA-Z]+; Value with 0 items at \
+             'vpcConfig.subnetIds' failed to satisfy constraint: Member must have length \
+             between 1 and 16"
+        );
+        let wrong_type = r#"{"vpcConfig":{"subnetIds":"subnet-1"}}"#;
+        let error = create_request(wrong_type.as_bytes()).unwrap_err();
+        assert_eq!(error.name, "SerializationException");
+        assert!(error.message.contains("'vpcConfig.subnetIds'"), "{error:?}");
     }
 
     #[test]
     fn identifiers_are_arns_or_names() {
-        assert!(job_identifier_label(
-            "arn:aws:bedrock:us-east-1:123456789012:model-import-job/abcdefghijkl"
+        let job = |v: &str| label("GetModelImportJob", "jobIdentifier", v);
+        let model = |v: &str| label("GetImportedModel", "modelIdentifier", v);
+        assert!(
+            job("arn:aws:bedrock:us-east-1:123456789012:model-import-job/abcdefghijkl").is_ok()
+        );
+        assert!(job("my-job.v1").is_ok());
+        assert!(job("my_job").is_err());
+        assert!(model("my_model").is_ok());
+        assert!(model("").is_err());
+        assert!(
+            model("arn:aws:bedrock:us-east-1:123456789012:imported-model/abcdefghijkl").is_ok()
+        );
+    }
+
+    #[test]
+    fn list_queries_follow_their_shapes() {
+        let parsed = list_query(
+            Listing::Jobs,
+            &query(&[
+                ("statusEquals", "Failed"),
+                ("maxResults", "1000"),
+                ("sortOrder", "Ascending"),
+                ("creationTimeAfter", "2026-11-29T07:00:00Z"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(parsed.status, Some(JobStatus::Failed));
+        assert_eq!(parsed.max_results, Some(1000));
+        assert!(parsed.ascending);
+        assert!(parsed.created_after.is_some());
+
+        let message = message(
+            list_query(
+                Listing::Jobs,
+                &query(&[
+                    ("statusEquals", "Done"),
+                    ("maxResults", "0"),
+                    ("sortBy", "Name"),
+                    ("nameContains", "a_b"),
+                ]),
+            )
+            .unwrap_err(),
+        );
+        assert!(
+            message.starts_with("4 validation errors detected: "),
+            "{message}"
+        );
+        for part in [
+            "Value 'Done' at 'statusEquals' failed to satisfy constraint: Member must satisfy \
+             enum value set: [InProgress, Completed, Failed]",
+            "Value '0' at 'maxResults' failed to satisfy constraint: Member must have value \
+             greater than or equal to 1",
+            "Value 'Name' at 'sortBy'",
+            "Value 'a_b' at 'nameContains'",
+        ] {
+            assert!(message.contains(part), "{part}\n{message}");
+        }
+        // ListImportedModels binds no statusEquals, and its nameContains is a model name.
+        assert!(list_query(
+            Listing::Models,
+            &query(&[("statusEquals", "Done"), ("nameContains", "a_b")])
         )
         .is_ok());
-        assert!(job_identifier_label("my-job.v1").is_ok());
-        assert!(job_identifier_label("my_job").is_err());
-        assert!(model_identifier_label("my_model").is_ok());
-        assert!(model_identifier_label("").is_err());
-        assert!(model_identifier_label(
-            "arn:aws:bedrock:us-east-1:123456789012:imported-model/abcdefghijkl"
-        )
-        .is_ok());
+        let error = list_query(Listing::Models, &query(&[("maxResults", "ten")])).unwrap_err();
+        assert_eq!(error.name, "SerializationException");
     }
 
     #[test]
     fn tokens_round_trip() {
         assert_eq!(parse_token(&next_token(30)), Some(30));
         assert_eq!(parse_token("nonsense"), None);
+        let message =
+            message(list_query(Listing::Models, &query(&[("nextToken", "nonsense")])).unwrap_err());
+        assert!(message.contains("at 'nextToken'"), "{message}");
     }
 }
