@@ -121,9 +121,9 @@ fn check_metadata(metadata: Option<&serde_json::Value>, findings: &mut Vec<Findi
         return;
     }
     let keys: Vec<&str> = unsupported.iter().map(|(key, _)| *key).collect();
-    let reasons: Vec<String> = unsupported
+    let described: Vec<String> = unsupported
         .iter()
-        .map(|(key, why)| format!("{key}: {why}"))
+        .map(|(key, why)| format!("{key} ({why})"))
         .collect();
     let jq = keys
         .iter()
@@ -140,9 +140,8 @@ fn check_metadata(metadata: Option<&serde_json::Value>, findings: &mut Vec<Findi
             RuleId::IndexMetadataUnsupported,
             INDEX_JSON,
             format!(
-                "metadata has {}, which Bedrock does not support ({})",
-                keys.join(", "),
-                reasons.join("; ")
+                "metadata has {}, which Bedrock does not support",
+                described.join(", ")
             ),
         )
         .with_hint(edit_hint(&jq, &python)),
