@@ -365,8 +365,10 @@ fn check_chat_templates(
     findings: &mut Vec<Finding>,
 ) {
     let artifact = context.artifact;
+    let mut misnamed = false;
     for entry in &artifact.entries {
         if is_misnamed_chat_template(&entry.path) {
+            misnamed = true;
             findings.push(Finding::new(
                 RuleId::ChatTemplateMisnamed,
                 entry.path.clone(),
@@ -416,7 +418,11 @@ fn check_chat_templates(
             ));
         }
     }
-    if files.is_empty() && tokenizer_config.is_some_and(|c| !c.contains_key("chat_template")) {
+    // A misnamed template (TK008) is the template the user meant; renaming it fixes both.
+    if files.is_empty()
+        && !misnamed
+        && tokenizer_config.is_some_and(|c| !c.contains_key("chat_template"))
+    {
         check_no_template(context, findings);
     }
     let Some(embedded) = tokenizer_config.and_then(|c| c.get("chat_template")) else {
