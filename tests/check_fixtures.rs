@@ -1,5 +1,6 @@
-//! `cmi-preflight check` on every fixture of testdata/: valid fixtures pass with no finding at
-//! all, and each mutation triggers the rule it was made for. Together with the testkit's
+//! `cmi-preflight check` on every fixture of testdata/: valid fixtures pass with no error, no
+//! warning and exactly the info findings their fixture declares, and each mutation triggers
+//! the rule it was made for. Together with the testkit's
 //! coverage test (one mutation per rule), this proves that every rule fires on its fixture and
 //! on no valid fixture.
 
@@ -12,8 +13,16 @@ use serde_json::Value;
 
 /// Rules that a mutation cannot trigger alone, with the companions it necessarily brings:
 /// a slow SentencePiece-only tokenizer without tokenizer.model (TK005) has no tokenizer.json
-/// either (TK001); the 200 GB weight file of LY008 needs a tensor the architecture lacks.
-const COMPANIONS: &[(&str, &[&str])] = &[("TK005", &["TK001"]), ("LY008", &["SH002"])];
+/// either (TK001); the 200 GB weight file of LY008 needs a tensor the architecture lacks; a
+/// mutation of a family that Converse does not serve (CF003 on qwen3, CF006 on qwen2, CF012
+/// labelled GPT-OSS) keeps that family's Converse note (CF016).
+const COMPANIONS: &[(&str, &[&str])] = &[
+    ("TK005", &["TK001"]),
+    ("LY008", &["SH002"]),
+    ("CF003", &["CF016"]),
+    ("CF006", &["CF016"]),
+    ("CF012", &["CF016"]),
+];
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
@@ -68,7 +77,7 @@ fn materialize(fixture: &Fixture, scratch: &Path) -> PathBuf {
 }
 
 #[test]
-fn valid_fixtures_pass_without_any_finding() {
+fn valid_fixtures_pass_with_their_declared_infos_only() {
     let scratch = tempfile::tempdir().expect("tempdir");
     let valid: Vec<Fixture> = fixtures::all()
         .into_iter()
@@ -81,9 +90,14 @@ fn valid_fixtures_pass_without_any_finding() {
     for fixture in valid {
         let dir = materialize(&fixture, scratch.path());
         let (code, report) = json_report(&dir);
+        let expected: Vec<String> = fixture
+            .infos
+            .iter()
+            .map(|rule| rule.rule().code.to_string())
+            .collect();
         assert_eq!(
             codes(&report),
-            Vec::<String>::new(),
+            expected,
             "{}: {}",
             fixture.name,
             serde_json::to_string_pretty(&report["findings"]).unwrap_or_default()
@@ -136,4 +150,22 @@ fn each_mutation_triggers_its_rule() {
             assert_eq!(strict.status.code(), Some(1), "{} --strict", fixture.name);
         }
     }
+}
+
+#[test]
+fn git_lfs_pointer_fixture_points_at_the_llama_weights() {
+    use sha2::Digest;
+    let weights = std::fs::read(testdata().join("valid/llama/model.safetensors")).expect("weights");
+    let pointer =
+        std::fs::read_to_string(testdata().join("invalid/st016-git-lfs-pointer/model.safetensors"))
+            .expect("pointer");
+    let oid = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&weights)));
+    assert_eq!(oid, fixtures::mutations::LLAMA_WEIGHTS_OID);
+    assert_eq!(
+        pointer,
+        format!(
+            "version https://git-lfs.github.com/spec/v1\noid {oid}\nsize {}\n",
+            weights.len()
+        )
+    );
 }

@@ -10,7 +10,7 @@ use crate::arch;
 use crate::context::Context;
 use crate::dtype::Dtype;
 use crate::finding::{Finding, Severity};
-use crate::{config, index, layout, shapes, tokenizer, weights};
+use crate::{config, index, layout, lfs, shapes, tokenizer, weights};
 
 pub use crate::inputs::{
     Artifact, Entry, CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON, CONFIG_JSON, DOCUMENTS,
@@ -93,6 +93,8 @@ impl Report {
 
 /// Runs every rule over the artifact.
 pub fn check(artifact: &Artifact) -> Report {
+    let stripped = lfs::without_pointer_documents(artifact);
+    let artifact = stripped.as_ref().unwrap_or(artifact);
     let mut findings: Vec<Finding> = artifact.source_findings.clone();
     findings.extend(artifact.unreadable.values().cloned());
     let config = config::parse(artifact, &mut findings);

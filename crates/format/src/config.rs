@@ -56,10 +56,12 @@ pub(crate) fn check(context: &Context<'_>, findings: &mut Vec<Finding>) {
         ));
     }
     check_context(config, architecture, findings);
+    check_rope_override(config, findings);
     check_transformers_version(config, findings);
     check_quantization(config, architecture, findings);
     check_variant(config, architecture, findings);
     check_head_multiple(config, architecture, findings);
+    check_converse(config, findings);
 }
 
 /// Head counts that must be a multiple of a number: `(model_type, config key, multiple)`.
@@ -87,6 +89,139 @@ fn check_head_multiple(config: &Config, architecture: &Architecture, findings: &
             ));
         }
     }
+}
+
+/// A rope scaling that Bedrock replaces with its own values.
+#[derive(Debug)]
+pub struct RopeOverride {
+    /// config.json `model_type`.
+    pub model_type: &'static str,
+    /// `rope_scaling.rope_type` (or `type`).
+    pub rope_type: &'static str,
+    /// The `rope_scaling` keys Bedrock sets, with its values.
+    pub values: &'static [(&'static str, f64)],
+}
+
+/// The rope scalings Bedrock overrides (Amazon Bedrock User Guide, "Use Custom model import to
+/// import a customized open-source model into Amazon Bedrock": llama3 rope scaling is replaced
+/// by factor 8, original_max_position_embeddings 8192, low_freq_factor 1, high_freq_factor 4).
+pub const ROPE_OVERRIDES: &[RopeOverride] = &[RopeOverride {
+    model_type: "llama",
+    rope_type: "llama3",
+    values: &[
+        ("factor", 8.0),
+        ("original_max_position_embeddings", 8192.0),
+        ("low_freq_factor", 1.0),
+        ("high_freq_factor", 4.0),
+    ],
+}];
+
+/// CF014: a rope scaling whose values Bedrock replaces.
+fn check_rope_override(config: &Config, findings: &mut Vec<Finding>) {
+    let Some(model_type) = config.model_type() else {
+        return;
+    };
+    let Some((name, scaling)) = ["rope_scaling", "rope_parameters"].iter().find_map(|name| {
+        config
+            .get(name)
+            .and_then(Value::as_object)
+            .map(|s| (*name, s))
+    }) else {
+        return;
+    };
+    let kind = scaling
+        .get("rope_type")
+        .or_else(|| scaling.get("type"))
+        .and_then(Value::as_str);
+    let Some(rule) = ROPE_OVERRIDES
+        .iter()
+        .find(|r| r.model_type == model_type && Some(r.rope_type) == kind)
+    else {
+        return;
+    };
+    let differences: Vec<String> = rule
+        .values
+        .iter()
+        .filter_map(|(key, bedrock)| {
+            let value = scaling.get(*key);
+            if value.and_then(Value::as_f64) == Some(*bedrock) {
+                return None;
+            }
+            let found = value.map_or_else(|| "absent".to_string(), Value::to_string);
+            Some(format!("{key} {found} (Bedrock: {bedrock})"))
+        })
+        .collect();
+    if differences.is_empty() {
+        return;
+    }
+    findings.push(Finding::new(
+        RuleId::RopeScalingOverridden,
+        CONFIG_JSON,
+        format!(
+            "{} {name} has {}; Bedrock overrides it with its own values",
+            rule.rope_type,
+            differences.join(", ")
+        ),
+    ));
+}
+
+/// An architecture whose imports Converse and ConverseStream do not serve.
+#[derive(Debug)]
+pub struct ConverseExclusion {
+    /// config.json `model_type`.
+    pub model_type: &'static str,
+    /// The models AWS names, as the message says them.
+    pub models: &'static str,
+}
+
+/// The architectures for which Bedrock does not support Converse or ConverseStream on imported
+/// models (Amazon Bedrock User Guide, "Invoke your imported model": Qwen2.5, Qwen2-VL,
+/// Qwen2.5-VL and GPT-OSS; "Use Custom model import to import a customized open-source model
+/// into Amazon Bedrock": Qwen3). Qwen2 and Qwen2.5 share model_type `qwen2`, so the note on
+/// it names both.
+pub const CONVERSE_EXCLUSIONS: &[ConverseExclusion] = &[
+    ConverseExclusion {
+        model_type: "qwen2",
+        models: "Qwen2.5 models (model_type qwen2 is shared by Qwen2 and Qwen2.5: this applies if the model is a Qwen2.5)",
+    },
+    ConverseExclusion {
+        model_type: "qwen2_vl",
+        models: "Qwen2-VL models",
+    },
+    ConverseExclusion {
+        model_type: "qwen2_5_vl",
+        models: "Qwen2.5-VL models",
+    },
+    ConverseExclusion {
+        model_type: "qwen3",
+        models: "Qwen3 models",
+    },
+    ConverseExclusion {
+        model_type: "qwen3_moe",
+        models: "Qwen3-MoE models",
+    },
+    ConverseExclusion {
+        model_type: "gpt_oss",
+        models: "GPT-OSS models",
+    },
+];
+
+/// CF016: the architecture's imports cannot be called with Converse.
+fn check_converse(config: &Config, findings: &mut Vec<Finding>) {
+    let Some(exclusion) = config
+        .model_type()
+        .and_then(|t| CONVERSE_EXCLUSIONS.iter().find(|e| e.model_type == t))
+    else {
+        return;
+    };
+    findings.push(Finding::new(
+        RuleId::ConverseUnsupported,
+        CONFIG_JSON,
+        format!(
+            "Bedrock does not support Converse or ConverseStream for imported {}; call InvokeModel",
+            exclusion.models
+        ),
+    ));
 }
 
 /// For an architecture accepted in some sizes only, whether config.json is one of them.
@@ -402,6 +537,87 @@ mod tests {
             context_findings(r#"{"max_position_embeddings": 262144}"#),
             vec![RuleId::ContextTooLong]
         );
+    }
+
+    fn rope_override_findings(json: serde_json::Value) -> Vec<String> {
+        let config = Config::new(json.as_object().expect("object").clone());
+        let mut findings = Vec::new();
+        check_rope_override(&config, &mut findings);
+        assert!(findings
+            .iter()
+            .all(|f| f.rule == RuleId::RopeScalingOverridden));
+        findings.into_iter().map(|f| f.message).collect()
+    }
+
+    #[test]
+    fn llama3_rope_scaling_other_than_bedrocks_is_noted() {
+        let llama31 = serde_json::json!({"model_type": "llama", "rope_scaling": {"factor": 8.0,
+            "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+            "original_max_position_embeddings": 8192, "rope_type": "llama3"}});
+        assert_eq!(
+            rope_override_findings(llama31.clone()),
+            Vec::<String>::new()
+        );
+        let mut llama32 = llama31.clone();
+        llama32["rope_scaling"]["factor"] = serde_json::json!(32.0);
+        assert_eq!(
+            rope_override_findings(llama32.clone()),
+            vec!["llama3 rope_scaling has factor 32.0 (Bedrock: 8); Bedrock overrides it with its own values"]
+        );
+        let mut old_style = llama32.clone();
+        old_style["rope_scaling"]
+            .as_object_mut()
+            .expect("object")
+            .remove("rope_type");
+        old_style["rope_scaling"]["type"] = serde_json::json!("llama3");
+        assert_eq!(rope_override_findings(old_style).len(), 1);
+        let mut mistral = llama32.clone();
+        mistral["model_type"] = serde_json::json!("mistral");
+        assert!(rope_override_findings(mistral).is_empty(), "llama only");
+        let mut yarn = llama32;
+        yarn["rope_scaling"]["rope_type"] = serde_json::json!("yarn");
+        assert!(rope_override_findings(yarn).is_empty(), "llama3 type only");
+        assert!(rope_override_findings(
+            serde_json::json!({"model_type": "llama", "rope_scaling": null})
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn converse_note_by_model_type() {
+        for (model_type, noted) in [
+            ("qwen2", true),
+            ("qwen2_vl", true),
+            ("qwen2_5_vl", true),
+            ("qwen3", true),
+            ("qwen3_moe", true),
+            ("gpt_oss", true),
+            ("llama", false),
+            ("mistral", false),
+            ("mixtral", false),
+            ("t5", false),
+            ("mllama", false),
+            ("gpt_bigcode", false),
+        ] {
+            let json = serde_json::json!({ "model_type": model_type });
+            let config = Config::new(json.as_object().expect("object").clone());
+            let mut findings = Vec::new();
+            check_converse(&config, &mut findings);
+            let rules: Vec<RuleId> = findings.iter().map(|f| f.rule).collect();
+            let expected = if noted {
+                vec![RuleId::ConverseUnsupported]
+            } else {
+                vec![]
+            };
+            assert_eq!(rules, expected, "{model_type}");
+        }
+        for exclusion in CONVERSE_EXCLUSIONS {
+            assert!(
+                crate::arch::architecture(exclusion.model_type).is_some(),
+                "{} is in the allow-list",
+                exclusion.model_type
+            );
+        }
     }
 
     #[test]

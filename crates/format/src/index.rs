@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
+use crate::config_json::json_kind;
 use crate::finding::Finding;
 use crate::inputs::{Artifact, INDEX_JSON};
 use crate::layout::ADAPTER_FILES;
@@ -26,17 +27,23 @@ impl ShardIndex {
     }
 }
 
+/// `metadata` keys that Bedrock does not support, with where that is said.
+///
+/// What writers put there: transformers up to 4.56 `save_pretrained` and huggingface_hub
+/// `save_torch_state_dict` (0.36, serialization/_torch.py) write `{"total_size": N}` (the
+/// latter merges in caller-given keys); transformers 4.57 adds `total_parameters`, which the
+/// AWS Machine Learning blog post "Deploy GPT-OSS models with Amazon Bedrock Custom Model
+/// Import" has removed before the import. Keys outside this list are not reported.
+pub const UNSUPPORTED_METADATA_KEYS: &[(&str, &str)] = &[(
+    "total_parameters",
+    "written by transformers 4.57 and later; AWS's GPT-OSS import guide removes it",
+)];
+
 #[derive(Deserialize)]
 struct RawIndex {
     #[serde(default)]
-    metadata: Option<RawMetadata>,
+    metadata: Option<serde_json::Value>,
     weight_map: BTreeMap<String, String>,
-}
-
-#[derive(Deserialize)]
-struct RawMetadata {
-    #[serde(default)]
-    total_size: Option<serde_json::Number>,
 }
 
 /// The tensors the loader will use, and whether the set is known completely.
@@ -53,13 +60,26 @@ pub(crate) struct Weights<'a> {
 pub(crate) fn parse(artifact: &Artifact, findings: &mut Vec<Finding>) -> Option<ShardIndex> {
     let bytes = artifact.documents.get(INDEX_JSON)?;
     match serde_json::from_slice::<RawIndex>(bytes) {
-        Ok(raw) => Some(ShardIndex {
-            total_size: raw
-                .metadata
-                .and_then(|m| m.total_size)
-                .and_then(|n| n.as_u64().or_else(|| n.as_f64().map(|f| f as u64))),
-            weight_map: raw.weight_map,
-        }),
+        Ok(raw) => {
+            check_metadata(raw.metadata.as_ref(), findings);
+            let total_size = raw.metadata.as_ref().and_then(|m| m.get("total_size"));
+            if let Some(value) = total_size.filter(|v| !v.is_number() && !v.is_null()) {
+                findings.push(Finding::new(
+                    RuleId::IndexInvalid,
+                    INDEX_JSON,
+                    format!(
+                        "cannot be read as an index: metadata.total_size is a JSON {}, not a number",
+                        json_kind(value)
+                    ),
+                ));
+                return None;
+            }
+            Some(ShardIndex {
+                total_size: total_size
+                    .and_then(|n| n.as_u64().or_else(|| n.as_f64().map(|f| f as u64))),
+                weight_map: raw.weight_map,
+            })
+        }
         Err(error) => {
             findings.push(Finding::new(
                 RuleId::IndexInvalid,
@@ -69,6 +89,72 @@ pub(crate) fn parse(artifact: &Artifact, findings: &mut Vec<Finding>) -> Option<
             None
         }
     }
+}
+
+/// IX009: a root `metadata` object without unsupported keys. The hint is the one-line edit
+/// that fixes this index.
+fn check_metadata(metadata: Option<&serde_json::Value>, findings: &mut Vec<Finding>) {
+    let object = match metadata {
+        Some(serde_json::Value::Object(object)) => object,
+        other => {
+            let found = match other {
+                None | Some(serde_json::Value::Null) => "has no".to_string(),
+                Some(value) => format!("has a JSON {} as its", json_kind(value)),
+            };
+            findings.push(
+                Finding::new(
+                    RuleId::IndexMetadataUnsupported,
+                    INDEX_JSON,
+                    format!("{found} root metadata object; transformers and Bedrock need one (it may be empty)"),
+                )
+                .with_hint(edit_hint(".metadata = {}", "d['metadata'] = {}")),
+            );
+            return;
+        }
+    };
+    let unsupported: Vec<(&str, &str)> = UNSUPPORTED_METADATA_KEYS
+        .iter()
+        .filter(|(key, _)| object.contains_key(*key))
+        .copied()
+        .collect();
+    if unsupported.is_empty() {
+        return;
+    }
+    let keys: Vec<&str> = unsupported.iter().map(|(key, _)| *key).collect();
+    let described: Vec<String> = unsupported
+        .iter()
+        .map(|(key, why)| format!("{key} ({why})"))
+        .collect();
+    let jq = keys
+        .iter()
+        .map(|key| format!("del(.metadata.{key})"))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let python = keys
+        .iter()
+        .map(|key| format!("d['metadata'].pop('{key}')"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    findings.push(
+        Finding::new(
+            RuleId::IndexMetadataUnsupported,
+            INDEX_JSON,
+            format!(
+                "metadata has {}, which Bedrock does not support",
+                described.join(", ")
+            ),
+        )
+        .with_hint(edit_hint(&jq, &python)),
+    );
+}
+
+/// The fix of IX009 as a `jq` filter and as Python statements over the parsed index `d`.
+fn edit_hint(jq: &str, python: &str) -> String {
+    format!(
+        "Edit the index in place: `jq '{jq}' {INDEX_JSON} > index.tmp && mv index.tmp {INDEX_JSON}`, \
+         or `python3 -c \"import json; p='{INDEX_JSON}'; d=json.load(open(p)); {python}; json.dump(d, open(p, 'w'), indent=2)\"`; \
+         a later version's `cmi-preflight push --fix-index` makes this edit on upload."
+    )
 }
 
 /// Works out the tensors the loader will use and runs the index rules on the way.
@@ -237,5 +323,62 @@ fn check_total_size(index: &ShardIndex, weights: &Weights<'_>, findings: &mut Ve
                 "metadata.total_size is {total_size} but the mapped tensors hold {actual} bytes"
             ),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index_findings(json: &str) -> (Option<ShardIndex>, Vec<Finding>) {
+        let artifact = Artifact {
+            documents: [(INDEX_JSON.to_string(), json.as_bytes().to_vec())].into(),
+            ..Artifact::default()
+        };
+        let mut findings = Vec::new();
+        let index = parse(&artifact, &mut findings);
+        (index, findings)
+    }
+
+    #[test]
+    fn metadata_must_be_an_object_without_unsupported_keys() {
+        let map = r#""weight_map": {"a": "model-00001-of-00002.safetensors"}"#;
+        for ok in [
+            format!(r#"{{"metadata": {{"total_size": 4}}, {map}}}"#),
+            format!(r#"{{"metadata": {{}}, {map}}}"#),
+            format!(r#"{{"metadata": {{"total_size": 4, "format": "pt"}}, {map}}}"#),
+        ] {
+            let (index, findings) = index_findings(&ok);
+            assert!(index.is_some() && findings.is_empty(), "{ok}: {findings:?}");
+        }
+        let (index, findings) = index_findings(&format!(
+            r#"{{"metadata": {{"total_parameters": 9, "total_size": 4}}, {map}}}"#
+        ));
+        assert_eq!(index.map(|i| i.total_size), Some(Some(4)));
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].rule, RuleId::IndexMetadataUnsupported);
+        assert_eq!(findings[0].file, INDEX_JSON);
+        assert!(findings[0].message.contains("total_parameters"));
+        assert!(findings[0]
+            .hint
+            .contains("jq 'del(.metadata.total_parameters)' model.safetensors.index.json"));
+        assert!(findings[0]
+            .hint
+            .contains("d['metadata'].pop('total_parameters')"));
+        for missing in [
+            format!("{{{map}}}"),
+            format!(r#"{{"metadata": null, {map}}}"#),
+            format!(r#"{{"metadata": [], {map}}}"#),
+        ] {
+            let (index, findings) = index_findings(&missing);
+            assert!(index.is_some());
+            let rules: Vec<RuleId> = findings.iter().map(|f| f.rule).collect();
+            assert_eq!(rules, vec![RuleId::IndexMetadataUnsupported], "{missing}");
+            assert!(findings[0].hint.contains("jq '.metadata = {}'"));
+        }
+        let (index, findings) =
+            index_findings(&format!(r#"{{"metadata": {{"total_size": "4"}}, {map}}}"#));
+        assert!(index.is_none());
+        assert_eq!(findings[0].rule, RuleId::IndexInvalid);
     }
 }

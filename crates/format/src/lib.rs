@@ -31,6 +31,7 @@ pub mod finding;
 pub mod index;
 mod inputs;
 pub mod layout;
+pub mod lfs;
 pub mod policy;
 pub mod region;
 pub mod rules;

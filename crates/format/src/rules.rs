@@ -193,6 +193,10 @@ rules! {
         summary: "The file has bytes after the last tensor.",
         why: "The safetensors library rejects files that its header does not fully cover (MetadataIncompleteBuffer).",
         fix: "Save the file again with the safetensors library; do not append data to it.";
+    GitLfsPointer => "ST016", "git-lfs-pointer", Error,
+        summary: "A weight file (or config or tokenizer file) is a Git LFS pointer, not the file's content.",
+        why: "A repository cloned without Git LFS (or with GIT_LFS_SKIP_SMUDGE=1) holds pointer files of about 130 bytes that start with `version https://git-lfs.github.com/spec/v1` (Git LFS specification, docs/spec.md); uploaded as they are, the import fails on them.",
+        fix: "Fetch the real files: `git lfs install && git lfs pull` in the clone, or download the model with `huggingface-cli download REPO --local-dir DIR`, then upload again.";
     IndexInvalid => "IX001", "index-invalid", Error,
         summary: "model.safetensors.index.json is not valid JSON with a `weight_map` of tensor names to file names.",
         why: "Loaders read the shard list from the index; a broken index stops the import.",
@@ -225,6 +229,10 @@ rules! {
         summary: "Several safetensors files and no model.safetensors.index.json.",
         why: "Without an index the loader does not know which files make up the model.",
         fix: "Upload the model.safetensors.index.json that `save_pretrained` wrote with the shards.";
+    IndexMetadataUnsupported => "IX009", "index-metadata-unsupported", Error,
+        summary: "model.safetensors.index.json lacks a root `metadata` object, or its metadata has a key that Bedrock does not support (`total_parameters`).",
+        why: "The AWS Machine Learning blog post \"Deploy GPT-OSS models with Amazon Bedrock Custom Model Import\" has the `total_parameters` key removed from the index before import, and transformers 4.57 `save_pretrained` writes it into every sharded index; without a `metadata` object transformers 4.51.3 itself fails (`index[\"metadata\"]` in utils/hub.py, KeyError).",
+        fix: "Keep a `metadata` object and drop the unsupported key: `jq '.metadata |= (if type == \"object\" then del(.total_parameters) else {} end)' model.safetensors.index.json > index.tmp && mv index.tmp model.safetensors.index.json`; a later version's `cmi-preflight push --fix-index` makes this edit on upload.";
     ConfigInvalid => "CF001", "config-invalid", Error,
         summary: "config.json is not a valid JSON object.",
         why: "Bedrock cannot detect the architecture.",
@@ -273,10 +281,18 @@ rules! {
         summary: "The architecture is accepted in some sizes only (GPT-OSS: 20B and 120B), and config.json describes another.",
         why: "The AWS documentation lists the accepted variants; the import job of any other size fails.",
         fix: "Import a fine-tune of an accepted variant with that variant's sizes unchanged in config.json; the finding lists the defining fields and their accepted values.";
+    RopeScalingOverridden => "CF014", "rope-scaling-overridden", Info,
+        summary: "Llama 3 `rope_scaling` (type llama3) differs from the values Bedrock uses (factor 8, original_max_position_embeddings 8192, low_freq_factor 1, high_freq_factor 4).",
+        why: "The Amazon Bedrock User Guide page \"Use Custom model import to import a customized open-source model into Amazon Bedrock\" says that Bedrock overrides llama3 rope_scaling with these values; Llama 3.2 1B and 3B ship factor 32, so the imported model computes its rotary frequencies differently from the same checkpoint in transformers.",
+        fix: "Nothing to do for the import; evaluate the imported model with factor 8 (set it in config.json to reproduce Bedrock's behaviour locally).";
     T5HeadCount => "CF015", "t5-head-count", Warning,
         summary: "A T5 (Flan-T5) model whose `num_heads` is not a multiple of 4.",
         why: "AWS's own Flan-T5 import sample (aws-samples/amazon-bedrock-samples, custom-models/import_models/flan-t5/flant5-finetune-medical-terms.ipynb) says flan-t5-small, with 6 heads, does not import because the number of heads must be a multiple of 4; the User Guide does not state the rule, hence a warning.",
         fix: "Import a Flan-T5 size whose head count is a multiple of 4 (flan-t5-base 12, -large 16, -xl 32, -xxl 64) or a fine-tune of one.";
+    ConverseUnsupported => "CF016", "converse-unsupported", Info,
+        summary: "The architecture is one for which Bedrock does not support Converse or ConverseStream on imported models (Qwen2.5, Qwen2-VL, Qwen2.5-VL, Qwen3, Qwen3-MoE, GPT-OSS).",
+        why: "The Amazon Bedrock User Guide pages \"Invoke your imported model\" and \"Use Custom model import to import a customized open-source model into Amazon Bedrock\" exclude these architectures from the Converse API; applications must call InvokeModel.",
+        fix: "Invoke the imported model with InvokeModel or InvokeModelWithResponseStream (for example with an OpenAI-compatible ChatCompletion body), not Converse.";
     MissingTokenizerJson => "TK001", "missing-tokenizer-json", Error,
         summary: "tokenizer.json is missing.",
         why: "Bedrock requires the fast-tokenizer file tokenizer.json.",
@@ -317,6 +333,10 @@ rules! {
         summary: "tokenizer.json has token ids that do not fit the model's embedding rows (`vocab_size`).",
         why: "Such tokens index past the embedding matrix and crash or corrupt inference.",
         fix: "Resize the embeddings (`model.resize_token_embeddings(len(tokenizer))`) and save the model again, or use the model's own tokenizer.";
+    NoChatTemplate => "TK011", "no-chat-template", Warning,
+        summary: "There is no chat template: no `chat_template` in tokenizer_config.json, no chat_template.jinja, no chat_template.json.",
+        why: "The Amazon Bedrock User Guide page \"Invoke your imported model\" says that Custom Model Import applies no default chat template, so chat-completion requests to the imported model do not work (architectures that are not chat models, such as Flan-T5, are exempt).",
+        fix: "Add the chat template of the base or instruct model: set `tokenizer.chat_template` and call `tokenizer.save_pretrained(dir)`, or upload its chat_template.jinja.";
     MissingTensor => "SH001", "missing-tensor", Error,
         summary: "A tensor that transformers expects from config.json is not in the weights.",
         why: "The loader would initialize it at random or fail: the imported model would be broken.",

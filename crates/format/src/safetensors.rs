@@ -18,6 +18,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use crate::dtype::Dtype;
+use crate::lfs::Pointer;
 use crate::rules::RuleId;
 
 /// Length of the little-endian header-size prefix.
@@ -67,6 +68,12 @@ pub struct Header {
 /// Why a safetensors header is invalid. Each variant maps to one rule of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {
+    /// The file is a Git LFS pointer, not safetensors.
+    #[error("is {}, not the weights", .pointer.describe())]
+    GitLfsPointer {
+        /// What the pointer says about the real file.
+        pointer: Pointer,
+    },
     /// The file is shorter than the 8-byte length prefix.
     #[error("file is {size} bytes, shorter than the 8-byte header length")]
     TooSmall {
@@ -205,6 +212,7 @@ impl HeaderError {
     /// The catalog rule of this error.
     pub fn rule(&self) -> RuleId {
         match self {
+            HeaderError::GitLfsPointer { .. } => RuleId::GitLfsPointer,
             HeaderError::TooSmall { .. } => RuleId::HeaderTooSmall,
             HeaderError::TooLarge { .. } => RuleId::HeaderTooLarge,
             HeaderError::OutOfBounds { .. } => RuleId::HeaderOutOfBounds,
@@ -228,8 +236,12 @@ impl HeaderError {
 ///
 /// `file_start` holds the first bytes of the file (at least 8 unless the file is shorter).
 /// The declared length is checked against the cap and the file size, so the result is safe
-/// to allocate.
+/// to allocate. A Git LFS pointer is recognised from its version line (when `file_start`
+/// holds it) before its first 8 bytes are read as a length.
 pub fn header_extent(file_start: &[u8], file_size: u64) -> Result<u64, HeaderError> {
+    if let Some(pointer) = Pointer::parse(file_start) {
+        return Err(HeaderError::GitLfsPointer { pointer });
+    }
     if file_size < PREFIX_LEN || file_start.len() < PREFIX_LEN as usize {
         return Err(HeaderError::TooSmall { size: file_size });
     }
@@ -641,6 +653,28 @@ mod tests {
         assert_eq!(
             parse_header(&bad, 10).unwrap_err().rule(),
             RuleId::HeaderNotUtf8
+        );
+    }
+
+    #[test]
+    fn git_lfs_pointers_are_named_as_such() {
+        let pointer =
+            b"version https://git-lfs.github.com/spec/v1\noid sha256:0a1b\nsize 4976698672\n";
+        let size = pointer.len() as u64;
+        let error = header_extent(pointer, size).unwrap_err();
+        assert_eq!(error.rule(), RuleId::GitLfsPointer);
+        assert_eq!(
+            error.to_string(),
+            "is a Git LFS pointer to 4976698672 bytes (sha256:0a1b), not the weights"
+        );
+        assert_eq!(
+            parse_header(pointer, size).unwrap_err().rule(),
+            RuleId::GitLfsPointer
+        );
+        // The first 8 bytes alone are read as a length, as before.
+        assert_eq!(
+            header_extent(&pointer[..8], size).unwrap_err().rule(),
+            RuleId::HeaderTooLarge
         );
     }
 

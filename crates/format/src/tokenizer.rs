@@ -44,6 +44,13 @@ pub const SENTENCEPIECE_CLASSES: &[&str] = &[
     "T5TokenizerFast",
 ];
 
+/// config.json `model_type`s of architectures that are not chat models and ship no chat
+/// template, so that TK011 does not apply: Flan-T5 (`t5`) is a text-to-text model, and
+/// google/flan-t5-* have no template on the Hugging Face Hub; GPTBigCode (`gpt_bigcode`) is the
+/// architecture of the code-completion models bigcode/starcoder and bigcode/gpt_bigcode-santacoder,
+/// which ship none either (a chat fine-tune such as StarChat brings its own, and is checked as such).
+pub const NO_CHAT_TEMPLATE_MODEL_TYPES: &[&str] = &["t5", "gpt_bigcode"];
+
 /// Slow classes that can be built only from tokenizer.model.
 pub const SENTENCEPIECE_ONLY_CLASSES: &[&str] =
     &["LlamaTokenizer", "CodeLlamaTokenizer", "T5Tokenizer"];
@@ -365,8 +372,10 @@ fn check_chat_templates(
     findings: &mut Vec<Finding>,
 ) {
     let artifact = context.artifact;
+    let mut misnamed = false;
     for entry in &artifact.entries {
         if is_misnamed_chat_template(&entry.path) {
+            misnamed = true;
             findings.push(Finding::new(
                 RuleId::ChatTemplateMisnamed,
                 entry.path.clone(),
@@ -416,6 +425,13 @@ fn check_chat_templates(
             ));
         }
     }
+    // A misnamed template (TK008) is the template the user meant; renaming it fixes both.
+    if files.is_empty()
+        && !misnamed
+        && tokenizer_config.is_some_and(|c| !c.contains_key("chat_template"))
+    {
+        check_no_template(context, findings);
+    }
     let Some(embedded) = tokenizer_config.and_then(|c| c.get("chat_template")) else {
         return;
     };
@@ -436,6 +452,21 @@ fn check_chat_templates(
             ),
         ));
     }
+}
+
+/// TK011: no chat template anywhere, for a model type that is a chat model.
+fn check_no_template(context: &Context<'_>, findings: &mut Vec<Finding>) {
+    let model_type = context.config.as_ref().and_then(|c| c.model_type());
+    if model_type.is_some_and(|t| NO_CHAT_TEMPLATE_MODEL_TYPES.contains(&t)) {
+        return;
+    }
+    findings.push(Finding::new(
+        RuleId::NoChatTemplate,
+        "",
+        format!(
+            "no chat template: {TOKENIZER_CONFIG_JSON} has no chat_template field and there is no {CHAT_TEMPLATE_JINJA} or {CHAT_TEMPLATE_JSON}; Bedrock applies no default template, so chat requests to the imported model will not work"
+        ),
+    ));
 }
 
 /// What is wrong with a chat-template value: a non-empty string, or a list of
@@ -503,6 +534,66 @@ mod tests {
         ] {
             assert!(!is_misnamed_chat_template(name), "{name}");
         }
+    }
+
+    /// The rules that fire on a folder of config.json and tokenizer_config.json, and
+    /// chat_template.jinja when given.
+    fn template_rules(model_type: &str, tokenizer_config: &str, jinja: bool) -> Vec<RuleId> {
+        let config = format!(r#"{{"model_type": "{model_type}"}}"#);
+        let mut files = vec![
+            (CONFIG_JSON, config.into_bytes()),
+            (TOKENIZER_CONFIG_JSON, tokenizer_config.as_bytes().to_vec()),
+        ];
+        if jinja {
+            files.push((CHAT_TEMPLATE_JINJA, b"{{ messages }}".to_vec()));
+        }
+        let artifact = crate::Artifact {
+            entries: files
+                .iter()
+                .map(|(path, bytes)| crate::Entry {
+                    path: path.to_string(),
+                    size: bytes.len() as u64,
+                })
+                .collect(),
+            documents: files
+                .into_iter()
+                .map(|(path, bytes)| (path.to_string(), bytes))
+                .collect(),
+            ..crate::Artifact::default()
+        };
+        crate::check(&artifact)
+            .findings
+            .into_iter()
+            .map(|f| f.rule)
+            .filter(|r| r.rule().group() == "TK")
+            .collect()
+    }
+
+    #[test]
+    fn no_chat_template_warns_except_for_models_without_chat() {
+        let plain = r#"{"tokenizer_class": "PreTrainedTokenizerFast"}"#;
+        let embedded =
+            r#"{"tokenizer_class": "PreTrainedTokenizerFast", "chat_template": "{{ x }}"}"#;
+        let expected = vec![RuleId::MissingTokenizerJson, RuleId::NoChatTemplate];
+        assert_eq!(template_rules("llama", plain, false), expected);
+        assert_eq!(template_rules("gemma", plain, false), expected);
+        assert_eq!(
+            template_rules("t5", plain, false),
+            vec![RuleId::MissingTokenizerJson]
+        );
+        assert_eq!(
+            template_rules("llama", embedded, false),
+            vec![RuleId::MissingTokenizerJson]
+        );
+        assert_eq!(
+            template_rules("llama", plain, true),
+            vec![RuleId::MissingTokenizerJson]
+        );
+        // An unreadable tokenizer_config.json says nothing about the template.
+        assert_eq!(
+            template_rules("llama", "{", false),
+            vec![RuleId::MissingTokenizerJson, RuleId::TokenizerInvalid]
+        );
     }
 
     #[test]

@@ -114,6 +114,7 @@ async fn symlinks_and_sparse_files_are_skipped() {
     let fixture = Fixture {
         name: "skips".into(),
         expect: None,
+        infos: Vec::new(),
         committed: false,
         files: vec![
             FixtureFile {
