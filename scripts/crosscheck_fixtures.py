@@ -28,8 +28,10 @@ def check(folder):
     ids = tokenizer("hello world")["input_ids"]
     if not ids:
         raise SystemExit(f"{folder}: tokenizer produced no ids")
-    if max(ids) >= config.vocab_size:
-        raise SystemExit(f"{folder}: token id {max(ids)} >= vocab_size {config.vocab_size}")
+    # Vision-language configs nest the text model's fields (Mllama: text_config).
+    vocab_size = config.get_text_config().vocab_size
+    if max(ids) >= vocab_size:
+        raise SystemExit(f"{folder}: token id {max(ids)} >= vocab_size {vocab_size}")
     tokenizer.decode(ids)
     if tokenizer.chat_template:
         tokenizer.apply_chat_template(

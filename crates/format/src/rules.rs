@@ -325,6 +325,10 @@ rules! {
         summary: "A tensor's shape differs from the shape that config.json implies.",
         why: "Loading fails with a size mismatch.",
         fix: "Check that config.json (hidden_size, heads, head_dim, intermediate_size, vocab_size) belongs to these weights.";
+    NewerTransformersLayout => "SH004", "newer-transformers-layout", Error,
+        summary: "The tensors are named as transformers 4.52 or newer names them (`model.language_model.*`, `model.visual.*`, `model.vision_model.*`), which transformers 4.51.3 does not recognize.",
+        why: "Bedrock loads with transformers 4.51.3, which reports such tensors as unexpected and initializes the language model at random: the import succeeds and the model produces garbage.",
+        fix: "Save the model again with transformers 4.51.3 (`from_pretrained`, then `save_pretrained`), or rename the tensors back with the one-line script in the finding's message.";
     EmptyPrefix => "S3001", "empty-prefix", Error,
         summary: "The S3 prefix holds no objects.",
         why: "An import job of an empty prefix fails; usually the prefix is misspelt or lacks its last path segment.",
