@@ -298,8 +298,8 @@ rules! {
         why: "Bedrock documents a fixed list of tokenizer classes (Llama, CodeLlama, GPT2, GPTNeoX, Qwen2, T5, PreTrainedTokenizer and their Fast variants).",
         fix: "Set `tokenizer_class` to a supported class, such as PreTrainedTokenizerFast, if the tokenizer.json is compatible.";
     ChatTemplateConflict => "TK007", "chat-template-conflict", Warning,
-        summary: "A chat template is both in a separate file and embedded in tokenizer_config.json.",
-        why: "Bedrock uses the separate file and ignores the embedded one; AWS recommends choosing one.",
+        summary: "A chat template is both in a separate file and embedded in tokenizer_config.json, and the two differ.",
+        why: "Bedrock uses the separate file and ignores the embedded one; AWS recommends choosing one. (The same template in both, as a transformers processor saves it, is not reported.)",
         fix: "Keep one form: delete the `chat_template` field or the separate file.";
     ChatTemplateMisnamed => "TK008", "chat-template-misnamed", Error,
         summary: "A file looks like a chat template but its name is not exactly chat_template.jinja or chat_template.json.",
