@@ -1,12 +1,12 @@
 //! Tensor names and shapes against what transformers builds from config.json: the first
 //! [`Layout`] of the architecture whose condition holds, evaluated against config.json.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
 
 use crate::arch::layout::{Expr, Group, Repeat, When};
-use crate::arch::{Architecture, Layout};
+use crate::arch::{newer_layout, Architecture, Layout, NewerLayout};
 use crate::config_json::Config;
 use crate::context::Context;
 use crate::finding::Finding;
@@ -382,10 +382,20 @@ pub(crate) fn check(context: &Context<'_>, findings: &mut Vec<Finding>) {
             return;
         }
     };
+    let renamed = newer_names(
+        architecture,
+        &all,
+        weights.tensors.keys(),
+        findings,
+        &weights_file,
+    );
     let mut matched = HashSet::new();
     for expected in all {
         let symbols = expected.symbols.join(", ");
-        match weights.tensors.get(expected.name.as_str()) {
+        let found_as = renamed
+            .get(expected.name.as_str())
+            .map_or(expected.name.as_str(), String::as_str);
+        match weights.tensors.get(found_as) {
             None => findings.push(Finding::new(
                 RuleId::MissingTensor,
                 weights_file.clone(),
@@ -422,6 +432,60 @@ pub(crate) fn check(context: &Context<'_>, findings: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// SH004: when tensors carry the names of a newer transformers layout, one finding with the fix,
+/// and the map from each expected (4.51.3) name to the newer name it was found under, so that
+/// SH001-SH003 judge the rest of the checkpoint as if it had been renamed back.
+fn newer_names<'a>(
+    architecture: &Architecture,
+    all: &[Expected],
+    names: impl Iterator<Item = &'a &'a str>,
+    findings: &mut Vec<Finding>,
+    weights_file: &str,
+) -> HashMap<String, String> {
+    let Some(newer) = newer_layout(architecture.model_type) else {
+        return HashMap::new();
+    };
+    let expected: HashSet<&str> = all.iter().map(|e| e.name.as_str()).collect();
+    let renamed: HashMap<String, String> = names
+        .filter(|name| !expected.contains(**name))
+        .filter_map(|name| {
+            let legacy = newer.legacy_name(name)?;
+            expected
+                .contains(legacy.as_str())
+                .then(|| (legacy, name.to_string()))
+        })
+        .collect();
+    if let Some((legacy, name)) = renamed.iter().min() {
+        findings.push(
+            Finding::new(
+                RuleId::NewerTransformersLayout,
+                weights_file,
+                format!(
+                    "{} tensors are named as transformers {} and newer name them ({name} for {legacy}); transformers 4.51.3, which Bedrock runs, does not recognize them and would initialize those modules at random",
+                    renamed.len(),
+                    newer.since
+                ),
+            )
+            .with_hint(rename_command(newer)),
+        );
+    }
+    renamed
+}
+
+/// The fix for SH004: save again with transformers 4.51.3, or a one-line Python command that
+/// renames the tensors of every safetensors file and the index in the model folder.
+pub fn rename_command(newer: &NewerLayout) -> String {
+    let renames: Vec<String> = newer
+        .renames
+        .iter()
+        .map(|(from, to)| format!("('{from}','{to}')"))
+        .collect();
+    format!(
+        "Save the model again with transformers 4.51.3 (from_pretrained, then save_pretrained), or rename the tensors in the model folder: python3 -c \"import glob,json,os;from safetensors.torch import load_file,save_file;R=[{}];f=lambda k:next((b+k[len(a):] for a,b in R if k.startswith(a)),k);[save_file({{f(k):v for k,v in load_file(p).items()}},p,metadata={{'format':'pt'}}) for p in glob.glob('*.safetensors')];i='model.safetensors.index.json';d=os.path.exists(i) and json.load(open(i));d and d.update(weight_map={{f(k):v for k,v in d['weight_map'].items()}});d and json.dump(d,open(i,'w'),indent=2)\"",
+        renames.join(",")
+    )
 }
 
 #[cfg(test)]

@@ -275,7 +275,10 @@ fn vocab_limit(context: &Context<'_>) -> Option<u64> {
         .architecture
         .map(|a| a.vocab_keys)
         .unwrap_or(&["vocab_size"]);
-    config.first(keys)?.1.as_u64()
+    let extra = context
+        .architecture
+        .map_or(0, |a| crate::arch::extra_embedding_rows(a.model_type));
+    config.first(keys)?.1.as_u64()?.checked_add(extra)
 }
 
 fn report_out_of_range(ids: &TokenIds, limit: u64, findings: &mut Vec<Finding>) {
