@@ -318,8 +318,8 @@ rules! {
         why: "Bedrock documents a fixed list of tokenizer classes (Llama, CodeLlama, GPT2, GPTNeoX, Qwen2, T5, PreTrainedTokenizer and their Fast variants).",
         fix: "Set `tokenizer_class` to a supported class, such as PreTrainedTokenizerFast, if the tokenizer.json is compatible.";
     ChatTemplateConflict => "TK007", "chat-template-conflict", Warning,
-        summary: "A chat template is both in a separate file and embedded in tokenizer_config.json.",
-        why: "Bedrock uses the separate file and ignores the embedded one; AWS recommends choosing one.",
+        summary: "A chat template is both in a separate file and embedded in tokenizer_config.json, and the two differ.",
+        why: "Bedrock uses the separate file and ignores the embedded one; AWS recommends choosing one. (The same template in both, as a transformers processor saves it, is not reported.)",
         fix: "Keep one form: delete the `chat_template` field or the separate file.";
     ChatTemplateMisnamed => "TK008", "chat-template-misnamed", Error,
         summary: "A file looks like a chat template but its name is not exactly chat_template.jinja or chat_template.json.",
@@ -349,6 +349,10 @@ rules! {
         summary: "A tensor's shape differs from the shape that config.json implies.",
         why: "Loading fails with a size mismatch.",
         fix: "Check that config.json (hidden_size, heads, head_dim, intermediate_size, vocab_size) belongs to these weights.";
+    NewerTransformersLayout => "SH004", "newer-transformers-layout", Error,
+        summary: "The tensors are named as transformers 4.52 or newer names them (`model.language_model.*`, `model.visual.*`, `model.vision_model.*`), which transformers 4.51.3 does not recognize.",
+        why: "Bedrock loads with transformers 4.51.3, which reports such tensors as unexpected and initializes the language model at random: the import succeeds and the model produces garbage.",
+        fix: "Save the model again with transformers 4.51.3 (`from_pretrained`, then `save_pretrained`), or rename the tensors back with the one-line script in the finding's message.";
     EmptyPrefix => "S3001", "empty-prefix", Error,
         summary: "The S3 prefix holds no objects.",
         why: "An import job of an empty prefix fails; usually the prefix is misspelt or lacks its last path segment.",

@@ -1,12 +1,12 @@
 //! Tensor names and shapes against what transformers builds from config.json: the first
 //! [`Layout`] of the architecture whose condition holds, evaluated against config.json.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
 
 use crate::arch::layout::{Expr, Group, Repeat, When};
-use crate::arch::{Architecture, Layout};
+use crate::arch::{newer_layout, Architecture, Layout, NewerLayout};
 use crate::config_json::Config;
 use crate::context::Context;
 use crate::finding::Finding;
@@ -382,10 +382,20 @@ pub(crate) fn check(context: &Context<'_>, findings: &mut Vec<Finding>) {
             return;
         }
     };
+    let renamed = newer_names(
+        architecture,
+        &all,
+        weights.tensors.keys(),
+        findings,
+        &weights_file,
+    );
     let mut matched = HashSet::new();
     for expected in all {
         let symbols = expected.symbols.join(", ");
-        match weights.tensors.get(expected.name.as_str()) {
+        let found_as = renamed
+            .get(expected.name.as_str())
+            .map_or(expected.name.as_str(), String::as_str);
+        match weights.tensors.get(found_as) {
             None => findings.push(Finding::new(
                 RuleId::MissingTensor,
                 weights_file.clone(),
@@ -422,6 +432,60 @@ pub(crate) fn check(context: &Context<'_>, findings: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// SH004: when tensors carry the names of a newer transformers layout, one finding with the fix,
+/// and the map from each expected (4.51.3) name to the newer name it was found under, so that
+/// SH001-SH003 judge the rest of the checkpoint as if it had been renamed back.
+fn newer_names<'a>(
+    architecture: &Architecture,
+    all: &[Expected],
+    names: impl Iterator<Item = &'a &'a str>,
+    findings: &mut Vec<Finding>,
+    weights_file: &str,
+) -> HashMap<String, String> {
+    let Some(newer) = newer_layout(architecture.model_type) else {
+        return HashMap::new();
+    };
+    let expected: HashSet<&str> = all.iter().map(|e| e.name.as_str()).collect();
+    let renamed: HashMap<String, String> = names
+        .filter(|name| !expected.contains(**name))
+        .filter_map(|name| {
+            let legacy = newer.legacy_name(name)?;
+            expected
+                .contains(legacy.as_str())
+                .then(|| (legacy, name.to_string()))
+        })
+        .collect();
+    if let Some((legacy, name)) = renamed.iter().min() {
+        findings.push(
+            Finding::new(
+                RuleId::NewerTransformersLayout,
+                weights_file,
+                format!(
+                    "{} tensors are named as transformers {} and newer name them ({name} for {legacy}); transformers 4.51.3, which Bedrock runs, does not recognize them and would initialize those modules at random",
+                    renamed.len(),
+                    newer.since
+                ),
+            )
+            .with_hint(rename_command(newer)),
+        );
+    }
+    renamed
+}
+
+/// The fix for SH004: save again with transformers 4.51.3, or a one-line Python command that
+/// renames the tensors of every safetensors file and the index in the model folder.
+pub fn rename_command(newer: &NewerLayout) -> String {
+    let renames: Vec<String> = newer
+        .renames
+        .iter()
+        .map(|(from, to)| format!("('{from}','{to}')"))
+        .collect();
+    format!(
+        "Save the model again with transformers 4.51.3 (from_pretrained, then save_pretrained), or rename the tensors in the model folder: python3 -c \"import glob,json,os;from safetensors.torch import load_file,save_file;R=[{}];f=lambda k:next((b+k[len(a):] for a,b in R if k.startswith(a)),k);[save_file({{f(k):v for k,v in load_file(p).items()}},p,metadata={{'format':'pt'}}) for p in glob.glob('*.safetensors')];i='model.safetensors.index.json';d=os.path.exists(i) and json.load(open(i));d and d.update(weight_map={{f(k):v for k,v in d['weight_map'].items()}});d and json.dump(d,open(i,'w'),indent=2)\"",
+        renames.join(",")
+    )
 }
 
 #[cfg(test)]
@@ -577,5 +641,65 @@ mod tests {
         let no_text = config(r#"{"layers": 2, "cross": [0]}"#);
         let values = evaluate(&no_text, &LAYOUT).unwrap();
         assert_eq!(expected(&LAYOUT, &no_text, &values).unwrap().len(), 1);
+    }
+
+    /// config.json of testdata/valid/mllama, as the fixture generator writes it.
+    const MLLAMA: &str = r#"{"architectures": ["MllamaForConditionalGeneration"], "image_token_index": 312, "model_type": "mllama", "text_config": {"bos_token_id": 304, "cross_attention_layers": [1], "dropout": 0, "eos_token_id": 308, "hidden_act": "silu", "hidden_size": 16, "initializer_range": 0.02, "intermediate_size": 32, "max_position_embeddings": 131072, "model_type": "mllama_text_model", "num_attention_heads": 4, "num_hidden_layers": 3, "num_key_value_heads": 2, "pad_token_id": 309, "rms_norm_eps": 1e-05, "rope_scaling": {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0, "original_max_position_embeddings": 8192, "rope_type": "llama3"}, "rope_theta": 500000.0, "torch_dtype": "bfloat16", "use_cache": true, "vocab_size": 312}, "torch_dtype": "bfloat16", "transformers_version": "4.51.3", "vision_config": {"attention_heads": 4, "hidden_act": "gelu", "hidden_size": 16, "image_size": 28, "initializer_range": 0.02, "intermediate_layers_indices": [0, 1], "intermediate_size": 32, "max_num_tiles": 4, "model_type": "mllama_vision_model", "norm_eps": 1e-05, "num_channels": 3, "num_global_layers": 1, "num_hidden_layers": 2, "patch_size": 14, "supported_aspect_ratios": [[1, 1], [1, 2], [1, 3], [1, 4], [2, 1], [2, 2], [3, 1], [4, 1]], "torch_dtype": "bfloat16", "vision_output_dim": 48}}"#;
+    /// config.json of testdata/valid/qwen2_5-vl.
+    const QWEN2_5_VL: &str = r#"{"architectures": ["Qwen2_5_VLForConditionalGeneration"], "attention_dropout": 0.0, "bos_token_id": 304, "eos_token_id": 306, "hidden_act": "silu", "hidden_size": 32, "image_token_id": 316, "initializer_range": 0.02, "intermediate_size": 64, "max_position_embeddings": 32768, "max_window_layers": 2, "model_type": "qwen2_5_vl", "num_attention_heads": 4, "num_hidden_layers": 2, "num_key_value_heads": 2, "rms_norm_eps": 1e-06, "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"}, "rope_theta": 1000000.0, "sliding_window": 32768, "tie_word_embeddings": false, "torch_dtype": "bfloat16", "transformers_version": "4.51.3", "use_cache": true, "use_sliding_window": false, "video_token_id": 317, "vision_config": {"depth": 2, "fullatt_block_indexes": [1], "hidden_act": "silu", "hidden_size": 16, "in_channels": 3, "intermediate_size": 32, "model_type": "qwen2_5_vl", "num_heads": 4, "out_hidden_size": 32, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "tokens_per_second": 2, "torch_dtype": "bfloat16", "window_size": 112}, "vision_end_token_id": 314, "vision_start_token_id": 313, "vision_token_id": 315, "vocab_size": 320}"#;
+
+    #[test]
+    fn mllama_layout_follows_the_nested_config() {
+        let all = expand("mllama", MLLAMA).unwrap();
+        assert_eq!(all.len(), 87);
+        let vocab = 312;
+        assert_eq!(
+            shape_of(&all, "language_model.model.embed_tokens.weight"),
+            vec![vocab + 8, 16]
+        );
+        assert_eq!(
+            shape_of(&all, "language_model.lm_head.weight"),
+            vec![vocab, 16]
+        );
+        assert_eq!(
+            shape_of(
+                &all,
+                "vision_model.gated_positional_embedding.tile_embedding.weight"
+            ),
+            vec![9, 320]
+        );
+        assert_eq!(shape_of(&all, "multi_modal_projector.weight"), vec![16, 48]);
+        let names: HashSet<_> = all.iter().map(|e| e.name.as_str()).collect();
+        assert!(names.contains("language_model.model.layers.1.cross_attn.k_norm.weight"));
+        assert!(!names.contains("language_model.model.layers.1.self_attn.q_proj.weight"));
+        assert!(names.contains("language_model.model.layers.2.self_attn.q_proj.weight"));
+        assert!(names.contains("vision_model.global_transformer.layers.0.gate_ffn"));
+    }
+
+    #[test]
+    fn qwen2_5_vl_layout_and_its_newer_names() {
+        let all = expand("qwen2_5_vl", QWEN2_5_VL).unwrap();
+        assert_eq!(all.len(), 57);
+        assert_eq!(
+            shape_of(&all, "visual.patch_embed.proj.weight"),
+            vec![16, 3, 2, 14, 14]
+        );
+        assert_eq!(shape_of(&all, "visual.merger.mlp.2.weight"), vec![32, 64]);
+        let newer = newer_layout("qwen2_5_vl").unwrap();
+        assert_eq!(
+            newer.legacy_name("model.language_model.layers.0.mlp.up_proj.weight"),
+            Some("model.layers.0.mlp.up_proj.weight".to_string())
+        );
+        assert_eq!(
+            newer.legacy_name("model.visual.merger.ln_q.weight"),
+            Some("visual.merger.ln_q.weight".to_string())
+        );
+        assert_eq!(newer.legacy_name("lm_head.weight"), None);
+        let mllama = newer_layout("mllama").unwrap();
+        assert_eq!(
+            mllama.legacy_name("lm_head.weight"),
+            Some("language_model.lm_head.weight".to_string())
+        );
+        assert!(rename_command(mllama).contains("('model.vision_model.','vision_model.')"));
     }
 }

@@ -282,7 +282,10 @@ fn vocab_limit(context: &Context<'_>) -> Option<u64> {
         .architecture
         .map(|a| a.vocab_keys)
         .unwrap_or(&["vocab_size"]);
-    config.first(keys)?.1.as_u64()
+    let extra = context
+        .architecture
+        .map_or(0, |a| crate::arch::extra_embedding_rows(a.model_type));
+    config.first(keys)?.1.as_u64()?.checked_add(extra)
 }
 
 fn report_out_of_range(ids: &TokenIds, limit: u64, findings: &mut Vec<Finding>) {
@@ -384,9 +387,15 @@ fn check_chat_templates(
         }
     }
     let mut files = Vec::new();
+    // The templates the separate files hold, to compare with the embedded one.
+    let mut file_templates = Vec::new();
     if let Some(entry) = artifact.entry(CHAT_TEMPLATE_JINJA) {
         files.push(CHAT_TEMPLATE_JINJA);
         let text = artifact.documents.get(CHAT_TEMPLATE_JINJA);
+        file_templates.push(
+            text.and_then(|b| std::str::from_utf8(b).ok())
+                .map(|t| Value::String(t.to_string())),
+        );
         let problem = match text.map(|b| std::str::from_utf8(b)) {
             _ if entry.size == 0 => Some("is empty".to_string()),
             Some(Err(e)) => Some(format!(
@@ -410,6 +419,13 @@ fn check_chat_templates(
             .documents
             .get(CHAT_TEMPLATE_JSON)
             .map(|b| serde_json::from_slice::<Value>(b));
+        file_templates.push(
+            value
+                .as_ref()
+                .and_then(|v| v.as_ref().ok())
+                .and_then(|v| v.get("chat_template"))
+                .cloned(),
+        );
         let problem = match value {
             None => Some("is empty".to_string()),
             Some(Err(e)) => Some(format!("is not valid JSON: {e}")),
@@ -442,12 +458,15 @@ fn check_chat_templates(
             format!("\"chat_template\" {problem}"),
         ));
     }
-    if !files.is_empty() {
+    // transformers 4.51.3 `ProcessorMixin.save_pretrained` writes chat_template.json beside the
+    // tokenizer's embedded template (Mllama, Qwen2-VL): the same template twice is no conflict.
+    let same = file_templates.iter().all(|t| t.as_ref() == Some(embedded));
+    if !files.is_empty() && !same {
         findings.push(Finding::new(
             RuleId::ChatTemplateConflict,
             TOKENIZER_CONFIG_JSON,
             format!(
-                "has a chat_template field and {} exists; Bedrock uses the file and ignores the field",
+                "has a chat_template field that differs from {}; Bedrock uses the file and ignores the field",
                 files.join(" and ")
             ),
         ));

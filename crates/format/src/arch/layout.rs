@@ -190,3 +190,24 @@ fn expr_references(expr: &Expr, out: &mut Vec<&'static str>) {
         Expr::Key(_) | Expr::First(_) | Expr::Const(_) | Expr::Len(_) => {}
     }
 }
+
+/// How a newer transformers names the same tensors: prefix renames from the newer layout back
+/// to the one transformers 4.51.3 loads. Checkpoints in the newer layout load in 4.51.3 only
+/// with the renamed modules initialized at random (SH004).
+#[derive(Debug)]
+pub struct NewerLayout {
+    /// The transformers version that introduced the newer names.
+    pub since: &'static str,
+    /// `(newer prefix, 4.51.3 prefix)`, tried in order; the first match renames a tensor.
+    pub renames: &'static [(&'static str, &'static str)],
+}
+
+impl NewerLayout {
+    /// The 4.51.3 name of a tensor named in the newer layout; `None` when no rename applies.
+    pub fn legacy_name(&self, name: &str) -> Option<String> {
+        self.renames.iter().find_map(|(newer, legacy)| {
+            name.strip_prefix(newer)
+                .map(|rest| format!("{legacy}{rest}"))
+        })
+    }
+}

@@ -11,9 +11,11 @@ use crate::dtype::Dtype;
 mod gpt_bigcode;
 pub mod layout;
 mod llama;
+mod mllama;
+mod qwen_vl;
 mod t5;
 
-pub use layout::Layout;
+pub use layout::{Layout, NewerLayout};
 
 /// Date of the AWS documentation that the allow-list reflects.
 pub const ALLOW_LIST_AS_OF: &str = "2026-06-09";
@@ -182,7 +184,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         quantization: &[],
         regions: None,
         variants: &[],
-        layouts: &[],
+        layouts: mllama::MLLAMA,
     },
     Architecture {
         aws_name: "GPTBigCode",
@@ -218,7 +220,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         quantization: &[],
         regions: None,
         variants: &[],
-        layouts: &[],
+        layouts: qwen_vl::QWEN2_VL,
     },
     Architecture {
         aws_name: "Qwen2.5-VL",
@@ -230,7 +232,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         quantization: &[],
         regions: None,
         variants: &[],
-        layouts: &[],
+        layouts: qwen_vl::QWEN2_5_VL,
     },
     Architecture {
         aws_name: "Qwen3",
@@ -272,6 +274,34 @@ pub static ARCHITECTURES: &[Architecture] = &[
         layouts: &[],
     },
 ];
+
+/// The architectures whose tensors a newer transformers names differently, by `model_type`
+/// (transformers 4.52 moved the vision-language models' modules under `model`).
+pub static NEWER_LAYOUTS: &[(&str, &NewerLayout)] = &[
+    ("mllama", &mllama::NEWER),
+    ("qwen2_vl", &qwen_vl::NEWER),
+    ("qwen2_5_vl", &qwen_vl::NEWER),
+];
+
+/// The newer layout of a `model_type`, if a newer transformers renamed its tensors.
+pub fn newer_layout(model_type: &str) -> Option<&'static NewerLayout> {
+    NEWER_LAYOUTS
+        .iter()
+        .find(|(m, _)| *m == model_type)
+        .map(|(_, layout)| *layout)
+}
+
+/// Embedding rows beyond the vocabulary size that config.json states, by `model_type`: token
+/// ids up to the vocabulary size plus these are valid (TK010).
+pub static EXTRA_EMBEDDING_ROWS: &[(&str, u64)] = &[("mllama", mllama::EXTRA_EMBEDDING_ROWS)];
+
+/// The embedding rows beyond the stated vocabulary size of a `model_type` (0 for most).
+pub fn extra_embedding_rows(model_type: &str) -> u64 {
+    EXTRA_EMBEDDING_ROWS
+        .iter()
+        .find(|(m, _)| *m == model_type)
+        .map_or(0, |(_, rows)| *rows)
+}
 
 /// Finds the allow-list entry for a `model_type`.
 pub fn architecture(model_type: &str) -> Option<&'static Architecture> {
