@@ -30,7 +30,7 @@ fn appendix(rule: &Rule) -> Option<String> {
                         .collect::<Vec<_>>()
                         .join(", "),
                     if a.multimodal { "yes" } else { "no" },
-                    if a.layout.is_some() { "yes" } else { "no" },
+                    if !a.layouts.is_empty() { "yes" } else { "no" },
                 ));
             }
             Some(text)

@@ -1,11 +1,12 @@
-//! Tensor names and shapes against what transformers builds from config.json, for the
-//! architectures with a [`Layout`].
+//! Tensor names and shapes against what transformers builds from config.json: the first
+//! [`Layout`] of the architecture whose condition holds, evaluated against config.json.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use serde_json::Value;
 
-use crate::arch::{Architecture, Dim, Layout, Scope, SparseLayers};
+use crate::arch::layout::{Expr, Group, Repeat, When};
+use crate::arch::{Architecture, Layout};
 use crate::config_json::Config;
 use crate::context::Context;
 use crate::finding::Finding;
@@ -16,58 +17,34 @@ use crate::rules::RuleId;
 /// implausible instead of being expanded into tensor names.
 const MAX_COUNT: u64 = 4096;
 
-/// The config values that shapes are made of.
+/// The symbols of a layout, evaluated against one config.json.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dims {
-    /// `vocab_size`.
-    pub vocab: u64,
-    /// `hidden_size`.
-    pub hidden: u64,
-    /// `num_attention_heads`.
-    pub heads: u64,
-    /// `num_key_value_heads`.
-    pub kv_heads: u64,
-    /// `head_dim`, or hidden / heads.
-    pub head_dim: u64,
-    /// `intermediate_size`.
-    pub intermediate: u64,
-    /// `moe_intermediate_size`, for MoE layouts that use it.
-    pub moe_intermediate: u64,
-    /// Number of experts, for MoE layouts.
-    pub experts: u64,
-    /// Whether each layer is sparse (MoE).
-    pub sparse: Vec<bool>,
-    /// `tie_word_embeddings`.
-    pub tied: bool,
+pub struct Values {
+    values: Vec<(&'static str, u64)>,
 }
 
-impl Dims {
-    /// The value of a symbolic dimension; `None` on overflow.
-    pub fn value(&self, dim: Dim) -> Option<u64> {
-        match dim {
-            Dim::Vocab => Some(self.vocab),
-            Dim::Hidden => Some(self.hidden),
-            Dim::QueryWidth => self.heads.checked_mul(self.head_dim),
-            Dim::KeyValueWidth => self.kv_heads.checked_mul(self.head_dim),
-            Dim::HeadDim => Some(self.head_dim),
-            Dim::Intermediate => Some(self.intermediate),
-            Dim::MoeIntermediate => Some(self.moe_intermediate),
-            Dim::Experts => Some(self.experts),
-        }
+impl Values {
+    /// The value of a symbol of the layout.
+    pub fn get(&self, name: &str) -> Option<u64> {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
     }
-}
 
-/// How a symbolic dimension is spelled in messages.
-pub fn dim_name(dim: Dim) -> &'static str {
-    match dim {
-        Dim::Vocab => "vocab_size",
-        Dim::Hidden => "hidden_size",
-        Dim::QueryWidth => "num_attention_heads*head_dim",
-        Dim::KeyValueWidth => "num_key_value_heads*head_dim",
-        Dim::HeadDim => "head_dim",
-        Dim::Intermediate => "intermediate_size",
-        Dim::MoeIntermediate => "moe_intermediate_size",
-        Dim::Experts => "experts",
+    fn require(&self, name: &str) -> Result<u64, Finding> {
+        self.get(name)
+            .ok_or_else(|| invalid(format!("{name} is not defined by the layout")))
+    }
+
+    fn count(&self, name: &str) -> Result<u64, Finding> {
+        let n = self.require(name)?;
+        if n > MAX_COUNT {
+            return Err(invalid(format!(
+                "{name} is {n}, above the plausible maximum of {MAX_COUNT}"
+            )));
+        }
+        Ok(n)
     }
 }
 
@@ -85,96 +62,154 @@ fn positive(config: &Config, key: &str) -> Result<u64, Finding> {
     }
 }
 
-fn optional_positive(config: &Config, key: &str) -> Result<Option<u64>, Finding> {
+fn flag(config: &Config, key: &str, default: bool) -> Result<bool, Finding> {
     match config.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(_) => positive(config, key).map(Some),
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(invalid(format!("{key} is {other}, not a boolean"))),
     }
 }
 
-fn bounded(config: &Config, key: &str) -> Result<u64, Finding> {
-    let n = positive(config, key)?;
-    if n > MAX_COUNT {
-        return Err(invalid(format!(
-            "{key} is {n}, above the plausible maximum of {MAX_COUNT}"
-        )));
+/// How an expression reads in messages.
+fn describe(expr: &Expr) -> String {
+    match expr {
+        Expr::Key(key) | Expr::Or(key, _) => (*key).to_string(),
+        Expr::First(keys) => keys.first().copied().unwrap_or_default().to_string(),
+        Expr::Const(n) => n.to_string(),
+        Expr::Sym(name) => (*name).to_string(),
+        Expr::Mul(a, b) => format!("{}*{}", describe(a), describe(b)),
+        Expr::Add(a, b) => format!("{}+{}", describe(a), describe(b)),
+        Expr::Div(a, b) => format!("{}/{}", describe(a), describe(b)),
+        Expr::IfTrue { key, .. } => format!("({key} ? ...)"),
+        Expr::Len(key) => format!("len({key})"),
     }
-    Ok(n)
 }
 
-/// Reads the shape-defining values of config.json for a layout.
-pub fn dims(
-    config: &Config,
-    architecture: &Architecture,
-    layout: &Layout,
-) -> Result<Dims, Finding> {
-    let hidden = positive(config, "hidden_size")?;
-    let heads = positive(config, "num_attention_heads")?;
-    let layers = bounded(config, "num_hidden_layers")?;
-    let intermediate = positive(config, "intermediate_size")?;
-    let vocab = match config.first(architecture.vocab_keys) {
-        Some((key, _)) => positive(config, key)?,
-        None => return Err(invalid("vocab_size is missing".to_string())),
-    };
-    let kv_heads = optional_positive(config, "num_key_value_heads")?.unwrap_or(heads);
-    if heads % kv_heads != 0 {
-        return Err(invalid(format!(
-            "num_attention_heads {heads} is not a multiple of num_key_value_heads {kv_heads}"
-        )));
+fn eval(expr: &Expr, config: &Config, values: &Values) -> Result<u64, Finding> {
+    let overflow = || invalid(format!("{} overflows", describe(expr)));
+    match expr {
+        Expr::Key(key) => positive(config, key),
+        Expr::First(keys) => match config.first(keys) {
+            Some((key, _)) => positive(config, key),
+            None => Err(invalid(format!(
+                "{} is missing",
+                keys.first().copied().unwrap_or_default()
+            ))),
+        },
+        Expr::Or(key, fallback) => match config.get(key) {
+            None | Some(Value::Null) => eval(fallback, config, values),
+            Some(_) => positive(config, key),
+        },
+        Expr::Const(n) => Ok(*n),
+        Expr::Sym(name) => values.require(name),
+        Expr::Mul(a, b) => eval(a, config, values)?
+            .checked_mul(eval(b, config, values)?)
+            .ok_or_else(overflow),
+        Expr::Add(a, b) => eval(a, config, values)?
+            .checked_add(eval(b, config, values)?)
+            .ok_or_else(overflow),
+        Expr::Div(a, b) => {
+            let (x, y) = (eval(a, config, values)?, eval(b, config, values)?);
+            if y == 0 || x % y != 0 {
+                return Err(invalid(format!(
+                    "{} {x} is not a multiple of {} {y}",
+                    describe(a),
+                    describe(b)
+                )));
+            }
+            Ok(x / y)
+        }
+        Expr::IfTrue {
+            key,
+            default,
+            then,
+            otherwise,
+        } => {
+            if flag(config, key, *default)? {
+                eval(then, config, values)
+            } else {
+                eval(otherwise, config, values)
+            }
+        }
+        Expr::Len(key) => match config.get(key) {
+            None | Some(Value::Null) => Ok(0),
+            Some(Value::Array(items)) => Ok(items.len() as u64),
+            Some(other) => Err(invalid(format!("{key} is {other}, not a list"))),
+        },
     }
-    let explicit_head_dim = match layout.head_dim_key {
-        Some(key) => optional_positive(config, key)?,
-        None => None,
-    };
-    let head_dim = match explicit_head_dim {
-        Some(head_dim) => head_dim,
-        None if hidden % heads == 0 => hidden / heads,
-        None => {
-            return Err(invalid(format!(
-                "hidden_size {hidden} is not a multiple of num_attention_heads {heads} and head_dim is not set"
-            )))
-        }
-    };
-    let tied = match config.get("tie_word_embeddings") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(other) => {
-            return Err(invalid(format!(
-                "tie_word_embeddings is {other}, not a boolean"
-            )))
-        }
-    };
-    let uses = |dim: Dim| layout.tensors.iter().any(|t| t.shape.contains(&dim));
-    let experts = match layout.experts_key {
-        Some(key) => bounded(config, key)?,
-        None => 0,
-    };
-    let moe_intermediate = if uses(Dim::MoeIntermediate) {
-        positive(config, "moe_intermediate_size")?
-    } else {
-        0
-    };
-    let sparse = sparse_layers(config, layout.sparse_layers, layers)?;
-    Ok(Dims {
-        vocab,
-        hidden,
-        heads,
-        kv_heads,
-        head_dim,
-        intermediate,
-        moe_intermediate,
-        experts,
-        sparse,
-        tied,
+}
+
+/// Evaluates every symbol of a layout against config.json, in order.
+pub fn evaluate(config: &Config, layout: &Layout) -> Result<Values, Finding> {
+    let mut values = Values { values: Vec::new() };
+    for symbol in layout.symbols {
+        let value = eval(&symbol.value, config, &values)?;
+        values.values.push((symbol.name, value));
+    }
+    Ok(values)
+}
+
+/// Whether a condition holds for config.json.
+pub fn holds(when: When, config: &Config) -> Result<bool, Finding> {
+    Ok(match when {
+        When::Always => true,
+        When::Flag { key, default, is } => flag(config, key, default)? == is,
+        When::Equals { key, value } => config.get(key).and_then(Value::as_str) == Some(value),
+        When::Absent(key) => matches!(config.get(key), None | Some(Value::Null)),
     })
 }
 
-fn sparse_layers(config: &Config, rule: SparseLayers, layers: u64) -> Result<Vec<bool>, Finding> {
-    Ok(match rule {
-        SparseLayers::None => vec![false; layers as usize],
-        SparseLayers::All => vec![true; layers as usize],
-        SparseLayers::Qwen3Moe => {
-            let step = optional_positive(config, "decoder_sparse_step")?.unwrap_or(1);
+/// The layout of an architecture that applies to config.json: the first whose condition holds.
+pub fn select(
+    architecture: &Architecture,
+    config: &Config,
+) -> Result<Option<&'static Layout>, Finding> {
+    for layout in architecture.layouts {
+        if holds(layout.when, config)? {
+            return Ok(Some(layout));
+        }
+    }
+    Ok(None)
+}
+
+fn index_list(config: &Config, key: &str, count: u64) -> Result<BTreeSet<u64>, Finding> {
+    match config.get(key) {
+        None | Some(Value::Null) => Ok(BTreeSet::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item.as_u64() {
+                Some(n) if n < count => Ok(n),
+                _ => Err(invalid(format!(
+                    "{key} holds {item}, not a layer index below {count}"
+                ))),
+            })
+            .collect(),
+        Some(other) => Err(invalid(format!("{key} is {other}, not a list"))),
+    }
+}
+
+/// The values `{i}` takes for a group; `None` for a group repeated once.
+fn indices(repeat: Repeat, config: &Config, values: &Values) -> Result<Vec<Option<u64>>, Finding> {
+    let some = |range: Vec<u64>| range.into_iter().map(Some).collect();
+    Ok(match repeat {
+        Repeat::Once => vec![None],
+        Repeat::Range(count) => some((0..values.count(count)?).collect()),
+        Repeat::Listed { count, list } => some(
+            index_list(config, list, values.count(count)?)?
+                .into_iter()
+                .collect(),
+        ),
+        Repeat::Unlisted { count, list } => {
+            let n = values.count(count)?;
+            let listed = index_list(config, list, n)?;
+            some((0..n).filter(|i| !listed.contains(i)).collect())
+        }
+        Repeat::Qwen3MoeSparse(count) | Repeat::Qwen3MoeDense(count) => {
+            let n = values.count(count)?;
+            let step = match config.get("decoder_sparse_step") {
+                None | Some(Value::Null) => 1,
+                Some(_) => positive(config, "decoder_sparse_step")?,
+            };
             let dense: HashSet<u64> = match config.get("mlp_only_layers") {
                 None | Some(Value::Null) => HashSet::new(),
                 Some(Value::Array(items)) => items.iter().filter_map(Value::as_u64).collect(),
@@ -182,11 +217,32 @@ fn sparse_layers(config: &Config, rule: SparseLayers, layers: u64) -> Result<Vec
                     return Err(invalid(format!("mlp_only_layers is {other}, not a list")))
                 }
             };
-            (0..layers)
-                .map(|i| !dense.contains(&i) && (i + 1) % step == 0)
-                .collect()
+            let want_sparse = matches!(repeat, Repeat::Qwen3MoeSparse(_));
+            some(
+                (0..n)
+                    .filter(|i| (!dense.contains(i) && (i + 1) % step == 0) == want_sparse)
+                    .collect(),
+            )
         }
     })
+}
+
+/// A group that config.json writes, with the indices it repeats over (`None`: once).
+type ActiveGroup = (&'static Group, Vec<Option<u64>>);
+
+/// The groups of a layout that config.json writes.
+fn active(
+    layout: &'static Layout,
+    config: &Config,
+    values: &Values,
+) -> Result<Vec<ActiveGroup>, Finding> {
+    let mut out = Vec::new();
+    for group in layout.groups {
+        if holds(group.when, config)? {
+            out.push((group, indices(group.repeat, config, values)?));
+        }
+    }
+    Ok(out)
 }
 
 /// One expected tensor.
@@ -197,72 +253,83 @@ pub struct Expected {
     /// Shape computed from config.json.
     pub shape: Vec<u64>,
     /// The same shape in config symbols.
-    pub symbols: &'static [Dim],
+    pub symbols: &'static [&'static str],
 }
 
-/// Number of tensors a layout expects, computed without naming them.
-pub fn expected_count(layout: &Layout, dims: &Dims) -> u64 {
-    let sparse = dims.sparse.iter().filter(|s| **s).count() as u64;
-    let dense = dims.sparse.len() as u64 - sparse;
-    layout
-        .tensors
-        .iter()
-        .map(|t| match t.scope {
-            Scope::Model => 1,
-            Scope::Untied => u64::from(!dims.tied),
-            Scope::Layer => dims.sparse.len() as u64,
-            Scope::DenseLayer => dense,
-            Scope::SparseLayer => sparse,
-            Scope::Expert => sparse * dims.experts,
-        })
-        .sum()
-}
-
-/// Every tensor a layout expects, in layer order.
-pub fn expected(layout: &Layout, dims: &Dims) -> Vec<Expected> {
-    let shape = |symbols: &'static [Dim]| -> Vec<u64> {
-        symbols
-            .iter()
-            .map(|d| dims.value(*d).unwrap_or(u64::MAX))
-            .collect()
-    };
-    let mut out = Vec::new();
-    for template in layout
-        .tensors
-        .iter()
-        .filter(|t| t.scope == Scope::Model || (t.scope == Scope::Untied && !dims.tied))
-    {
-        out.push(Expected {
-            name: template.name.to_string(),
-            shape: shape(template.shape),
-            symbols: template.shape,
-        });
-    }
-    for (layer, sparse) in dims.sparse.iter().enumerate() {
-        for template in layout.tensors {
-            let named = template.name.replace("{i}", &layer.to_string());
-            let copies = match template.scope {
-                Scope::Layer => 1,
-                Scope::DenseLayer if !sparse => 1,
-                Scope::SparseLayer if *sparse => 1,
-                Scope::Expert if *sparse => dims.experts,
-                _ => 0,
+/// Number of tensors a layout expects for config.json, computed without naming them.
+pub fn expected_count(
+    layout: &'static Layout,
+    config: &Config,
+    values: &Values,
+) -> Result<u64, Finding> {
+    let mut total: u64 = 0;
+    for (group, indices) in active(layout, config, values)? {
+        for template in group.tensors {
+            let copies = match template.each {
+                Some(each) => values.count(each)?,
+                None => 1,
             };
-            for expert in 0..copies {
-                let name = if template.scope == Scope::Expert {
-                    named.replace("{e}", &expert.to_string())
-                } else {
-                    named.clone()
+            total = total.saturating_add(copies.saturating_mul(indices.len() as u64));
+        }
+    }
+    Ok(total)
+}
+
+/// Every tensor a layout expects for config.json: the tensors outside the layers first, then
+/// layer by layer.
+pub fn expected(
+    layout: &'static Layout,
+    config: &Config,
+    values: &Values,
+) -> Result<Vec<Expected>, Finding> {
+    let mut out = Vec::new();
+    for (group, indices) in active(layout, config, values)? {
+        for index in indices {
+            for template in group.tensors {
+                let named = match index {
+                    Some(i) => template.name.replace("{i}", &i.to_string()),
+                    None => template.name.to_string(),
                 };
-                out.push(Expected {
-                    name,
-                    shape: shape(template.shape),
-                    symbols: template.shape,
-                });
+                let shape = template
+                    .shape
+                    .iter()
+                    .map(|s| values.require(s))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let experts = match template.each {
+                    Some(each) => (0..values.count(each)?).map(Some).collect(),
+                    None => vec![None],
+                };
+                for expert in experts {
+                    let name = match expert {
+                        Some(e) => named.replace("{e}", &e.to_string()),
+                        None => named.clone(),
+                    };
+                    out.push((
+                        index,
+                        Expected {
+                            name,
+                            shape: shape.clone(),
+                            symbols: template.shape,
+                        },
+                    ));
+                }
             }
         }
     }
-    out
+    out.sort_by_key(|(index, _)| *index);
+    Ok(out.into_iter().map(|(_, expected)| expected).collect())
+}
+
+/// The layout, its values and its expected tensors for config.json; `Ok(None)` when the
+/// architecture has no layout for this config.
+fn plan(
+    architecture: &Architecture,
+    config: &Config,
+) -> Result<Option<(&'static Layout, Values)>, Finding> {
+    let Some(layout) = select(architecture, config)? else {
+        return Ok(None);
+    };
+    Ok(Some((layout, evaluate(config, layout)?)))
 }
 
 /// Runs SH001-SH003 when the architecture has a layout and every weight is known.
@@ -270,11 +337,9 @@ pub(crate) fn check(context: &Context<'_>, findings: &mut Vec<Finding>) {
     let (Some(config), Some(architecture)) = (&context.config, context.architecture) else {
         return;
     };
-    let Some(layout) = architecture.layout else {
-        return;
-    };
-    let dims = match dims(config, architecture, layout) {
-        Ok(dims) => dims,
+    let (layout, values) = match plan(architecture, config) {
+        Ok(Some(plan)) => plan,
+        Ok(None) => return,
         Err(finding) => {
             findings.push(finding);
             return;
@@ -294,28 +359,32 @@ pub(crate) fn check(context: &Context<'_>, findings: &mut Vec<Finding>) {
             .map(|(_, f)| f.to_string())
             .unwrap_or_default()
     };
-    let count = expected_count(layout, &dims);
+    let count = match expected_count(layout, config, &values) {
+        Ok(count) => count,
+        Err(finding) => {
+            findings.push(finding);
+            return;
+        }
+    };
     let actual = weights.tensors.len() as u64;
     if count > actual.saturating_mul(2).saturating_add(1000) {
         findings.push(Finding::new(
             RuleId::MissingTensor,
             weights_file,
-            format!(
-                "config.json implies {count} tensors (num_hidden_layers {}, {} experts) but the weights hold {actual}",
-                dims.sparse.len(),
-                dims.experts
-            ),
+            format!("config.json implies {count} tensors but the weights hold {actual}"),
         ));
         return;
     }
+    let all = match expected(layout, config, &values) {
+        Ok(all) => all,
+        Err(finding) => {
+            findings.push(finding);
+            return;
+        }
+    };
     let mut matched = HashSet::new();
-    for expected in expected(layout, &dims) {
-        let symbols = expected
-            .symbols
-            .iter()
-            .map(|d| dim_name(*d))
-            .collect::<Vec<_>>()
-            .join(", ");
+    for expected in all {
+        let symbols = expected.symbols.join(", ");
         match weights.tensors.get(expected.name.as_str()) {
             None => findings.push(Finding::new(
                 RuleId::MissingTensor,
@@ -364,64 +433,149 @@ mod tests {
         Config::new(serde_json::from_str(json).unwrap())
     }
 
+    fn expand(model_type: &str, json: &str) -> Result<Vec<Expected>, Finding> {
+        let a = architecture(model_type).unwrap();
+        let c = config(json);
+        let (layout, values) = plan(a, &c)?.unwrap();
+        let all = expected(layout, &c, &values)?;
+        assert_eq!(all.len() as u64, expected_count(layout, &c, &values)?);
+        Ok(all)
+    }
+
+    fn shape_of(all: &[Expected], name: &str) -> Vec<u64> {
+        all.iter()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| panic!("{name} not expected"))
+            .shape
+            .clone()
+    }
+
     const QWEN3_MOE: &str = r#"{"hidden_size": 16, "num_attention_heads": 4, "num_key_value_heads": 2,
         "head_dim": 4, "num_hidden_layers": 3, "intermediate_size": 32, "vocab_size": 64,
         "num_experts": 4, "moe_intermediate_size": 8, "decoder_sparse_step": 1, "mlp_only_layers": [1]}"#;
 
     #[test]
     fn qwen3_moe_dense_and_sparse_layers() {
-        let a = architecture("qwen3_moe").unwrap();
-        let layout = a.layout.unwrap();
-        let dims = dims(&config(QWEN3_MOE), a, layout).unwrap();
-        assert_eq!(dims.sparse, vec![true, false, true]);
-        let all = expected(layout, &dims);
-        assert_eq!(all.len() as u64, expected_count(layout, &dims));
+        let all = expand("qwen3_moe", QWEN3_MOE).unwrap();
         let names: HashSet<_> = all.iter().map(|e| e.name.as_str()).collect();
         assert!(names.contains("model.layers.1.mlp.gate_proj.weight"));
         assert!(!names.contains("model.layers.0.mlp.gate_proj.weight"));
         assert!(names.contains("model.layers.2.mlp.experts.3.down_proj.weight"));
-        let router = all
-            .iter()
-            .find(|e| e.name == "model.layers.0.mlp.gate.weight")
-            .unwrap();
-        assert_eq!(router.shape, vec![4, 16]);
-        let down = all
-            .iter()
-            .find(|e| e.name == "model.layers.0.mlp.experts.0.down_proj.weight")
-            .unwrap();
-        assert_eq!(down.shape, vec![16, 8]);
+        assert!(!names.contains("model.layers.1.mlp.gate.weight"));
+        assert_eq!(shape_of(&all, "model.layers.0.mlp.gate.weight"), [4, 16]);
+        assert_eq!(
+            shape_of(&all, "model.layers.0.mlp.experts.0.down_proj.weight"),
+            [16, 8]
+        );
+        // Outside the layers first, then layer by layer.
+        assert_eq!(all[0].name, "model.embed_tokens.weight");
+        let layer_of = |e: &Expected| e.name.split('.').nth(2).and_then(|n| n.parse::<u64>().ok());
+        let layers: Vec<_> = all.iter().filter_map(layer_of).collect();
+        assert!(layers.windows(2).all(|w| w[0] <= w[1]));
     }
 
     #[test]
     fn head_dim_defaults_and_qwen2_ignores_it() {
-        let a = architecture("qwen2").unwrap();
-        let c = config(
+        let all = expand(
+            "qwen2",
             r#"{"hidden_size": 16, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 99,
             "num_hidden_layers": 1, "intermediate_size": 32, "vocab_size": 64, "tie_word_embeddings": true}"#,
-        );
-        let dims = dims(&c, a, a.layout.unwrap()).unwrap();
-        assert_eq!(dims.head_dim, 4);
-        let all = expected(a.layout.unwrap(), &dims);
+        )
+        .unwrap();
         assert!(all.iter().all(|e| e.name != "lm_head.weight"));
-        let bias = all
-            .iter()
-            .find(|e| e.name == "model.layers.0.self_attn.k_proj.bias")
-            .unwrap();
-        assert_eq!(bias.shape, vec![8]);
+        assert_eq!(shape_of(&all, "model.layers.0.self_attn.k_proj.bias"), [8]);
+        let llama = expand(
+            "llama",
+            r#"{"hidden_size": 16, "num_attention_heads": 4, "head_dim": null,
+            "num_hidden_layers": 1, "intermediate_size": 32, "vocab_size": 64}"#,
+        )
+        .unwrap();
+        assert_eq!(shape_of(&llama, "lm_head.weight"), [64, 16]);
+        assert_eq!(
+            shape_of(&llama, "model.layers.0.self_attn.k_proj.weight"),
+            [16, 16]
+        );
     }
 
     #[test]
     fn impossible_configs_are_reported() {
-        let a = architecture("llama").unwrap();
         let cases = [
-            r#"{"num_attention_heads": 4, "num_hidden_layers": 1, "intermediate_size": 32, "vocab_size": 64}"#,
-            r#"{"hidden_size": 18, "num_attention_heads": 4, "num_hidden_layers": 1, "intermediate_size": 32, "vocab_size": 64}"#,
-            r#"{"hidden_size": 16, "num_attention_heads": 4, "num_key_value_heads": 3, "num_hidden_layers": 1, "intermediate_size": 32, "vocab_size": 64}"#,
-            r#"{"hidden_size": 16, "num_attention_heads": 4, "num_hidden_layers": 100000000, "intermediate_size": 32, "vocab_size": 64}"#,
+            (
+                r#"{"num_attention_heads": 4, "num_hidden_layers": 1, "intermediate_size": 32, "vocab_size": 64}"#,
+                "hidden_size is missing",
+            ),
+            (
+                r#"{"hidden_size": 18, "num_attention_heads": 4, "num_hidden_layers": 1, "intermediate_size": 32, "vocab_size": 64}"#,
+                "hidden_size 18 is not a multiple of num_attention_heads 4",
+            ),
+            (
+                r#"{"hidden_size": 16, "num_attention_heads": 4, "num_key_value_heads": 3, "num_hidden_layers": 1, "intermediate_size": 32, "vocab_size": 64}"#,
+                "num_attention_heads 4 is not a multiple of num_key_value_heads 3",
+            ),
+            (
+                r#"{"hidden_size": 16, "num_attention_heads": 4, "num_hidden_layers": 100000000, "intermediate_size": 32, "vocab_size": 64}"#,
+                "num_hidden_layers is 100000000, above the plausible maximum of 4096",
+            ),
+            (
+                r#"{"hidden_size": 16, "num_attention_heads": 4, "num_hidden_layers": 1, "intermediate_size": 32, "vocab_size": 64, "tie_word_embeddings": "yes"}"#,
+                "tie_word_embeddings is \"yes\", not a boolean",
+            ),
+            (
+                r#"{"hidden_size": 16, "num_attention_heads": 4, "num_hidden_layers": 1, "intermediate_size": -2, "vocab_size": 64}"#,
+                "intermediate_size is -2, not a positive integer",
+            ),
         ];
-        for case in cases {
-            let error = dims(&config(case), a, a.layout.unwrap()).unwrap_err();
+        for (case, message) in cases {
+            let error = expand("llama", case).unwrap_err();
             assert_eq!(error.rule, RuleId::ConfigFieldInvalid, "{case}");
+            assert_eq!(error.message, message, "{case}");
         }
+    }
+
+    #[test]
+    fn listed_and_unlisted_layers_split_the_range() {
+        static LAYOUT: Layout = Layout {
+            when: When::Always,
+            symbols: &[crate::arch::layout::Symbol {
+                name: "layers",
+                value: Expr::Key("layers"),
+            }],
+            groups: &[
+                Group {
+                    repeat: Repeat::Listed {
+                        count: "layers",
+                        list: "cross",
+                    },
+                    when: When::Always,
+                    tensors: &[crate::arch::layout::t!("cross.{i}", [])],
+                },
+                Group {
+                    repeat: Repeat::Unlisted {
+                        count: "layers",
+                        list: "cross",
+                    },
+                    when: When::Equals {
+                        key: "kind",
+                        value: "text",
+                    },
+                    tensors: &[crate::arch::layout::t!("self.{i}", [])],
+                },
+            ],
+        };
+        let c = config(r#"{"layers": 4, "cross": [3, 1], "kind": "text"}"#);
+        let values = evaluate(&c, &LAYOUT).unwrap();
+        let names: Vec<_> = expected(&LAYOUT, &c, &values)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["self.0", "cross.1", "self.2", "cross.3"]);
+        let outside = config(r#"{"layers": 4, "cross": [4]}"#);
+        let values = evaluate(&outside, &LAYOUT).unwrap();
+        let error = expected(&LAYOUT, &outside, &values).unwrap_err();
+        assert_eq!(error.message, "cross holds 4, not a layer index below 4");
+        let no_text = config(r#"{"layers": 2, "cross": [0]}"#);
+        let values = evaluate(&no_text, &LAYOUT).unwrap();
+        assert_eq!(expected(&LAYOUT, &no_text, &values).unwrap().len(), 1);
     }
 }

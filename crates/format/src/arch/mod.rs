@@ -8,6 +8,11 @@
 
 use crate::dtype::Dtype;
 
+pub mod layout;
+mod llama;
+
+pub use layout::Layout;
+
 /// Date of the AWS documentation that the allow-list reflects.
 pub const ALLOW_LIST_AS_OF: &str = "2026-06-09";
 
@@ -101,8 +106,9 @@ pub struct Architecture {
     pub regions: Option<&'static [&'static str]>,
     /// The accepted sizes; empty when any size is accepted.
     pub variants: &'static [Variant],
-    /// The expected tensors, for architectures whose shapes are checked.
-    pub layout: Option<&'static Layout>,
+    /// The tensors a checkpoint holds, by condition on config.json; the first whose
+    /// [`Layout::when`] holds is checked.
+    pub layouts: &'static [Layout],
 }
 
 const TEXT_CONTEXT: &[&str] = &["max_position_embeddings"];
@@ -126,7 +132,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         quantization: &[],
         regions: None,
         variants: &[],
-        layout: Some(&LLAMA),
+        layouts: llama::LLAMA,
     },
     Architecture {
         aws_name: "Mistral",
@@ -138,7 +144,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         quantization: &[],
         regions: None,
         variants: &[],
-        layout: Some(&LLAMA),
+        layouts: llama::LLAMA,
     },
     Architecture {
         aws_name: "Mixtral",
@@ -150,7 +156,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         quantization: &[],
         regions: None,
         variants: &[],
-        layout: Some(&MIXTRAL),
+        layouts: llama::MIXTRAL,
     },
     Architecture {
         aws_name: "Flan (T5)",
@@ -162,7 +168,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         quantization: &[],
         regions: None,
         variants: &[],
-        layout: None,
+        layouts: &[],
     },
     Architecture {
         aws_name: "Mllama (Llama 3.2 Vision)",
@@ -174,7 +180,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         quantization: &[],
         regions: None,
         variants: &[],
-        layout: None,
+        layouts: &[],
     },
     Architecture {
         aws_name: "GPTBigCode",
@@ -186,7 +192,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         quantization: &[],
         regions: None,
         variants: &[],
-        layout: None,
+        layouts: &[],
     },
     Architecture {
         aws_name: "Qwen2 / Qwen2.5",
@@ -198,7 +204,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         quantization: &[],
         regions: None,
         variants: &[],
-        layout: Some(&QWEN2),
+        layouts: llama::QWEN2,
     },
     Architecture {
         aws_name: "Qwen2-VL",
@@ -210,7 +216,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         quantization: &[],
         regions: None,
         variants: &[],
-        layout: None,
+        layouts: &[],
     },
     Architecture {
         aws_name: "Qwen2.5-VL",
@@ -222,7 +228,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         quantization: &[],
         regions: None,
         variants: &[],
-        layout: None,
+        layouts: &[],
     },
     Architecture {
         aws_name: "Qwen3",
@@ -234,7 +240,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         quantization: &[],
         regions: None,
         variants: &[],
-        layout: Some(&QWEN3),
+        layouts: llama::QWEN3,
     },
     Architecture {
         aws_name: "Qwen3 (MoE)",
@@ -246,7 +252,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         quantization: &[],
         regions: None,
         variants: &[],
-        layout: Some(&QWEN3_MOE),
+        layouts: llama::QWEN3_MOE,
     },
     Architecture {
         aws_name: "GPT-OSS",
@@ -261,7 +267,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         }],
         regions: Some(&["us-east-1"]),
         variants: GPT_OSS_VARIANTS,
-        layout: None,
+        layouts: &[],
     },
 ];
 
@@ -269,294 +275,6 @@ pub static ARCHITECTURES: &[Architecture] = &[
 pub fn architecture(model_type: &str) -> Option<&'static Architecture> {
     ARCHITECTURES.iter().find(|a| a.model_type == model_type)
 }
-
-/// A dimension of an expected tensor, in the symbols of config.json.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dim {
-    /// `vocab_size`.
-    Vocab,
-    /// `hidden_size`.
-    Hidden,
-    /// `num_attention_heads * head_dim`.
-    QueryWidth,
-    /// `num_key_value_heads * head_dim`.
-    KeyValueWidth,
-    /// `head_dim`.
-    HeadDim,
-    /// `intermediate_size`.
-    Intermediate,
-    /// `moe_intermediate_size`.
-    MoeIntermediate,
-    /// The number of experts.
-    Experts,
-}
-
-/// Which tensors of a layer a template produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Once, outside the layers.
-    Model,
-    /// Once per layer.
-    Layer,
-    /// Once per dense (non-MoE) layer.
-    DenseLayer,
-    /// Once per sparse (MoE) layer.
-    SparseLayer,
-    /// Once per expert of each sparse layer.
-    Expert,
-    /// Once, only when the input and output embeddings are not tied.
-    Untied,
-}
-
-/// One expected tensor: its name (`{i}` the layer, `{e}` the expert) and shape.
-#[derive(Debug, Clone, Copy)]
-pub struct TensorTemplate {
-    /// The name with `{i}` and `{e}` placeholders.
-    pub name: &'static str,
-    /// The shape in config symbols.
-    pub shape: &'static [Dim],
-    /// Which layers it appears in.
-    pub scope: Scope,
-}
-
-/// Which layers of a MoE model are sparse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SparseLayers {
-    /// A dense model.
-    None,
-    /// Every layer (Mixtral).
-    All,
-    /// Layers not in `mlp_only_layers` whose `(index + 1) % decoder_sparse_step == 0` (Qwen3-MoE).
-    Qwen3Moe,
-}
-
-/// The tensors that transformers writes for an architecture.
-#[derive(Debug)]
-pub struct Layout {
-    /// Every tensor template.
-    pub tensors: &'static [TensorTemplate],
-    /// The config key of `head_dim`, or `None` when head_dim is always hidden / heads (Qwen2).
-    pub head_dim_key: Option<&'static str>,
-    /// The config key of the expert count.
-    pub experts_key: Option<&'static str>,
-    /// Which layers are sparse.
-    pub sparse_layers: SparseLayers,
-}
-
-macro_rules! t {
-    ($name:literal, [$($dim:ident),*], $scope:ident) => {
-        TensorTemplate { name: $name, shape: &[$(Dim::$dim),*], scope: Scope::$scope }
-    };
-}
-
-const ATTENTION: [TensorTemplate; 4] = [
-    t!(
-        "model.layers.{i}.self_attn.q_proj.weight",
-        [QueryWidth, Hidden],
-        Layer
-    ),
-    t!(
-        "model.layers.{i}.self_attn.k_proj.weight",
-        [KeyValueWidth, Hidden],
-        Layer
-    ),
-    t!(
-        "model.layers.{i}.self_attn.v_proj.weight",
-        [KeyValueWidth, Hidden],
-        Layer
-    ),
-    t!(
-        "model.layers.{i}.self_attn.o_proj.weight",
-        [Hidden, QueryWidth],
-        Layer
-    ),
-];
-
-const FRAME: [TensorTemplate; 5] = [
-    t!("model.embed_tokens.weight", [Vocab, Hidden], Model),
-    t!("model.norm.weight", [Hidden], Model),
-    t!("lm_head.weight", [Vocab, Hidden], Untied),
-    t!("model.layers.{i}.input_layernorm.weight", [Hidden], Layer),
-    t!(
-        "model.layers.{i}.post_attention_layernorm.weight",
-        [Hidden],
-        Layer
-    ),
-];
-
-const DENSE_MLP: [TensorTemplate; 3] = [
-    t!(
-        "model.layers.{i}.mlp.gate_proj.weight",
-        [Intermediate, Hidden],
-        Layer
-    ),
-    t!(
-        "model.layers.{i}.mlp.up_proj.weight",
-        [Intermediate, Hidden],
-        Layer
-    ),
-    t!(
-        "model.layers.{i}.mlp.down_proj.weight",
-        [Hidden, Intermediate],
-        Layer
-    ),
-];
-
-const QK_NORM: [TensorTemplate; 2] = [
-    t!("model.layers.{i}.self_attn.q_norm.weight", [HeadDim], Layer),
-    t!("model.layers.{i}.self_attn.k_norm.weight", [HeadDim], Layer),
-];
-
-/// Joins two template arrays at compile time.
-const fn concat<const A: usize, const B: usize, const N: usize>(
-    a: [TensorTemplate; A],
-    b: [TensorTemplate; B],
-) -> [TensorTemplate; N] {
-    assert!(A + B == N);
-    let mut out = [t!("", [], Model); N];
-    let mut i = 0;
-    while i < A {
-        out[i] = a[i];
-        i += 1;
-    }
-    while i < N {
-        out[i] = b[i - A];
-        i += 1;
-    }
-    out
-}
-
-const LLAMA_TENSORS: [TensorTemplate; 12] = concat(concat::<5, 4, 9>(FRAME, ATTENTION), DENSE_MLP);
-
-/// Llama and Mistral (identical tensor layout).
-pub static LLAMA: Layout = Layout {
-    tensors: &LLAMA_TENSORS,
-    head_dim_key: Some("head_dim"),
-    experts_key: None,
-    sparse_layers: SparseLayers::None,
-};
-
-const MIXTRAL_TENSORS: [TensorTemplate; 13] = concat(
-    concat::<5, 4, 9>(FRAME, ATTENTION),
-    [
-        t!(
-            "model.layers.{i}.block_sparse_moe.gate.weight",
-            [Experts, Hidden],
-            SparseLayer
-        ),
-        t!(
-            "model.layers.{i}.block_sparse_moe.experts.{e}.w1.weight",
-            [Intermediate, Hidden],
-            Expert
-        ),
-        t!(
-            "model.layers.{i}.block_sparse_moe.experts.{e}.w2.weight",
-            [Hidden, Intermediate],
-            Expert
-        ),
-        t!(
-            "model.layers.{i}.block_sparse_moe.experts.{e}.w3.weight",
-            [Intermediate, Hidden],
-            Expert
-        ),
-    ],
-);
-
-/// Mixtral.
-pub static MIXTRAL: Layout = Layout {
-    tensors: &MIXTRAL_TENSORS,
-    head_dim_key: Some("head_dim"),
-    experts_key: Some("num_local_experts"),
-    sparse_layers: SparseLayers::All,
-};
-
-const QWEN2_TENSORS: [TensorTemplate; 15] = concat(
-    LLAMA_TENSORS,
-    [
-        t!(
-            "model.layers.{i}.self_attn.q_proj.bias",
-            [QueryWidth],
-            Layer
-        ),
-        t!(
-            "model.layers.{i}.self_attn.k_proj.bias",
-            [KeyValueWidth],
-            Layer
-        ),
-        t!(
-            "model.layers.{i}.self_attn.v_proj.bias",
-            [KeyValueWidth],
-            Layer
-        ),
-    ],
-);
-
-/// Qwen2 and Qwen2.5: Llama plus q/k/v biases; head_dim is always hidden / heads.
-pub static QWEN2: Layout = Layout {
-    tensors: &QWEN2_TENSORS,
-    head_dim_key: None,
-    experts_key: None,
-    sparse_layers: SparseLayers::None,
-};
-
-const QWEN3_TENSORS: [TensorTemplate; 14] = concat(LLAMA_TENSORS, QK_NORM);
-
-/// Qwen3: Llama plus per-head q/k norms.
-pub static QWEN3: Layout = Layout {
-    tensors: &QWEN3_TENSORS,
-    head_dim_key: Some("head_dim"),
-    experts_key: None,
-    sparse_layers: SparseLayers::None,
-};
-
-const QWEN3_MOE_TENSORS: [TensorTemplate; 18] = concat(
-    concat::<9, 2, 11>(concat::<5, 4, 9>(FRAME, ATTENTION), QK_NORM),
-    [
-        t!(
-            "model.layers.{i}.mlp.gate_proj.weight",
-            [Intermediate, Hidden],
-            DenseLayer
-        ),
-        t!(
-            "model.layers.{i}.mlp.up_proj.weight",
-            [Intermediate, Hidden],
-            DenseLayer
-        ),
-        t!(
-            "model.layers.{i}.mlp.down_proj.weight",
-            [Hidden, Intermediate],
-            DenseLayer
-        ),
-        t!(
-            "model.layers.{i}.mlp.gate.weight",
-            [Experts, Hidden],
-            SparseLayer
-        ),
-        t!(
-            "model.layers.{i}.mlp.experts.{e}.gate_proj.weight",
-            [MoeIntermediate, Hidden],
-            Expert
-        ),
-        t!(
-            "model.layers.{i}.mlp.experts.{e}.up_proj.weight",
-            [MoeIntermediate, Hidden],
-            Expert
-        ),
-        t!(
-            "model.layers.{i}.mlp.experts.{e}.down_proj.weight",
-            [Hidden, MoeIntermediate],
-            Expert
-        ),
-    ],
-);
-
-/// Qwen3-MoE: Qwen3 attention, sparse MoE blocks on the sparse layers.
-pub static QWEN3_MOE: Layout = Layout {
-    tensors: &QWEN3_MOE_TENSORS,
-    head_dim_key: Some("head_dim"),
-    experts_key: Some("num_experts"),
-    sparse_layers: SparseLayers::Qwen3Moe,
-};
 
 #[cfg(test)]
 mod tests {
@@ -575,20 +293,34 @@ mod tests {
     }
 
     #[test]
-    fn deep_checked_layouts_match_the_reference_counts() {
-        // Per-layer plus model-level templates, as transformers 4.57.6 `save_pretrained` writes.
-        let count = |name: &str| architecture(name).unwrap().layout.unwrap().tensors.len();
-        assert_eq!(count("llama"), 12);
-        assert_eq!(count("mistral"), 12);
-        assert_eq!(count("mixtral"), 13);
-        assert_eq!(count("qwen2"), 15);
-        assert_eq!(count("qwen3"), 14);
-        assert_eq!(count("qwen3_moe"), 18);
-        for a in ARCHITECTURES.iter().filter_map(|a| a.layout) {
-            let mut names: Vec<_> = a.tensors.iter().map(|t| t.name).collect();
-            names.sort();
-            names.dedup();
-            assert_eq!(names.len(), a.tensors.len());
+    fn every_layout_refers_only_to_its_own_symbols() {
+        for a in ARCHITECTURES {
+            for each in a.layouts {
+                let defined: Vec<_> = each.symbols.iter().map(|s| s.name).collect();
+                for (i, name) in defined.iter().enumerate() {
+                    assert!(
+                        !defined[..i].contains(name),
+                        "{}: {name} twice",
+                        a.model_type
+                    );
+                }
+                for name in layout::references(each) {
+                    assert!(
+                        defined.contains(&name),
+                        "{}: {name} undefined",
+                        a.model_type
+                    );
+                }
+                let mut names: Vec<_> = each
+                    .groups
+                    .iter()
+                    .flat_map(|g| g.tensors.iter().map(|t| t.name))
+                    .collect();
+                names.sort_unstable();
+                let count = names.len();
+                names.dedup();
+                assert_eq!(names.len(), count, "{}: a template twice", a.model_type);
+            }
         }
     }
 }
