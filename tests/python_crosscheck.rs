@@ -157,7 +157,12 @@ fn gpt_oss_fixtures_match_transformers() {
             .output()
             .expect("check runs");
         let report: Value = serde_json::from_slice(&check.stdout).expect("JSON report");
-        assert_eq!(report["findings"], serde_json::json!([]), "{}", folder.display());
+        assert_eq!(
+            report["findings"],
+            serde_json::json!([]),
+            "{}",
+            folder.display()
+        );
         assert_eq!(report["summary"]["model_type"], seen["model_type"]);
         assert_eq!(report["summary"]["architecture"], seen["architectures"][0]);
         let tensors = seen["tensors"].as_object().expect("tensors");

@@ -8,6 +8,7 @@
 
 use crate::dtype::Dtype;
 
+mod gpt_oss;
 pub mod layout;
 mod llama;
 
@@ -267,7 +268,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         }],
         regions: Some(&["us-east-1"]),
         variants: GPT_OSS_VARIANTS,
-        layouts: &[],
+        layouts: gpt_oss::GPT_OSS,
     },
 ];
 
