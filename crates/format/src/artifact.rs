@@ -10,11 +10,12 @@ use crate::arch;
 use crate::context::Context;
 use crate::dtype::Dtype;
 use crate::finding::{Finding, Severity};
-use crate::{config, index, layout, lfs, shapes, tokenizer, weights};
+use crate::{config, generation, index, layout, lfs, shapes, tokenizer, weights};
 
 pub use crate::inputs::{
     Artifact, Entry, CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON, CONFIG_JSON, DOCUMENTS,
-    DOCUMENT_LIMIT, INDEX_JSON, SNIFF_LEN, TOKENIZER_CONFIG_JSON, TOKENIZER_JSON, TOKENIZER_MODEL,
+    DOCUMENT_LIMIT, GENERATION_CONFIG_JSON, INDEX_JSON, SNIFF_LEN, TOKENIZER_CONFIG_JSON,
+    TOKENIZER_JSON, TOKENIZER_MODEL,
 };
 
 /// What a check needs to read, decided from the listing alone.
@@ -121,6 +122,7 @@ pub fn check(artifact: &Artifact) -> Report {
         weights,
     };
     config::check(&context, &mut findings);
+    generation::check(&context, &mut findings);
     weights::check(&context, &mut findings);
     shapes::check(&context, &mut findings);
     tokenizer::check(&context, &mut findings);

@@ -57,7 +57,7 @@ pub(crate) fn check(context: &Context<'_>, findings: &mut Vec<Finding>) {
     }
     check_context(config, architecture, findings);
     check_rope_override(config, findings);
-    check_transformers_version(config, findings);
+    check_transformers_version(config, architecture, findings);
     check_quantization(config, architecture, findings);
     check_variant(config, architecture, findings);
     check_head_multiple(config, architecture, findings);
@@ -395,11 +395,48 @@ fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
     Some((major, minor, patch))
 }
 
-fn check_transformers_version(config: &Config, findings: &mut Vec<Finding>) {
+/// An architecture that transformers added after the version Bedrock documents
+/// ([`CMI_LIMITS`]`.supported_transformers`).
+#[derive(Debug)]
+pub struct NewerArchitecture {
+    /// config.json `model_type`.
+    pub model_type: &'static str,
+    /// The first transformers release that has it.
+    pub added_in: (u64, u64, u64),
+}
+
+/// Architectures that Custom Model Import accepts although transformers 4.51.3 cannot load
+/// them: they are saved, and served, by a newer transformers, so CF007 does not apply. GPT-OSS
+/// came with transformers 4.55.0 (huggingface/transformers PR #39923, release notes of v4.55.0).
+pub const NEWER_ARCHITECTURES: &[NewerArchitecture] = &[NewerArchitecture {
+    model_type: "gpt_oss",
+    added_in: (4, 55, 0),
+}];
+
+/// The newest `transformers_version` that CF007 accepts for an architecture: the version
+/// Bedrock documents, or `None` (no bound) for the [`NEWER_ARCHITECTURES`].
+pub fn newest_supported_transformers(model_type: &str) -> Option<(u64, u64, u64)> {
+    if NEWER_ARCHITECTURES
+        .iter()
+        .any(|a| a.model_type == model_type)
+    {
+        None
+    } else {
+        Some(CMI_LIMITS.supported_transformers)
+    }
+}
+
+fn check_transformers_version(
+    config: &Config,
+    architecture: &Architecture,
+    findings: &mut Vec<Finding>,
+) {
     let Some(version) = config.get("transformers_version").and_then(Value::as_str) else {
         return;
     };
-    let (major, minor, patch) = CMI_LIMITS.supported_transformers;
+    let Some((major, minor, patch)) = newest_supported_transformers(architecture.model_type) else {
+        return;
+    };
     if parse_version(version).is_some_and(|v| v > (major, minor, patch)) {
         findings.push(Finding::new(
             RuleId::TransformersTooNew,
@@ -494,6 +531,26 @@ mod tests {
                 "{} with {heads} heads",
                 architecture.model_type
             );
+        }
+    }
+
+    #[test]
+    fn the_version_note_skips_architectures_newer_than_bedrocks_transformers() {
+        let findings = |model_type: &str, version: &str| {
+            let value = serde_json::json!({"transformers_version": version});
+            let config = Config::new(value.as_object().expect("object").clone());
+            let architecture = crate::arch::architecture(model_type).expect("in the allow-list");
+            let mut findings = Vec::new();
+            check_transformers_version(&config, architecture, &mut findings);
+            findings.into_iter().map(|f| f.rule).collect::<Vec<_>>()
+        };
+        assert_eq!(findings("llama", "4.57.1"), [RuleId::TransformersTooNew]);
+        assert_eq!(findings("llama", "4.51.3"), []);
+        assert_eq!(findings("gpt_oss", "4.55.0.dev0"), []);
+        assert_eq!(findings("gpt_oss", "4.57.1"), []);
+        for newer in NEWER_ARCHITECTURES {
+            assert!(crate::arch::architecture(newer.model_type).is_some());
+            assert!(newer.added_in > CMI_LIMITS.supported_transformers);
         }
     }
 

@@ -25,6 +25,8 @@ pub const INDEX_JSON: &str = "model.safetensors.index.json";
 pub const CHAT_TEMPLATE_JINJA: &str = "chat_template.jinja";
 /// Name of the JSON chat-template file.
 pub const CHAT_TEMPLATE_JSON: &str = "chat_template.json";
+/// Name of the generation defaults (end-of-sequence ids).
+pub const GENERATION_CONFIG_JSON: &str = "generation_config.json";
 
 /// Small files that are read whole when present at the top level.
 pub const DOCUMENTS: &[&str] = &[
@@ -34,6 +36,7 @@ pub const DOCUMENTS: &[&str] = &[
     INDEX_JSON,
     CHAT_TEMPLATE_JINJA,
     CHAT_TEMPLATE_JSON,
+    GENERATION_CONFIG_JSON,
 ];
 
 /// Largest document read whole (tokenizer.json of large vocabularies reaches tens of MB).

@@ -20,6 +20,48 @@ pub const ADAPTER_FILES: &[&str] = &[
 /// Files that mark a sentence-transformers (embedding) model.
 pub const EMBEDDING_MODEL_FILES: &[&str] = &["modules.json", "config_sentence_transformers.json"];
 
+/// Folders that the reference repositories of an architecture carry beside the Hugging Face
+/// files, and that must not be uploaded (LY012, instead of the general LY006).
+#[derive(Debug)]
+pub struct ExtraFolders {
+    /// config.json `model_type`.
+    pub model_type: &'static str,
+    /// Folder names, each with what it holds.
+    pub folders: &'static [(&'static str, &'static str)],
+}
+
+/// GPT-OSS: the openai/gpt-oss-20b and -120b repositories ship `metal/` (weights for Apple
+/// Metal, `metal/model.bin`) and `original/` (OpenAI's own checkpoint); the AWS Machine
+/// Learning blog post "Deploy GPT-OSS models with Amazon Bedrock Custom Model Import" excludes
+/// `metal/` from the upload.
+pub const EXTRA_FOLDERS: &[ExtraFolders] = &[ExtraFolders {
+    model_type: "gpt_oss",
+    folders: &[
+        (
+            "metal",
+            "the Apple Metal weights of the openai/gpt-oss repository",
+        ),
+        (
+            "original",
+            "OpenAI's own checkpoint format from the openai/gpt-oss repository",
+        ),
+    ],
+}];
+
+/// What an [`EXTRA_FOLDERS`] folder holds, when `path` lies in one for `architecture`.
+fn extra_folder(
+    architecture: Option<&Architecture>,
+    path: &str,
+) -> Option<(&'static str, &'static str)> {
+    let model_type = architecture?.model_type;
+    let (folder, _) = path.split_once('/')?;
+    EXTRA_FOLDERS
+        .iter()
+        .filter(|e| e.model_type == model_type)
+        .flat_map(|e| e.folders.iter().copied())
+        .find(|(name, _)| *name == folder)
+}
+
 /// What the first bytes of a file say about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Magic {
@@ -62,7 +104,7 @@ pub(crate) fn check(
     architecture: Option<&Architecture>,
     findings: &mut Vec<Finding>,
 ) {
-    check_sub_folders(artifact, findings);
+    check_sub_folders(artifact, architecture, findings);
     if let Some(marker) = EMBEDDING_MODEL_FILES.iter().find(|f| artifact.has(f)) {
         findings.push(Finding::new(
             RuleId::EmbeddingModel,
@@ -77,7 +119,7 @@ pub(crate) fn check(
     let pickles: Vec<(&Entry, String)> = artifact
         .entries
         .iter()
-        .filter(|e| !e.is_safetensors())
+        .filter(|e| !e.is_safetensors() && extra_folder(architecture, &e.path).is_none())
         .filter_map(|e| pickle_reason(artifact, e).map(|r| (e, r)))
         .collect();
     let has_config = artifact.has(CONFIG_JSON);
@@ -166,7 +208,11 @@ pub(crate) fn check(
     check_total_size(&safetensors, architecture, findings);
 }
 
-fn check_sub_folders(artifact: &Artifact, findings: &mut Vec<Finding>) {
+fn check_sub_folders(
+    artifact: &Artifact,
+    architecture: Option<&Architecture>,
+    findings: &mut Vec<Finding>,
+) {
     let mut folders: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for entry in &artifact.entries {
         if let Some((folder, _)) = entry.path.split_once('/') {
@@ -176,11 +222,20 @@ fn check_sub_folders(artifact: &Artifact, findings: &mut Vec<Finding>) {
         }
     }
     for (folder, (files, bytes)) in folders {
-        findings.push(Finding::new(
-            RuleId::SubFolder,
-            format!("{folder}/"),
-            format!("sub-folder with {files} file(s), {bytes} bytes"),
-        ));
+        let path = format!("{folder}/");
+        let finding = match extra_folder(architecture, &path) {
+            Some((_, holds)) => Finding::new(
+                RuleId::GptOssExtraFolder,
+                path,
+                format!("{holds}, {files} file(s), {bytes} bytes: not part of the import"),
+            ),
+            None => Finding::new(
+                RuleId::SubFolder,
+                path,
+                format!("sub-folder with {files} file(s), {bytes} bytes"),
+            ),
+        };
+        findings.push(finding);
     }
 }
 
@@ -212,6 +267,69 @@ fn check_total_size(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn codes(model_type: &str, paths: &[&str]) -> Vec<(String, RuleId)> {
+        let artifact = Artifact {
+            entries: paths
+                .iter()
+                .map(|p| Entry {
+                    path: p.to_string(),
+                    size: 10,
+                })
+                .collect(),
+            ..Artifact::default()
+        };
+        let mut findings = Vec::new();
+        check_sub_folders(
+            &artifact,
+            crate::arch::architecture(model_type),
+            &mut findings,
+        );
+        let pickles: Vec<&Entry> = artifact
+            .entries
+            .iter()
+            .filter(|e| extra_folder(crate::arch::architecture(model_type), &e.path).is_none())
+            .filter(|e| pickle_reason(&artifact, e).is_some())
+            .collect();
+        let mut out: Vec<(String, RuleId)> =
+            findings.into_iter().map(|f| (f.file, f.rule)).collect();
+        out.extend(
+            pickles
+                .into_iter()
+                .map(|e| (e.path.clone(), RuleId::PickleBesideSafetensors)),
+        );
+        out
+    }
+
+    #[test]
+    fn gpt_oss_extra_folders_are_named_instead_of_sub_folder() {
+        let paths = [
+            "config.json",
+            "metal/model.bin",
+            "original/config.json",
+            "original/model.safetensors",
+            "checkpoint-500/config.json",
+        ];
+        assert_eq!(
+            codes("gpt_oss", &paths),
+            [
+                ("checkpoint-500/".to_string(), RuleId::SubFolder),
+                ("metal/".to_string(), RuleId::GptOssExtraFolder),
+                ("original/".to_string(), RuleId::GptOssExtraFolder),
+            ]
+        );
+        let llama = codes("llama", &paths);
+        assert!(llama
+            .iter()
+            .all(|(_, rule)| *rule != RuleId::GptOssExtraFolder));
+        assert!(llama.contains(&(
+            "metal/model.bin".to_string(),
+            RuleId::PickleBesideSafetensors
+        )));
+        for extra in EXTRA_FOLDERS {
+            assert!(crate::arch::architecture(extra.model_type).is_some());
+        }
+    }
 
     #[test]
     fn sniffs_pickle_and_zip() {

@@ -28,6 +28,7 @@ mod context;
 pub mod document;
 pub mod dtype;
 pub mod finding;
+pub mod generation;
 pub mod index;
 mod inputs;
 pub mod layout;

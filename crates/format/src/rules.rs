@@ -133,6 +133,10 @@ rules! {
         summary: "The folder is a sentence-transformers (embedding) model: it has modules.json or config_sentence_transformers.json.",
         why: "Custom Model Import imports text-generation models; the AWS documentation excludes embedding models, whose pooling and normalization modules it would not run.",
         fix: "Import the generative checkpoint the embedding model was made from, or host the embedding model elsewhere (for example a SageMaker endpoint).";
+    GptOssExtraFolder => "LY012", "gpt-oss-extra-folder", Error,
+        summary: "A GPT-OSS artifact contains the `metal/` or `original/` folder of the openai/gpt-oss repositories.",
+        why: "The AWS Machine Learning blog post \"Deploy GPT-OSS models with Amazon Bedrock Custom Model Import\" says to exclude `metal/` before the upload; it and `original/` hold other formats of the same weights (Apple Metal, OpenAI's own checkpoint), not the Hugging Face files the import reads.",
+        fix: "Upload without them, for example `aws s3 sync DIR s3://BUCKET/PREFIX/ --exclude 'metal/*' --exclude 'original/*'` (or `hf download openai/gpt-oss-20b --exclude 'metal/*' 'original/*'`).";
     HeaderTooSmall => "ST001", "header-too-small", Error,
         summary: "A safetensors file is shorter than its 8-byte header length.",
         why: "Every safetensors file starts with an 8-byte little-endian header length; a shorter file is truncated or not safetensors.",
@@ -258,8 +262,8 @@ rules! {
         why: "Bedrock documents a 128K context limit; a longer scaled context may be cut or rejected (Bedrock also overrides Llama 3 rope scaling).",
         fix: "Lower the rope_scaling factor so that the effective context is at most 131072.";
     TransformersTooNew => "CF007", "transformers-too-new", Warning,
-        summary: "`transformers_version` is newer than the version Bedrock supports (4.51.3).",
-        why: "Newer transformers write config keys and rope formats that Bedrock's loader may not understand.",
+        summary: "`transformers_version` is newer than the version Bedrock supports (4.51.3), for an architecture that 4.51.3 has (not GPT-OSS, added in transformers 4.55).",
+        why: "Newer transformers write config keys and rope formats that Bedrock's loader may not understand. Architectures newer than 4.51.3 (GPT-OSS) are necessarily saved and served by a newer release, so the note does not apply to them.",
         fix: "Save the model with transformers 4.51.3 (`pip install transformers==4.51.3`).";
     QuantizedCheckpoint => "CF008", "quantized-checkpoint", Error,
         summary: "config.json has a `quantization_config` that the architecture does not allow.",
@@ -281,6 +285,10 @@ rules! {
         summary: "The architecture is accepted in some sizes only (GPT-OSS: 20B and 120B), and config.json describes another.",
         why: "The AWS documentation lists the accepted variants; the import job of any other size fails.",
         fix: "Import a fine-tune of an accepted variant with that variant's sizes unchanged in config.json; the finding lists the defining fields and their accepted values.";
+    GenerationConfigEos => "CF013", "generation-config-eos", Error,
+        summary: "A GPT-OSS generation_config.json does not list the end-of-sequence ids 200002, 199999 and 200012.",
+        why: "The Amazon Bedrock User Guide (\"Invoke your imported model\", FAQ) says GPT-OSS needs all three: a model imported with the older generation_config.json (`[200002, 199999]` or a single id) imports, but invoking it fails.",
+        fix: "Set `\"eos_token_id\": [200002, 199999, 200012]` in generation_config.json (as openai/gpt-oss-20b and -120b ship it) and upload it beside config.json.";
     RopeScalingOverridden => "CF014", "rope-scaling-overridden", Info,
         summary: "Llama 3 `rope_scaling` (type llama3) differs from the values Bedrock uses (factor 8, original_max_position_embeddings 8192, low_freq_factor 1, high_freq_factor 4).",
         why: "The Amazon Bedrock User Guide page \"Use Custom model import to import a customized open-source model into Amazon Bedrock\" says that Bedrock overrides llama3 rope_scaling with these values; Llama 3.2 1B and 3B ship factor 32, so the imported model computes its rotary frequencies differently from the same checkpoint in transformers.",

@@ -9,6 +9,7 @@
 use crate::dtype::Dtype;
 
 mod gpt_bigcode;
+mod gpt_oss;
 pub mod layout;
 mod llama;
 mod mllama;
@@ -271,7 +272,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         }],
         regions: Some(&["us-east-1"]),
         variants: GPT_OSS_VARIANTS,
-        layouts: &[],
+        layouts: gpt_oss::GPT_OSS,
     },
 ];
 
