@@ -314,6 +314,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_family_has_a_layout() {
+        for a in ARCHITECTURES {
+            assert!(
+                !a.layouts.is_empty(),
+                "{} has no tensor layout: check would pass any tensor names and shapes",
+                a.model_type
+            );
+        }
+    }
+
+    #[test]
     fn model_types_are_unique_and_classes_named() {
         for (i, a) in ARCHITECTURES.iter().enumerate() {
             assert!(!a.classes.is_empty());
