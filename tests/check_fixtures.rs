@@ -14,14 +14,16 @@ use serde_json::Value;
 /// Rules that a mutation cannot trigger alone, with the companions it necessarily brings:
 /// a slow SentencePiece-only tokenizer without tokenizer.model (TK005) has no tokenizer.json
 /// either (TK001); the 200 GB weight file of LY008 needs a tensor the architecture lacks; a
-/// mutation of a family that Converse does not serve (CF003 on qwen3, CF006 on qwen2, CF012
-/// labelled GPT-OSS) keeps that family's Converse note (CF016).
+/// mutation of a family that Converse does not serve (CF003 on qwen3, CF006 on qwen2, CF012,
+/// CF013 and LY012 on GPT-OSS) keeps that family's Converse note (CF016).
 const COMPANIONS: &[(&str, &[&str])] = &[
     ("TK005", &["TK001"]),
     ("LY008", &["SH002"]),
     ("CF003", &["CF016"]),
     ("CF006", &["CF016"]),
     ("CF012", &["CF016"]),
+    ("CF013", &["CF016"]),
+    ("LY012", &["CF016"]),
 ];
 
 fn testdata() -> PathBuf {

@@ -168,6 +168,14 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_states_the_rule_count() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).unwrap_or_default();
+        let sentence = format!("The catalog has {} rules", RULES.len());
+        assert!(readme.contains(&sentence), "README.md must say: {sentence}");
+    }
+
+    #[test]
     fn every_rule_explains_itself() {
         for rule in RULES {
             let mut out = Vec::new();
