@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde_json::Value;
 
 use crate::arch::layout::{Expr, Group, Repeat, When};
-use crate::arch::{newer_layout, Architecture, Layout, NewerLayout};
+use crate::arch::{Architecture, Layout, NewerLayout};
 use crate::config_json::Config;
 use crate::context::Context;
 use crate::finding::Finding;
@@ -444,7 +444,7 @@ fn newer_names<'a>(
     findings: &mut Vec<Finding>,
     weights_file: &str,
 ) -> HashMap<String, String> {
-    let Some(newer) = newer_layout(architecture.model_type) else {
+    let Some(newer) = architecture.newer_layout else {
         return HashMap::new();
     };
     let expected: HashSet<&str> = all.iter().map(|e| e.name.as_str()).collect();
@@ -685,7 +685,7 @@ mod tests {
             vec![16, 3, 2, 14, 14]
         );
         assert_eq!(shape_of(&all, "visual.merger.mlp.2.weight"), vec![32, 64]);
-        let newer = newer_layout("qwen2_5_vl").unwrap();
+        let newer = architecture("qwen2_5_vl").unwrap().newer_layout.unwrap();
         assert_eq!(
             newer.legacy_name("model.language_model.layers.0.mlp.up_proj.weight"),
             Some("model.layers.0.mlp.up_proj.weight".to_string())
@@ -695,7 +695,7 @@ mod tests {
             Some("visual.merger.ln_q.weight".to_string())
         );
         assert_eq!(newer.legacy_name("lm_head.weight"), None);
-        let mllama = newer_layout("mllama").unwrap();
+        let mllama = architecture("mllama").unwrap().newer_layout.unwrap();
         assert_eq!(
             mllama.legacy_name("lm_head.weight"),
             Some("language_model.lm_head.weight".to_string())

@@ -282,9 +282,7 @@ fn vocab_limit(context: &Context<'_>) -> Option<u64> {
         .architecture
         .map(|a| a.vocab_keys)
         .unwrap_or(&["vocab_size"]);
-    let extra = context
-        .architecture
-        .map_or(0, |a| crate::arch::extra_embedding_rows(a.model_type));
+    let extra = context.architecture.map_or(0, |a| a.extra_embedding_rows);
     config.first(keys)?.1.as_u64()?.checked_add(extra)
 }
 

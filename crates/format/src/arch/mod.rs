@@ -114,6 +114,12 @@ pub struct Architecture {
     /// The tensors a checkpoint holds, by condition on config.json; the first whose
     /// [`Layout::when`] holds is checked.
     pub layouts: &'static [Layout],
+    /// How a newer transformers than Bedrock's renames the tensors, when it does
+    /// (transformers 4.52 moved the vision-language models' modules under `model`): SH004.
+    pub newer_layout: Option<&'static NewerLayout>,
+    /// Embedding rows beyond the vocabulary size that config.json states: token ids below the
+    /// vocabulary size plus these are valid (TK010). Mllama's embedding has 8 more.
+    pub extra_embedding_rows: u64,
 }
 
 const TEXT_CONTEXT: &[&str] = &["max_position_embeddings"];
@@ -138,6 +144,8 @@ pub static ARCHITECTURES: &[Architecture] = &[
         regions: None,
         variants: &[],
         layouts: llama::LLAMA,
+        newer_layout: None,
+        extra_embedding_rows: 0,
     },
     Architecture {
         aws_name: "Mistral",
@@ -150,6 +158,8 @@ pub static ARCHITECTURES: &[Architecture] = &[
         regions: None,
         variants: &[],
         layouts: llama::LLAMA,
+        newer_layout: None,
+        extra_embedding_rows: 0,
     },
     Architecture {
         aws_name: "Mixtral",
@@ -162,6 +172,8 @@ pub static ARCHITECTURES: &[Architecture] = &[
         regions: None,
         variants: &[],
         layouts: llama::MIXTRAL,
+        newer_layout: None,
+        extra_embedding_rows: 0,
     },
     Architecture {
         aws_name: "Flan (T5)",
@@ -174,6 +186,8 @@ pub static ARCHITECTURES: &[Architecture] = &[
         regions: None,
         variants: &[],
         layouts: t5::T5,
+        newer_layout: None,
+        extra_embedding_rows: 0,
     },
     Architecture {
         aws_name: "Mllama (Llama 3.2 Vision)",
@@ -186,6 +200,8 @@ pub static ARCHITECTURES: &[Architecture] = &[
         regions: None,
         variants: &[],
         layouts: mllama::MLLAMA,
+        newer_layout: Some(&mllama::NEWER),
+        extra_embedding_rows: mllama::EXTRA_EMBEDDING_ROWS,
     },
     Architecture {
         aws_name: "GPTBigCode",
@@ -198,6 +214,8 @@ pub static ARCHITECTURES: &[Architecture] = &[
         regions: None,
         variants: &[],
         layouts: gpt_bigcode::GPT_BIGCODE,
+        newer_layout: None,
+        extra_embedding_rows: 0,
     },
     Architecture {
         aws_name: "Qwen2 / Qwen2.5",
@@ -210,6 +228,8 @@ pub static ARCHITECTURES: &[Architecture] = &[
         regions: None,
         variants: &[],
         layouts: llama::QWEN2,
+        newer_layout: None,
+        extra_embedding_rows: 0,
     },
     Architecture {
         aws_name: "Qwen2-VL",
@@ -222,6 +242,8 @@ pub static ARCHITECTURES: &[Architecture] = &[
         regions: None,
         variants: &[],
         layouts: qwen_vl::QWEN2_VL,
+        newer_layout: Some(&qwen_vl::NEWER),
+        extra_embedding_rows: 0,
     },
     Architecture {
         aws_name: "Qwen2.5-VL",
@@ -234,6 +256,8 @@ pub static ARCHITECTURES: &[Architecture] = &[
         regions: None,
         variants: &[],
         layouts: qwen_vl::QWEN2_5_VL,
+        newer_layout: Some(&qwen_vl::NEWER),
+        extra_embedding_rows: 0,
     },
     Architecture {
         aws_name: "Qwen3",
@@ -246,6 +270,8 @@ pub static ARCHITECTURES: &[Architecture] = &[
         regions: None,
         variants: &[],
         layouts: llama::QWEN3,
+        newer_layout: None,
+        extra_embedding_rows: 0,
     },
     Architecture {
         aws_name: "Qwen3 (MoE)",
@@ -258,6 +284,8 @@ pub static ARCHITECTURES: &[Architecture] = &[
         regions: None,
         variants: &[],
         layouts: llama::QWEN3_MOE,
+        newer_layout: None,
+        extra_embedding_rows: 0,
     },
     Architecture {
         aws_name: "GPT-OSS",
@@ -273,36 +301,10 @@ pub static ARCHITECTURES: &[Architecture] = &[
         regions: Some(&["us-east-1"]),
         variants: GPT_OSS_VARIANTS,
         layouts: gpt_oss::GPT_OSS,
+        newer_layout: None,
+        extra_embedding_rows: 0,
     },
 ];
-
-/// The architectures whose tensors a newer transformers names differently, by `model_type`
-/// (transformers 4.52 moved the vision-language models' modules under `model`).
-pub static NEWER_LAYOUTS: &[(&str, &NewerLayout)] = &[
-    ("mllama", &mllama::NEWER),
-    ("qwen2_vl", &qwen_vl::NEWER),
-    ("qwen2_5_vl", &qwen_vl::NEWER),
-];
-
-/// The newer layout of a `model_type`, if a newer transformers renamed its tensors.
-pub fn newer_layout(model_type: &str) -> Option<&'static NewerLayout> {
-    NEWER_LAYOUTS
-        .iter()
-        .find(|(m, _)| *m == model_type)
-        .map(|(_, layout)| *layout)
-}
-
-/// Embedding rows beyond the vocabulary size that config.json states, by `model_type`: token
-/// ids up to the vocabulary size plus these are valid (TK010).
-pub static EXTRA_EMBEDDING_ROWS: &[(&str, u64)] = &[("mllama", mllama::EXTRA_EMBEDDING_ROWS)];
-
-/// The embedding rows beyond the stated vocabulary size of a `model_type` (0 for most).
-pub fn extra_embedding_rows(model_type: &str) -> u64 {
-    EXTRA_EMBEDDING_ROWS
-        .iter()
-        .find(|(m, _)| *m == model_type)
-        .map_or(0, |(_, rows)| *rows)
-}
 
 /// Finds the allow-list entry for a `model_type`.
 pub fn architecture(model_type: &str) -> Option<&'static Architecture> {
