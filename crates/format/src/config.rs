@@ -395,34 +395,12 @@ fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
     Some((major, minor, patch))
 }
 
-/// An architecture that transformers added after the version Bedrock documents
-/// ([`CMI_LIMITS`]`.supported_transformers`).
-#[derive(Debug)]
-pub struct NewerArchitecture {
-    /// config.json `model_type`.
-    pub model_type: &'static str,
-    /// The first transformers release that has it.
-    pub added_in: (u64, u64, u64),
-}
-
-/// Architectures that Custom Model Import accepts although transformers 4.51.3 cannot load
-/// them: they are saved, and served, by a newer transformers, so CF007 does not apply. GPT-OSS
-/// came with transformers 4.55.0 (huggingface/transformers PR #39923, release notes of v4.55.0).
-pub const NEWER_ARCHITECTURES: &[NewerArchitecture] = &[NewerArchitecture {
-    model_type: "gpt_oss",
-    added_in: (4, 55, 0),
-}];
-
 /// The newest `transformers_version` that CF007 accepts for an architecture: the version
-/// Bedrock documents, or `None` (no bound) for the [`NEWER_ARCHITECTURES`].
-pub fn newest_supported_transformers(model_type: &str) -> Option<(u64, u64, u64)> {
-    if NEWER_ARCHITECTURES
-        .iter()
-        .any(|a| a.model_type == model_type)
-    {
-        None
-    } else {
-        Some(CMI_LIMITS.supported_transformers)
+/// Bedrock documents, or `None` (no bound) for an architecture that transformers added after it.
+pub fn newest_supported_transformers(architecture: &Architecture) -> Option<(u64, u64, u64)> {
+    match architecture.added_in_transformers {
+        Some(_) => None,
+        None => Some(CMI_LIMITS.supported_transformers),
     }
 }
 
@@ -434,7 +412,7 @@ fn check_transformers_version(
     let Some(version) = config.get("transformers_version").and_then(Value::as_str) else {
         return;
     };
-    let Some((major, minor, patch)) = newest_supported_transformers(architecture.model_type) else {
+    let Some((major, minor, patch)) = newest_supported_transformers(architecture) else {
         return;
     };
     if parse_version(version).is_some_and(|v| v > (major, minor, patch)) {
@@ -548,9 +526,14 @@ mod tests {
         assert_eq!(findings("llama", "4.51.3"), []);
         assert_eq!(findings("gpt_oss", "4.55.0.dev0"), []);
         assert_eq!(findings("gpt_oss", "4.57.1"), []);
-        for newer in NEWER_ARCHITECTURES {
-            assert!(crate::arch::architecture(newer.model_type).is_some());
-            assert!(newer.added_in > CMI_LIMITS.supported_transformers);
+        for a in crate::arch::ARCHITECTURES {
+            if let Some(added_in) = a.added_in_transformers {
+                assert!(
+                    added_in > CMI_LIMITS.supported_transformers,
+                    "{}",
+                    a.model_type
+                );
+            }
         }
     }
 

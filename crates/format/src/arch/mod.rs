@@ -117,6 +117,11 @@ pub struct Architecture {
     /// How a newer transformers than Bedrock's renames the tensors, when it does
     /// (transformers 4.52 moved the vision-language models' modules under `model`): SH004.
     pub newer_layout: Option<&'static NewerLayout>,
+    /// The first transformers release with the architecture, when it is newer than the version
+    /// Bedrock documents: the checkpoint is saved, and served, by a newer transformers, so CF007
+    /// does not apply. GPT-OSS came with transformers 4.55.0 (huggingface/transformers PR
+    /// #39923, release notes of v4.55.0).
+    pub added_in_transformers: Option<(u64, u64, u64)>,
     /// Embedding rows beyond the vocabulary size that config.json states: token ids below the
     /// vocabulary size plus these are valid (TK010). Mllama's embedding has 8 more.
     pub extra_embedding_rows: u64,
@@ -145,6 +150,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         variants: &[],
         layouts: llama::LLAMA,
         newer_layout: None,
+        added_in_transformers: None,
         extra_embedding_rows: 0,
     },
     Architecture {
@@ -159,6 +165,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         variants: &[],
         layouts: llama::LLAMA,
         newer_layout: None,
+        added_in_transformers: None,
         extra_embedding_rows: 0,
     },
     Architecture {
@@ -173,6 +180,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         variants: &[],
         layouts: llama::MIXTRAL,
         newer_layout: None,
+        added_in_transformers: None,
         extra_embedding_rows: 0,
     },
     Architecture {
@@ -187,6 +195,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         variants: &[],
         layouts: t5::T5,
         newer_layout: None,
+        added_in_transformers: None,
         extra_embedding_rows: 0,
     },
     Architecture {
@@ -201,6 +210,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         variants: &[],
         layouts: mllama::MLLAMA,
         newer_layout: Some(&mllama::NEWER),
+        added_in_transformers: None,
         extra_embedding_rows: mllama::EXTRA_EMBEDDING_ROWS,
     },
     Architecture {
@@ -215,6 +225,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         variants: &[],
         layouts: gpt_bigcode::GPT_BIGCODE,
         newer_layout: None,
+        added_in_transformers: None,
         extra_embedding_rows: 0,
     },
     Architecture {
@@ -229,6 +240,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         variants: &[],
         layouts: llama::QWEN2,
         newer_layout: None,
+        added_in_transformers: None,
         extra_embedding_rows: 0,
     },
     Architecture {
@@ -243,6 +255,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         variants: &[],
         layouts: qwen_vl::QWEN2_VL,
         newer_layout: Some(&qwen_vl::NEWER),
+        added_in_transformers: None,
         extra_embedding_rows: 0,
     },
     Architecture {
@@ -257,6 +270,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         variants: &[],
         layouts: qwen_vl::QWEN2_5_VL,
         newer_layout: Some(&qwen_vl::NEWER),
+        added_in_transformers: None,
         extra_embedding_rows: 0,
     },
     Architecture {
@@ -271,6 +285,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         variants: &[],
         layouts: llama::QWEN3,
         newer_layout: None,
+        added_in_transformers: None,
         extra_embedding_rows: 0,
     },
     Architecture {
@@ -285,6 +300,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         variants: &[],
         layouts: llama::QWEN3_MOE,
         newer_layout: None,
+        added_in_transformers: None,
         extra_embedding_rows: 0,
     },
     Architecture {
@@ -302,6 +318,7 @@ pub static ARCHITECTURES: &[Architecture] = &[
         variants: GPT_OSS_VARIANTS,
         layouts: gpt_oss::GPT_OSS,
         newer_layout: None,
+        added_in_transformers: Some((4, 55, 0)),
         extra_embedding_rows: 0,
     },
 ];
