@@ -156,6 +156,13 @@ pub fn holds(when: When, config: &Config) -> Result<bool, Finding> {
         When::Flag { key, default, is } => flag(config, key, default)? == is,
         When::Equals { key, value } => config.get(key).and_then(Value::as_str) == Some(value),
         When::Absent(key) => matches!(config.get(key), None | Some(Value::Null)),
+        When::StartsWith { key, prefix, is } => {
+            config
+                .get(key)
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.starts_with(prefix))
+                == is
+        }
     })
 }
 

@@ -125,6 +125,15 @@ pub enum When {
     },
     /// The dotted path is absent or null.
     Absent(&'static str),
+    /// Whether the string at a dotted path starts with `prefix` (false when absent) equals `is`.
+    StartsWith {
+        /// The dotted path.
+        key: &'static str,
+        /// The prefix.
+        prefix: &'static str,
+        /// The value that makes the condition hold.
+        is: bool,
+    },
 }
 
 /// One expected tensor, repeated by its group.

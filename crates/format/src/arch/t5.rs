@@ -4,9 +4,8 @@
 //! attention bias in block 0 only of each stack, bias-free projections, and `lm_head` unless
 //! `tie_word_embeddings` (true by default; false in Flan-T5). The feed-forward block has two
 //! input projections `wi_0`, `wi_1` when `feed_forward_proj` is gated ("gated-gelu" in T5 v1.1
-//! and Flan-T5) and one `wi` otherwise ("relu" in the original T5). Those two values are the
-//! ones checked; another `feed_forward_proj` (such as "gated-silu") leaves the input
-//! projections unexpected (SH002, a warning).
+//! and Flan-T5, any "gated-ACT": `T5Config` splits it at the dash) and one `wi` otherwise
+//! ("relu", the default, in the original T5).
 
 use super::layout::{t, Expr, Group, Layout, Repeat, Symbol, TensorTemplate, When};
 
@@ -172,17 +171,19 @@ const DECODER_DENSE: &[TensorTemplate] = &[t!(
     ["d_ff", "d_model"]
 )];
 
-/// The input projections of one stack's feed-forward blocks for one `feed_forward_proj` value.
+/// The input projections of one stack's feed-forward blocks, gated (`feed_forward_proj`
+/// "gated-ACT") or not.
 const fn input_projections(
     layers: &'static str,
-    value: &'static str,
+    gated: bool,
     tensors: &'static [TensorTemplate],
 ) -> Group {
     Group {
         repeat: Repeat::Range(layers),
-        when: When::Equals {
+        when: When::StartsWith {
             key: "feed_forward_proj",
-            value,
+            prefix: "gated-",
+            is: gated,
         },
         tensors,
     }
@@ -207,10 +208,10 @@ pub(super) static T5: &[Layout] = &[Layout {
         FRAME,
         ENCODER_ATTENTION,
         DECODER_ATTENTION,
-        input_projections("num_layers", "gated-gelu", ENCODER_GATED),
-        input_projections("num_decoder_layers", "gated-gelu", DECODER_GATED),
-        input_projections("num_layers", "relu", ENCODER_DENSE),
-        input_projections("num_decoder_layers", "relu", DECODER_DENSE),
+        input_projections("num_layers", true, ENCODER_GATED),
+        input_projections("num_decoder_layers", true, DECODER_GATED),
+        input_projections("num_layers", false, ENCODER_DENSE),
+        input_projections("num_decoder_layers", false, DECODER_DENSE),
         UNTIED_HEAD,
     ],
 }];
@@ -342,5 +343,18 @@ mod tests {
             shape_rules(&relu, header(WEIGHTS)),
             vec![RuleId::MissingTensor, RuleId::UnexpectedTensor]
         );
+        // Absent: T5Config's default, "relu".
+        let absent = edit(&|c| {
+            c.as_object_mut()
+                .expect("an object")
+                .remove("feed_forward_proj");
+        });
+        assert_eq!(
+            shape_rules(&absent, header(WEIGHTS)),
+            vec![RuleId::MissingTensor, RuleId::UnexpectedTensor]
+        );
+        // Any gated activation has the two input projections.
+        let silu = edit(&|c| c["feed_forward_proj"] = serde_json::json!("gated-silu"));
+        assert_eq!(shape_rules(&silu, header(WEIGHTS)), vec![]);
     }
 }
