@@ -437,15 +437,17 @@ impl<'de> Visitor<'de> for HeaderSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
         let mut metadata: Metadata = None;
+        let mut metadata_seen = false;
         while let Some(key) = map.next_key::<String>()? {
             if key == "__metadata__" {
-                if metadata.is_some() {
+                if metadata_seen {
                     return Err(self.classify(HeaderError::InvalidMetadata {
                         reason: "appears twice".to_string(),
                     }));
                 }
+                metadata_seen = true;
                 match map.next_value_seed(MetadataSeed) {
-                    Ok(pairs) => metadata = Some(pairs),
+                    Ok(pairs) => metadata = pairs,
                     Err(error) => {
                         return Err(self.classify_data(error, |reason| {
                             HeaderError::InvalidMetadata { reason }
@@ -495,18 +497,43 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// `__metadata__`: a map of strings to strings, or `null` (which the safetensors crate and the
+/// Python library read as no metadata).
 struct MetadataSeed;
 
 impl<'de> DeserializeSeed<'de> for MetadataSeed {
-    type Value = Vec<(String, String)>;
+    type Value = Option<Vec<(String, String)>>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
+        deserializer.deserialize_option(self)
     }
 }
 
 impl<'de> Visitor<'de> for MetadataSeed {
-    type Value = Vec<(String, String)>;
+    type Value = Option<Vec<(String, String)>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of strings to strings")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(MetadataMap)
+    }
+}
+
+/// The map inside a non-null `__metadata__`.
+struct MetadataMap;
+
+impl<'de> Visitor<'de> for MetadataMap {
+    type Value = Option<Vec<(String, String)>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a map of strings to strings")
@@ -520,7 +547,7 @@ impl<'de> Visitor<'de> for MetadataSeed {
             }
             pairs.push((key, value));
         }
-        Ok(pairs)
+        Ok(Some(pairs))
     }
 }
 
@@ -557,6 +584,20 @@ mod tests {
     fn empty_header_and_padding_are_accepted() {
         assert!(parse("{}", 0).unwrap().tensors.is_empty());
         assert!(parse("  {}    ", 0).is_ok());
+    }
+
+    #[test]
+    fn null_metadata_is_no_metadata() {
+        // The safetensors crate and the Python library accept `"__metadata__": null`.
+        let header = parse(
+            r#"{"__metadata__":null,"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#,
+            4,
+        )
+        .unwrap();
+        assert_eq!(header.metadata, None);
+        assert_eq!(header.tensors.len(), 1);
+        let twice = parse(r#"{"__metadata__":null,"__metadata__":{}}"#, 0).unwrap_err();
+        assert_eq!(twice.rule(), RuleId::InvalidMetadata);
     }
 
     #[test]
