@@ -14,8 +14,9 @@ use crate::safetensors::TensorInfo;
 /// A parsed model.safetensors.index.json.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShardIndex {
-    /// `metadata.total_size`, when present.
-    pub total_size: Option<u64>,
+    /// `metadata.total_size` as written, when present: compared as an integer, reported as
+    /// written (a negative, fractional or huge value is never read as 0 or 2^64-1).
+    pub total_size: Option<serde_json::Number>,
     /// Tensor name to shard file name.
     pub weight_map: BTreeMap<String, String>,
 }
@@ -75,8 +76,7 @@ pub(crate) fn parse(artifact: &Artifact, findings: &mut Vec<Finding>) -> Option<
                 return None;
             }
             Some(ShardIndex {
-                total_size: total_size
-                    .and_then(|n| n.as_u64().or_else(|| n.as_f64().map(|f| f as u64))),
+                total_size: total_size.and_then(|n| n.as_number().cloned()),
                 weight_map: raw.weight_map,
             })
         }
@@ -311,11 +311,15 @@ fn check_index<'a>(
 }
 
 fn check_total_size(index: &ShardIndex, weights: &Weights<'_>, findings: &mut Vec<Finding>) {
-    let Some(total_size) = index.total_size else {
+    let Some(total_size) = &index.total_size else {
         return;
     };
     let actual: u64 = weights.tensors.values().map(|(t, _)| t.byte_len()).sum();
-    if actual != total_size {
+    let equal = total_size.as_u64() == Some(actual)
+        || total_size
+            .as_f64()
+            .is_some_and(|f| f == actual as f64 && f.fract() == 0.0);
+    if !equal {
         findings.push(Finding::new(
             RuleId::TotalSizeMismatch,
             INDEX_JSON,
@@ -354,7 +358,10 @@ mod tests {
         let (index, findings) = index_findings(&format!(
             r#"{{"metadata": {{"total_parameters": 9, "total_size": 4}}, {map}}}"#
         ));
-        assert_eq!(index.map(|i| i.total_size), Some(Some(4)));
+        assert_eq!(
+            index.and_then(|i| i.total_size).and_then(|n| n.as_u64()),
+            Some(4)
+        );
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].rule, RuleId::IndexMetadataUnsupported);
         assert_eq!(findings[0].file, INDEX_JSON);
@@ -380,5 +387,39 @@ mod tests {
             index_findings(&format!(r#"{{"metadata": {{"total_size": "4"}}, {map}}}"#));
         assert!(index.is_none());
         assert_eq!(findings[0].rule, RuleId::IndexInvalid);
+    }
+
+    #[test]
+    fn a_total_size_is_reported_as_written() {
+        let map = r#""weight_map": {}"#;
+        let weights = Weights {
+            tensors: Default::default(),
+            complete: true,
+        };
+        for (written, mismatch) in [
+            ("-5", true),
+            ("1e30", true),
+            ("18446744073709551616", true),
+            ("0.5", true),
+            ("0", false),
+            ("0.0", false),
+        ] {
+            let (index, _) = index_findings(&format!(
+                r#"{{"metadata": {{"total_size": {written}}}, {map}}}"#
+            ));
+            let mut findings = Vec::new();
+            check_total_size(&index.expect("an index"), &weights, &mut findings);
+            assert_eq!(!findings.is_empty(), mismatch, "{written}");
+            if mismatch {
+                let message = &findings[0].message;
+                assert_eq!(findings[0].rule, RuleId::TotalSizeMismatch);
+                assert!(message.starts_with("metadata.total_size is "), "{message}");
+                assert!(!message.contains("18446744073709551615"), "{message}");
+                assert!(
+                    !message.starts_with("metadata.total_size is 0 "),
+                    "{message}"
+                );
+            }
+        }
     }
 }
