@@ -1,5 +1,8 @@
-//! Property tests: arbitrary and mutated header bytes never panic, and every rejection maps to
-//! a rule of the safetensors group.
+//! Property tests: arbitrary and mutated header bytes never panic, every rejection maps to a rule
+//! of the safetensors group, and the verdict agrees with the `safetensors` crate's own parser on
+//! mutated headers (lengths, offsets, dtypes, shapes, metadata, duplicate keys, truncation),
+//! except for the two documented extra rules: ST009 (a duplicate tensor name, which the crate's
+//! map silently keeps once) and ST011 (a misaligned tensor).
 
 use cmi_format::safetensors::{header_extent, parse_header};
 use proptest::prelude::*;
@@ -57,5 +60,123 @@ proptest! {
             file.truncate(cut.index(file.len()));
         }
         check_no_panic(&file, file.len() as u64);
+    }
+}
+
+/// One tensor entry of a generated header, written as JSON by hand so that duplicates, odd
+/// dtypes and inconsistent offsets survive.
+#[derive(Debug, Clone)]
+struct Entry {
+    name: String,
+    dtype: &'static str,
+    shape: Vec<u64>,
+    offsets: (u64, u64),
+}
+
+const DTYPES: &[(&str, u64)] = &[
+    ("F32", 32),
+    ("BF16", 16),
+    ("F16", 16),
+    ("I64", 64),
+    ("U8", 8),
+    ("BOOL", 8),
+    ("F8_E4M3", 8),
+    ("F64", 64),
+    ("F128", 128),
+];
+
+fn header_json(entries: &[Entry], metadata: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if !metadata.is_empty() {
+        parts.push(format!("\"__metadata__\":{metadata}"));
+    }
+    for e in entries {
+        let shape: Vec<String> = e.shape.iter().map(u64::to_string).collect();
+        parts.push(format!(
+            "\"{}\":{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{},{}]}}",
+            e.name,
+            e.dtype,
+            shape.join(","),
+            e.offsets.0,
+            e.offsets.1
+        ));
+    }
+    format!("{{{}}}", parts.join(","))
+}
+
+/// Entries laid out back to back, as a writer would, before any mutation.
+fn laid_out(specs: Vec<(usize, Vec<u64>, bool)>) -> (Vec<Entry>, u64) {
+    let mut at = 0;
+    let mut entries = Vec::new();
+    for (i, (dtype, shape, duplicate)) in specs.into_iter().enumerate() {
+        let (name, bits) = DTYPES[dtype % DTYPES.len()];
+        let elements: u64 = shape.iter().product();
+        let len = (elements * bits).div_ceil(8);
+        let tensor = if duplicate && i > 0 {
+            "t0".to_string()
+        } else {
+            format!("t{i}")
+        };
+        entries.push(Entry {
+            name: tensor,
+            dtype: name,
+            shape,
+            offsets: (at, at + len),
+        });
+        at += len;
+    }
+    (entries, at)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn the_verdict_agrees_with_the_safetensors_crate(
+        specs in proptest::collection::vec((0usize..16, proptest::collection::vec(0u64..5, 0..4), proptest::bool::weighted(0.05)), 0..5),
+        offset_edit in proptest::option::weighted(0.3, (any::<prop::sample::Index>(), any::<bool>(), 0u64..10)),
+        metadata in prop_oneof![
+            Just(String::new()),
+            Just("{\"format\":\"pt\"}".to_string()),
+            Just("null".to_string()),
+            Just("{\"a\":1}".to_string()),
+            Just("[]".to_string()),
+        ],
+        pad in 0usize..9,
+        data_delta in -3i64..4,
+        cut in proptest::option::weighted(0.1, any::<prop::sample::Index>()),
+        length_delta in proptest::option::weighted(0.05, -9i64..9),
+    ) {
+        let (mut entries, data_len) = laid_out(specs);
+        if let (Some((index, start, by)), false) = (offset_edit, entries.is_empty()) {
+            let entry = index.get_mut(&mut entries);
+            if start { entry.offsets.0 += by } else { entry.offsets.1 = entry.offsets.1.saturating_sub(by) }
+        }
+        let json = header_json(&entries, &metadata);
+        let mut header = json.into_bytes();
+        header.resize(header.len() + pad, b' ');
+        let declared = (header.len() as i64 + length_delta.unwrap_or(0)).max(0) as u64;
+        let mut file = declared.to_le_bytes().to_vec();
+        file.extend_from_slice(&header);
+        let data = (data_len as i64 + data_delta).max(0) as usize;
+        file.resize(file.len() + data, 0);
+        if let Some(cut) = cut {
+            file.truncate(cut.index(file.len() + 1));
+        }
+        let ours = parse_header(&file, file.len() as u64);
+        let reference = safetensors::SafeTensors::deserialize(&file);
+        let documented_extra = ours.as_ref().err().is_some_and(|e| {
+            matches!(e.rule().rule().code, "ST009" | "ST011")
+        });
+        if !documented_extra {
+            prop_assert_eq!(
+                ours.is_ok(),
+                reference.is_ok(),
+                "ours: {:?}, safetensors: {:?}, file: {:?}",
+                ours.as_ref().err().map(|e| e.to_string()),
+                reference.as_ref().err().map(|e| e.to_string()),
+                String::from_utf8_lossy(&file)
+            );
+        }
     }
 }
