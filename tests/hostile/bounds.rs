@@ -72,3 +72,53 @@ fn a_fifo_as_manifest_is_refused_without_waiting_for_a_writer() {
     assert!(made.success(), "mkfifo failed");
     manifest_refused(&path, "is a FIFO (named pipe), not a regular file");
 }
+
+/// `args` must be refused by the argument parser (exit 2) for a wait below the floor, before
+/// anything is read or requested.
+fn wait_refused(args: &[&str]) {
+    cmd()
+        .args(args)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "is too short: the wait must be at least 100ms",
+        ));
+}
+
+#[test]
+fn zero_and_too_short_waits_are_refused() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let state_dir = state.path().to_str().expect("utf-8");
+    for wait in ["0s", "0ms", "99ms"] {
+        wait_refused(&["status", "job-1", "--wait", "--poll-interval", wait]);
+        wait_refused(&[
+            "import",
+            "s3://bucket/model/",
+            "--job-name",
+            "job-1",
+            "--model-name",
+            "model-1",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/cmi-import",
+            "--wait",
+            "--poll-interval",
+            wait,
+        ]);
+        wait_refused(&[
+            "watch",
+            "s3://bucket/models/",
+            "--state-dir",
+            state_dir,
+            "--interval",
+            wait,
+        ]);
+        wait_refused(&[
+            "watch",
+            "s3://bucket/models/",
+            "--state-dir",
+            state_dir,
+            "--retry-after",
+            wait,
+        ]);
+    }
+}
