@@ -122,3 +122,69 @@ fn zero_and_too_short_waits_are_refused() {
         ]);
     }
 }
+
+/// A copy of the valid sharded Llama whose index maps `extra` more tensors, which no shard
+/// holds, to its first shard.
+fn index_with_missing_tensors(extra: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = valid("llama-sharded");
+    for entry in std::fs::read_dir(&source).expect("fixture") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
+    }
+    let path = dir.path().join("model.safetensors.index.json");
+    let text = std::fs::read_to_string(&path).expect("index");
+    let mut index: serde_json::Value = serde_json::from_str(&text).expect("index json");
+    let map = index["weight_map"].as_object_mut().expect("weight_map");
+    for n in 0..extra {
+        map.insert(
+            format!("model.extra.{n}.weight"),
+            "model-00001-of-00002.safetensors".into(),
+        );
+    }
+    std::fs::write(&path, index.to_string()).expect("write index");
+    dir
+}
+
+#[test]
+fn repetitive_findings_are_examples_and_a_count_in_every_format() {
+    let dir = index_with_missing_tensors(100_000);
+    let output = cmd()
+        .arg("check")
+        .arg(dir.path())
+        .args(["--format", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let missing: Vec<&str> = document["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "IX004" && f["file"] == "model.safetensors.index.json")
+        .map(|f| f["message"].as_str().expect("message"))
+        .collect();
+    assert_eq!(missing.len(), cmi_format::finding::MAX_EXAMPLES + 1);
+    let more = format!(
+        "and {} more IX004 findings about this file",
+        100_000 - cmi_format::finding::MAX_EXAMPLES
+    );
+    assert!(missing[cmi_format::finding::MAX_EXAMPLES].starts_with(&more));
+    for format in ["text", "junit"] {
+        let output = cmd()
+            .arg("check")
+            .arg(dir.path())
+            .args(["--format", format])
+            .output()
+            .expect("run");
+        assert_eq!(output.status.code(), Some(1));
+        let text = String::from_utf8(output.stdout).expect("utf-8");
+        assert!(text.contains(&more), "{format} lacks the count");
+        // JUnit repeats the first message in its failure's summary.
+        let listed = text.matches("which does not contain it").count();
+        assert!(
+            listed <= cmi_format::finding::MAX_EXAMPLES + 1,
+            "{format} lists {listed} findings, more than the examples"
+        );
+    }
+}
