@@ -319,6 +319,24 @@ pub enum OutputFormat {
 }
 
 /// A `KEY=VALUE` tag.
+/// The shortest wait between two polls, scans or retries (`--poll-interval`, `--interval`,
+/// `--retry-after`): `0s` would make each loop spin, a request after another without pause.
+/// 100 ms keeps a loop from spinning while letting tests against local emulators run fast; the
+/// waits that back off double from there.
+pub const MIN_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A duration such as `5s` or `1m 30s`, at least [`MIN_WAIT`].
+fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    let wait = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if wait < MIN_WAIT {
+        return Err(format!(
+            "{text:?} is too short: the wait must be at least {} (a shorter one makes the loop spin)",
+            humantime::format_duration(MIN_WAIT)
+        ));
+    }
+    Ok(wait)
+}
+
 fn parse_tag(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) => Ok((key.to_string(), value.to_string())),
@@ -378,7 +396,7 @@ pub struct ImportArgs {
     pub wait: bool,
 
     /// First wait between two status requests; it doubles up to a minute.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = parse_wait)]
     pub poll_interval: std::time::Duration,
 
     /// Submit without checking the artifact first.
@@ -423,7 +441,7 @@ pub struct StatusArgs {
     pub wait: bool,
 
     /// First wait between two status requests; it doubles up to a minute.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = parse_wait)]
     pub poll_interval: std::time::Duration,
 
     /// Output format.
@@ -579,7 +597,7 @@ pub struct WatchArgs {
     pub state_dir: std::path::PathBuf,
 
     /// Time between two scans (and the longest SQS wait).
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = parse_wait)]
     pub interval: std::time::Duration,
 
     /// An artifact is ready when its listing has not changed for this long.
@@ -645,7 +663,7 @@ pub struct WatchArgs {
     pub health_addr: Option<std::net::SocketAddr>,
 
     /// First wait before retrying after a fault; it doubles up to 15 minutes.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = parse_wait)]
     pub retry_after: std::time::Duration,
 
     /// Format of the event log on stdout.

@@ -162,7 +162,7 @@ async fn an_import_is_checked_submitted_and_followed_to_completion_with_the_key(
             "stage=candidate",
             "--wait",
             "--poll-interval",
-            "50ms",
+            "100ms",
             "--format",
             "json",
         ]
@@ -206,7 +206,7 @@ async fn a_role_without_s3_access_fails_the_job_and_the_tool_points_to_doctor() 
     let env = env().await;
     let emulator = env.emulator(Duration::from_millis(200), 1);
     let mut args = import_args("llama-denied", "no-access", LLAMA);
-    args.extend(["--wait", "--poll-interval", "50ms"].map(String::from));
+    args.extend(["--wait", "--poll-interval", "100ms"].map(String::from));
     let output = env.run(&emulator, &strs(&args));
     let (stdout, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
@@ -369,7 +369,7 @@ async fn ctrl_c_stops_following_and_says_how_to_resume() {
     let env = env().await;
     let emulator = env.emulator(Duration::MAX, 1);
     let mut args = import_args("llama-interrupted", "reader", LLAMA);
-    args.extend(["--wait", "--poll-interval", "50ms"].map(String::from));
+    args.extend(["--wait", "--poll-interval", "100ms"].map(String::from));
     let child = env
         .command(&emulator, &strs(&args))
         .stdout(std::process::Stdio::piped())

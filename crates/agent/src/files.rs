@@ -2,7 +2,8 @@
 //! folder, flushed to disk, then renamed over the final name.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -46,6 +47,57 @@ pub fn write_temp(dir: &Path, file_name: &str, bytes: &[u8]) -> Result<PathBuf, 
         }
         return Ok(temp);
     }
+}
+
+/// Reads a document the user named (a manifest) whole, refusing what would not end or would
+/// not fit: a FIFO, device, socket or folder is refused by its kind before any read (a FIFO
+/// is opened non-blocking, so a FIFO swapped in after the check is never waited on), and a
+/// document of more than `limit` bytes is refused instead of read (`/dev/zero` would grow
+/// until memory ran out). The read itself never takes more than `limit + 1` bytes.
+pub fn read_document(path: &Path, limit: u64) -> Result<Vec<u8>, io::Error> {
+    refuse_special(&fs::metadata(path)?.file_type())?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    refuse_special(&meta.file_type())?;
+    if meta.len() > limit {
+        return Err(too_large(meta.len(), limit));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64, limit));
+    }
+    Ok(bytes)
+}
+
+fn refuse_special(kind: &fs::FileType) -> Result<(), io::Error> {
+    let what = if kind.is_file() {
+        return Ok(());
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("it is {what}, not a regular file"),
+    ))
+}
+
+fn too_large(size: u64, limit: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("it has {size} bytes or more; the limit is {limit} bytes"),
+    )
 }
 
 /// Makes the renames in `dir` durable where the platform allows it; best effort.

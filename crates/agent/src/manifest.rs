@@ -282,13 +282,21 @@ impl Manifest {
         })
     }
 
+    /// The largest manifest [`Manifest::read`] reads: 64 MiB. A file's record takes about
+    /// 330 bytes of pretty JSON plus its path (sha256, size, S3 ETag, version id and date),
+    /// so 64 MiB holds 100,000 files with paths of 300 bytes, far more than any model has.
+    pub const MAX_BYTES: u64 = 64 << 20;
+
     /// Reads and validates a manifest: its schema, every path (no absolute path, no `..`, no
-    /// duplicate), every digest, and the artifact digest.
+    /// duplicate), every digest, and the artifact digest. Only a regular file of at most
+    /// [`Manifest::MAX_BYTES`] is read; a FIFO, device or folder is refused by its kind.
     pub fn read(path: &Path) -> Result<Manifest, ManifestError> {
         let display = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| ManifestError::Io {
-            path: display.clone(),
-            source,
+        let bytes = crate::files::read_document(path, Manifest::MAX_BYTES).map_err(|source| {
+            ManifestError::Io {
+                path: display.clone(),
+                source,
+            }
         })?;
         let invalid = |reason: String| ManifestError::Invalid {
             path: display.clone(),

@@ -71,7 +71,8 @@ pub struct Summary {
 /// The outcome of a check.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
-    /// Findings, ordered by file, then severity, then code.
+    /// Findings, ordered by file, then severity, then code; at most
+    /// [`crate::finding::MAX_EXAMPLES`] of a rule about a file, then one that counts the rest.
     pub findings: Vec<Finding>,
     /// What the check learned.
     pub summary: Summary,
@@ -129,6 +130,7 @@ pub fn check(artifact: &Artifact) -> Report {
     findings.sort_by(|a, b| {
         (a.file.as_str(), a.severity(), a.code()).cmp(&(b.file.as_str(), b.severity(), b.code()))
     });
+    let findings = crate::finding::aggregate(findings);
     Report {
         summary: summarize(&context),
         findings,

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 
 use crate::config_json::json_kind;
-use crate::finding::Finding;
+use crate::finding::{Capped, Finding};
 use crate::inputs::{Artifact, INDEX_JSON};
 use crate::layout::ADAPTER_FILES;
 use crate::rules::RuleId;
@@ -243,22 +243,22 @@ fn check_index<'a>(
         let Some((file, Ok(header))) = artifact.headers.get_key_value(*shard) else {
             continue;
         };
+        let mut unmapped = Capped::new(RuleId::UnmappedTensor, file.clone());
         for tensor in &header.tensors {
             holders
                 .entry(tensor.name.as_str())
                 .or_default()
                 .push((tensor, file.as_str()));
             if !index.weight_map.contains_key(&tensor.name) {
-                findings.push(Finding::new(
-                    RuleId::UnmappedTensor,
-                    file.clone(),
+                unmapped.push(findings, || {
                     format!(
                         "holds tensor {} ({:?} {}), which {INDEX_JSON} does not list",
                         tensor.name, tensor.shape, tensor.dtype
-                    ),
-                ));
+                    )
+                });
             }
         }
+        unmapped.finish(findings);
     }
     for (tensor, held) in &holders {
         if held.len() > 1 {
@@ -271,6 +271,7 @@ fn check_index<'a>(
         }
     }
     let mut all_found = true;
+    let mut missing = Capped::new(RuleId::TensorMissingFromShard, INDEX_JSON);
     for (tensor, shard) in &index.weight_map {
         if !matches!(artifact.headers.get(shard), Some(Ok(_))) {
             continue;
@@ -282,26 +283,23 @@ fn check_index<'a>(
         match held.iter().find(|(_, file)| file == shard).or(held.first()) {
             Some(&(info, file)) => {
                 if file != shard {
-                    findings.push(Finding::new(
-                        RuleId::TensorMissingFromShard,
-                        INDEX_JSON,
+                    missing.push(findings, || {
                         format!(
                             "maps {tensor} to {shard}, which does not contain it (it is in {file})"
-                        ),
-                    ));
+                        )
+                    });
                 }
                 weights.tensors.insert(info.name.as_str(), (info, file));
             }
             None => {
                 all_found = false;
-                findings.push(Finding::new(
-                    RuleId::TensorMissingFromShard,
-                    INDEX_JSON,
-                    format!("maps {tensor} to {shard}, which does not contain it (no shard does)"),
-                ))
+                missing.push(findings, || {
+                    format!("maps {tensor} to {shard}, which does not contain it (no shard does)")
+                });
             }
         }
     }
+    missing.finish(findings);
     // A tensor that no shard holds is reported above; its absence would only repeat itself
     // as a total-size mismatch.
     if complete && all_found {
