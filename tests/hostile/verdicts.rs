@@ -1,0 +1,84 @@
+//! Wrong verdicts: broken artifacts that must fail the gate, each built from a valid fixture
+//! of testdata/valid with one file made hostile, and checked by the real binary.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A copy of the valid fixture `name` in a fresh temporary folder.
+fn copy_of(name: &str) -> (TempDir, PathBuf) {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/valid")
+        .join(name);
+    let scratch = tempfile::tempdir().expect("temporary folder");
+    let dir = scratch.path().join(name);
+    std::fs::create_dir(&dir).expect("creates the copy");
+    for entry in std::fs::read_dir(&source).expect("fixture exists") {
+        let entry = entry.expect("fixture entry");
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).expect("copies");
+    }
+    (scratch, dir)
+}
+
+/// Runs `check --format json` on `dir`: the exit code and the findings as `(code, file,
+/// message)`.
+fn check(dir: &Path) -> (i32, Vec<(String, String, String)>) {
+    let output = Command::cargo_bin("cmi-preflight")
+        .expect("binary built")
+        .arg("check")
+        .arg(dir)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let findings = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let text = |key: &str| f[key].as_str().unwrap_or_default().to_string();
+            (text("code"), text("file"), text("message"))
+        })
+        .collect();
+    (output.status.code().unwrap_or(-1), findings)
+}
+
+/// Asserts that the check fails with an error `code` about `file`.
+fn assert_fails_with(dir: &Path, code: &str, file: &str) -> Vec<(String, String, String)> {
+    let (status, findings) = check(dir);
+    assert_ne!(status, 0, "{findings:?}");
+    assert!(
+        findings.iter().any(|(c, f, _)| c == code && f == file),
+        "expected {code} on {file}: {findings:?}"
+    );
+    findings
+}
+
+#[test]
+fn empty_json_documents_are_invalid_json() {
+    for (file, code) in [
+        ("config.json", "CF001"),
+        ("tokenizer.json", "TK003"),
+        ("tokenizer_config.json", "TK003"),
+        ("model.safetensors.index.json", "IX001"),
+        ("chat_template.jinja", "TK009"),
+    ] {
+        let (_scratch, dir) = copy_of("llama-sharded");
+        std::fs::write(dir.join(file), b"").expect("empties the file");
+        let findings = assert_fails_with(&dir, code, file);
+        assert!(
+            !findings
+                .iter()
+                .any(|(c, _, _)| c == "TK001" || c == "TK002" || c == "LY001"),
+            "an empty {file} is present, not missing: {findings:?}"
+        );
+    }
+}
