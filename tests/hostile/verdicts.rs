@@ -82,3 +82,26 @@ fn empty_json_documents_are_invalid_json() {
         );
     }
 }
+
+#[test]
+fn a_weight_map_entry_that_is_not_a_top_level_shard_fails() {
+    for target in [
+        "config.json",
+        "model.safetensors.index.json",
+        "sub/model-00002-of-00002.safetensors",
+    ] {
+        let (_scratch, dir) = copy_of("llama-sharded");
+        let index_path = dir.join("model.safetensors.index.json");
+        let mut index: Value =
+            serde_json::from_slice(&std::fs::read(&index_path).expect("index")).expect("JSON");
+        index["weight_map"]["lm_head.weight"] = Value::from(target);
+        std::fs::write(&index_path, serde_json::to_vec(&index).expect("JSON")).expect("writes");
+        let findings = assert_fails_with(&dir, "IX010", "model.safetensors.index.json");
+        assert!(
+            findings
+                .iter()
+                .any(|(c, _, m)| c == "SH001" && m.contains("lm_head.weight")),
+            "{target}: the tensor mapped there is not loaded: {findings:?}"
+        );
+    }
+}

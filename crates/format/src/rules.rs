@@ -237,6 +237,10 @@ rules! {
         summary: "model.safetensors.index.json lacks a root `metadata` object, or its metadata has a key that Bedrock does not support (`total_parameters`).",
         why: "The AWS Machine Learning blog post \"Deploy GPT-OSS models with Amazon Bedrock Custom Model Import\" has the `total_parameters` key removed from the index before import, and transformers 4.57 `save_pretrained` writes it into every sharded index; without a `metadata` object transformers 4.51.3 itself fails (`index[\"metadata\"]` in utils/hub.py, KeyError).",
         fix: "Keep a `metadata` object and drop the unsupported key: `jq '.metadata |= (if type == \"object\" then del(.total_parameters) else {} end)' model.safetensors.index.json > index.tmp && mv index.tmp model.safetensors.index.json`; a later version's `cmi-preflight push --fix-index` makes this edit on upload.";
+    IndexTargetNotShard => "IX010", "index-target-not-shard", Error,
+        summary: "The index maps a tensor to a file that is not a `.safetensors` shard at the top level (config.json, the index itself, a path into a sub-folder).",
+        why: "transformers 4.51.3 loads every file of the weight map as a safetensors shard (`get_checkpoint_shard_files` in utils/hub.py), so a JSON file fails the load, and Bedrock reads weights only at the top level of the artifact; the tensors mapped there are not loaded.",
+        fix: "Save the model again with `save_pretrained`, which maps every tensor to the shard that holds it.";
     ConfigInvalid => "CF001", "config-invalid", Error,
         summary: "config.json is not a valid JSON object.",
         why: "Bedrock cannot detect the architecture.",
