@@ -105,3 +105,33 @@ fn a_weight_map_entry_that_is_not_a_top_level_shard_fails() {
         );
     }
 }
+
+/// Inserts `"key": "<bytes>"` at the start of the top-level object of a JSON file.
+fn insert_raw_string(path: &Path, key: &str, bytes: &[u8]) {
+    let text = std::fs::read(path).expect("reads");
+    let brace = text.iter().position(|&b| b == b'{').expect("an object");
+    let mut edited = text[..=brace].to_vec();
+    edited.extend_from_slice(format!("\"{key}\": \"").as_bytes());
+    edited.extend_from_slice(bytes);
+    edited.extend_from_slice(b"\", ");
+    edited.extend_from_slice(&text[brace + 1..]);
+    std::fs::write(path, edited).expect("writes");
+}
+
+#[test]
+fn invalid_utf8_in_an_unmodelled_part_of_a_json_document_fails() {
+    for (file, code) in [
+        ("tokenizer.json", "TK003"),
+        ("model.safetensors.index.json", "IX001"),
+    ] {
+        let (_scratch, dir) = copy_of("llama-sharded");
+        insert_raw_string(&dir.join(file), "x_note", b"caf\xe9 \xff");
+        let findings = assert_fails_with(&dir, code, file);
+        assert!(
+            findings
+                .iter()
+                .any(|(c, _, m)| c == code && m.contains("not UTF-8")),
+            "{file}: {findings:?}"
+        );
+    }
+}

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::config_json::json_kind;
+use crate::config_json::{json_kind, utf8};
 use crate::finding::Finding;
 use crate::inputs::{Artifact, INDEX_JSON};
 use crate::layout::ADAPTER_FILES;
@@ -85,7 +85,9 @@ pub(crate) struct Weights<'a> {
 /// Reads the index; reports it when it is malformed.
 pub(crate) fn parse(artifact: &Artifact, findings: &mut Vec<Finding>) -> Option<ShardIndex> {
     let bytes = artifact.documents.get(INDEX_JSON)?;
-    match serde_json::from_slice::<RawIndex>(bytes) {
+    match utf8(bytes)
+        .and_then(|text| serde_json::from_str::<RawIndex>(text).map_err(|e| e.to_string()))
+    {
         Ok(raw) => {
             check_metadata(raw.metadata.as_ref(), findings);
             let total_size = raw.metadata.as_ref().and_then(|m| m.get("total_size"));
