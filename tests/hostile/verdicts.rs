@@ -135,3 +135,65 @@ fn invalid_utf8_in_an_unmodelled_part_of_a_json_document_fails() {
         );
     }
 }
+
+#[test]
+fn a_directory_fifo_or_device_under_a_needed_name_is_named_for_what_it_is() {
+    // A directory where config.json should be.
+    let (_scratch, dir) = copy_of("llama-sharded");
+    std::fs::remove_file(dir.join("config.json")).expect("removes");
+    std::fs::create_dir(dir.join("config.json")).expect("makes the folder");
+    let findings = assert_fails_with(&dir, "LY013", "config.json");
+    assert!(
+        findings
+            .iter()
+            .any(|(c, _, m)| c == "LY013" && m.contains("is a directory")),
+        "{findings:?}"
+    );
+    assert!(
+        !findings.iter().any(|(c, _, _)| c == "LY001"),
+        "{findings:?}"
+    );
+
+    // A FIFO where tokenizer.json should be. A writer waits on it: if the check opened the
+    // FIFO, it would read an empty document at once (TK003) instead of hanging, and fail here.
+    let (_scratch, dir) = copy_of("llama-sharded");
+    let fifo = dir.join("tokenizer.json");
+    std::fs::remove_file(&fifo).expect("removes");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+    let writer = fifo.clone();
+    std::thread::spawn(move || std::fs::OpenOptions::new().write(true).open(writer));
+    let findings = assert_fails_with(&dir, "LY013", "tokenizer.json");
+    assert!(
+        findings
+            .iter()
+            .any(|(c, _, m)| c == "LY013" && m.contains("is a FIFO")),
+        "{findings:?}"
+    );
+    assert!(
+        !findings
+            .iter()
+            .any(|(c, _, _)| c == "TK001" || c == "TK003"),
+        "{findings:?}"
+    );
+
+    // A device where a shard should be.
+    let (_scratch, dir) = copy_of("llama-sharded");
+    let shard = dir.join("model-00001-of-00002.safetensors");
+    std::fs::remove_file(&shard).expect("removes");
+    std::os::unix::fs::symlink("/dev/null", &shard).expect("links");
+    let findings = assert_fails_with(&dir, "LY013", "model-00001-of-00002.safetensors");
+    assert!(
+        findings
+            .iter()
+            .any(|(c, _, m)| c == "LY013" && m.contains("is a character device")),
+        "{findings:?}"
+    );
+    assert!(
+        !findings.iter().any(|(c, _, _)| c == "IX002"),
+        "{findings:?}"
+    );
+}

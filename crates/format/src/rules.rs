@@ -137,6 +137,10 @@ rules! {
         summary: "A GPT-OSS artifact contains the `metal/` or `original/` folder of the openai/gpt-oss repositories.",
         why: "The AWS Machine Learning blog post \"Deploy GPT-OSS models with Amazon Bedrock Custom Model Import\" says to exclude `metal/` before the upload; it and `original/` hold other formats of the same weights (Apple Metal, OpenAI's own checkpoint), not the Hugging Face files the import reads.",
         fix: "Upload without them, for example `aws s3 sync DIR s3://BUCKET/PREFIX/ --exclude 'metal/*' --exclude 'original/*'` (or `hf download openai/gpt-oss-20b --exclude 'metal/*' 'original/*'`).";
+    NotAFile => "LY013", "not-a-file", Error,
+        summary: "A name the artifact needs (config.json, a tokenizer file, the index, a safetensors file) is a directory, a FIFO, a device or a socket, not a regular file.",
+        why: "The loader cannot read it as the file it is named after, and an S3 prefix holds only objects: the upload skips it or fails on it, and the import finds the file missing.",
+        fix: "Put the regular file under this name (for a symbolic link to a folder, link to the file itself or copy it in).";
     HeaderTooSmall => "ST001", "header-too-small", Error,
         summary: "A safetensors file is shorter than its 8-byte header length.",
         why: "Every safetensors file starts with an 8-byte little-endian header length; a shorter file is truncated or not safetensors.",
