@@ -15,7 +15,9 @@ use serde_json::Value;
 /// a slow SentencePiece-only tokenizer without tokenizer.model (TK005) has no tokenizer.json
 /// either (TK001); the 200 GB weight file of LY008 needs a tensor the architecture lacks; a
 /// mutation of a family that Converse does not serve (CF003 on qwen3, CF006 on qwen2, CF012,
-/// CF013 and LY012 on GPT-OSS) keeps that family's Converse note (CF016).
+/// CF013 and LY012 on GPT-OSS) keeps that family's Converse note (CF016); a tensor that the
+/// index maps to a file that is not a shard (IX010) is not loaded, so it is missing (SH001);
+/// a folder under a file's name (LY013) holds files, which are in a sub-folder (LY006).
 const COMPANIONS: &[(&str, &[&str])] = &[
     ("TK005", &["TK001"]),
     ("LY008", &["SH002"]),
@@ -24,6 +26,8 @@ const COMPANIONS: &[(&str, &[&str])] = &[
     ("CF012", &["CF016"]),
     ("CF013", &["CF016"]),
     ("LY012", &["CF016"]),
+    ("IX010", &["SH001"]),
+    ("LY013", &["LY006"]),
 ];
 
 fn testdata() -> PathBuf {

@@ -1,4 +1,5 @@
 //! Hostile and broken input (issue 12): one module per class of input, each case running the
-//! real binary on temporary files.
+//! real binary on temporary files or a folder built for it.
 
 mod bounds;
+mod verdicts;

@@ -113,6 +113,7 @@ pub async fn check_listed<S: Source>(
                 (path, finding)
             })
             .collect(),
+        not_files: listing.not_files.into_iter().collect(),
         source_findings: listing.findings,
         bedrock_region: options.bedrock_region.clone(),
         ..Artifact::default()

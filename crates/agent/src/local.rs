@@ -97,10 +97,15 @@ impl LocalSource {
                     .into_io_error()
                     .unwrap_or_else(|| std::io::Error::other("file system loop")),
             })?;
+            let relative = item.path().strip_prefix(&self.root).unwrap_or(item.path());
             if item.file_type().is_dir() {
+                if let Some(path) = relative.to_str() {
+                    listing
+                        .not_files
+                        .push((path.replace('\\', "/"), "a directory".to_string()));
+                }
                 continue;
             }
-            let relative = item.path().strip_prefix(&self.root).unwrap_or(item.path());
             let Some(path) = relative.to_str().map(|p| p.replace('\\', "/")) else {
                 listing.unreadable.push((
                     relative.to_string_lossy().into_owned(),
@@ -109,6 +114,7 @@ impl LocalSource {
                 continue;
             };
             self.check_link(item.path(), &path)?;
+            // `metadata` follows a link without opening its target: a FIFO is never opened.
             match std::fs::metadata(item.path()) {
                 Ok(meta) if meta.is_file() => {
                     let modified = meta
@@ -127,7 +133,9 @@ impl LocalSource {
                         size: meta.len(),
                     })
                 }
-                Ok(_) => {}
+                Ok(meta) => listing
+                    .not_files
+                    .push((path, not_a_file(&meta.file_type()).to_string())),
                 Err(error) => listing.unreadable.push((
                     path,
                     ReadError::new(describe_link_error(item.path(), &error)),
@@ -136,6 +144,24 @@ impl LocalSource {
         }
         debug!(files = listing.entries.len(), root = %self.display, "listed local folder");
         Ok(listing)
+    }
+}
+
+/// What a file that is not a regular file is, for LY013.
+fn not_a_file(file_type: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else {
+        "something other than a file"
     }
 }
 

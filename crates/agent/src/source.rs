@@ -113,6 +113,9 @@ pub struct Listing {
     /// Files that were listed but could not be examined (a dangling link, a name that is not
     /// UTF-8), with the reason.
     pub unreadable: Vec<(String, ReadError)>,
+    /// Paths that are not regular files (a directory, a FIFO, a device, a socket), with what
+    /// they are ("a FIFO"); never opened.
+    pub not_files: Vec<(String, String)>,
     /// Findings about the source itself, made while listing (an archived object, a URI that
     /// the import API rejects).
     pub findings: Vec<Finding>,

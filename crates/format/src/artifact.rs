@@ -30,14 +30,18 @@ pub struct Plan {
 }
 
 /// Decides which bytes the check needs.
+///
+/// Every document is read, an empty one too: 0 bytes are not a valid JSON document (nor a
+/// template), and the rule that parses the file must see them rather than find the file
+/// present yet absent from [`Artifact::documents`]. Empty weight files have their own rule
+/// (LY007) and empty other files have nothing to sniff, so neither is read.
 pub fn plan(entries: &[Entry]) -> Plan {
     let mut plan = Plan::default();
     for entry in entries {
-        if entry.size == 0 {
-            continue;
-        }
         if entry.is_top_level() && DOCUMENTS.contains(&entry.path.as_str()) {
             plan.documents.push(entry.path.clone());
+        } else if entry.size == 0 {
+            continue;
         } else if entry.is_top_level() && entry.is_safetensors() {
             plan.headers.push(entry.path.clone());
         } else {

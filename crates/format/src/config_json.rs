@@ -60,3 +60,16 @@ pub(crate) fn json_kind(value: &Value) -> &'static str {
         Value::Object(_) => "object",
     }
 }
+
+/// The whole document as UTF-8 text, or why it is not. A JSON document must be UTF-8 (RFC
+/// 8259, section 8.1) and Python's `json` and the tokenizers library refuse one that is not;
+/// serde_json checks the strings it reads, not those of the parts it skips, so a document
+/// read into a partial type is checked here first.
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        format!(
+            "the document is not UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        )
+    })
+}

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::config_json::json_kind;
+use crate::config_json::{json_kind, utf8};
 use crate::finding::{Capped, Finding};
 use crate::inputs::{Artifact, INDEX_JSON};
 use crate::layout::ADAPTER_FILES;
@@ -22,10 +22,36 @@ pub struct ShardIndex {
 }
 
 impl ShardIndex {
-    /// The distinct shard files, sorted.
+    /// The distinct shard files, sorted: the files of the weight map that are top-level
+    /// `.safetensors` files, the only ones the loader can read tensors from.
     pub fn shards(&self) -> BTreeSet<&str> {
-        self.weight_map.values().map(String::as_str).collect()
+        self.weight_map
+            .values()
+            .map(String::as_str)
+            .filter(|f| is_shard_name(f))
+            .collect()
     }
+
+    /// The other files of the weight map (config.json, the index itself, a path into a
+    /// sub-folder), sorted, each with the tensors mapped to it (IX010).
+    pub fn not_shards(&self) -> BTreeMap<&str, Vec<&str>> {
+        let mut files: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (tensor, file) in &self.weight_map {
+            if !is_shard_name(file) {
+                files
+                    .entry(file.as_str())
+                    .or_default()
+                    .push(tensor.as_str());
+            }
+        }
+        files
+    }
+}
+
+/// Whether a weight-map file name can be a shard: a `.safetensors` file at the top level of
+/// the artifact, where Bedrock reads the weights (rule LY006).
+fn is_shard_name(name: &str) -> bool {
+    name.ends_with(".safetensors") && !name.contains('/') && !name.contains('\\')
 }
 
 /// `metadata` keys that Bedrock does not support, with where that is said.
@@ -60,7 +86,9 @@ pub(crate) struct Weights<'a> {
 /// Reads the index; reports it when it is malformed.
 pub(crate) fn parse(artifact: &Artifact, findings: &mut Vec<Finding>) -> Option<ShardIndex> {
     let bytes = artifact.documents.get(INDEX_JSON)?;
-    match serde_json::from_slice::<RawIndex>(bytes) {
+    match utf8(bytes)
+        .and_then(|text| serde_json::from_str::<RawIndex>(text).map_err(|e| e.to_string()))
+    {
         Ok(raw) => {
             check_metadata(raw.metadata.as_ref(), findings);
             let total_size = raw.metadata.as_ref().and_then(|m| m.get("total_size"));
@@ -217,6 +245,21 @@ fn check_index<'a>(
 ) -> bool {
     let shards = index.shards();
     let mut complete = true;
+    let not_shards = index.not_shards();
+    for (file, tensors) in &not_shards {
+        let example = tensors.first().copied().unwrap_or_default();
+        let more = match tensors.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        findings.push(Finding::new(
+            RuleId::IndexTargetNotShard,
+            INDEX_JSON,
+            format!(
+                "maps {example}{more} to {file:?}, which is not a .safetensors shard at the top level; the loader cannot read tensors from it"
+            ),
+        ));
+    }
     for shard in &shards {
         if !artifact.has(shard) {
             let count = index.weight_map.values().filter(|s| s == shard).count();
@@ -270,7 +313,9 @@ fn check_index<'a>(
             ));
         }
     }
-    let mut all_found = true;
+    // Tensors mapped to a file that is not a shard are not loaded: the shape rules report
+    // them as missing, and the total size would only repeat that.
+    let mut all_found = not_shards.is_empty();
     let mut missing = Capped::new(RuleId::TensorMissingFromShard, INDEX_JSON);
     for (tensor, shard) in &index.weight_map {
         if !matches!(artifact.headers.get(shard), Some(Ok(_))) {

@@ -39,6 +39,15 @@ pub const DOCUMENTS: &[&str] = &[
     GENERATION_CONFIG_JSON,
 ];
 
+/// Whether the artifact needs `path` to be a regular file: a document, a SentencePiece model
+/// or a safetensors file at the top level.
+pub fn is_needed_file(path: &str) -> bool {
+    !path.contains('/')
+        && (DOCUMENTS.contains(&path)
+            || SENTENCEPIECE_MODEL_FILES.contains(&path)
+            || path.ends_with(".safetensors"))
+}
+
 /// Largest document read whole (tokenizer.json of large vocabularies reaches tens of MB).
 pub const DOCUMENT_LIMIT: u64 = 64 * 1024 * 1024;
 
@@ -80,6 +89,10 @@ pub struct Artifact {
     /// Files that are present but could not be read, with the finding that says why (LY010
     /// for a local I/O error; an S3 access rule when the source is S3).
     pub unreadable: BTreeMap<String, Finding>,
+    /// Paths that are not regular files (a directory, a FIFO, a device, a socket), with what
+    /// they are ("a directory"): a needed name held by one is reported for what it is (LY013),
+    /// not as missing.
+    pub not_files: BTreeMap<String, String>,
     /// Findings that the caller made while gathering the artifact (about the source rather
     /// than the files: an empty S3 prefix, an archived object, an encryption key).
     pub source_findings: Vec<Finding>,
@@ -93,9 +106,11 @@ impl Artifact {
         self.entries.iter().find(|e| e.path == path)
     }
 
-    /// Whether a path is present, readable or not.
+    /// Whether a path is present, readable or not, as a file or as something else.
     pub fn has(&self, path: &str) -> bool {
-        self.entry(path).is_some() || self.unreadable.contains_key(path)
+        self.entry(path).is_some()
+            || self.unreadable.contains_key(path)
+            || self.not_files.contains_key(path)
     }
 
     /// Top-level safetensors files, in listing order.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::arch::{Architecture, CMI_LIMITS};
 use crate::finding::Finding;
-use crate::inputs::{Artifact, Entry, CONFIG_JSON, INDEX_JSON};
+use crate::inputs::{is_needed_file, Artifact, Entry, CONFIG_JSON, INDEX_JSON};
 use crate::rules::RuleId;
 
 /// Extensions of pickle-based checkpoints (torch.save, joblib, plain pickle).
@@ -105,6 +105,15 @@ pub(crate) fn check(
     findings: &mut Vec<Finding>,
 ) {
     check_sub_folders(artifact, architecture, findings);
+    for (path, kind) in &artifact.not_files {
+        if is_needed_file(path) {
+            findings.push(Finding::new(
+                RuleId::NotAFile,
+                path.clone(),
+                format!("is {kind}, not a regular file"),
+            ));
+        }
+    }
     if let Some(marker) = EMBEDDING_MODEL_FILES.iter().find(|f| artifact.has(f)) {
         findings.push(Finding::new(
             RuleId::EmbeddingModel,

@@ -137,6 +137,10 @@ rules! {
         summary: "A GPT-OSS artifact contains the `metal/` or `original/` folder of the openai/gpt-oss repositories.",
         why: "The AWS Machine Learning blog post \"Deploy GPT-OSS models with Amazon Bedrock Custom Model Import\" says to exclude `metal/` before the upload; it and `original/` hold other formats of the same weights (Apple Metal, OpenAI's own checkpoint), not the Hugging Face files the import reads.",
         fix: "Upload without them, for example `aws s3 sync DIR s3://BUCKET/PREFIX/ --exclude 'metal/*' --exclude 'original/*'` (or `hf download openai/gpt-oss-20b --exclude 'metal/*' 'original/*'`).";
+    NotAFile => "LY013", "not-a-file", Error,
+        summary: "A name the artifact needs (config.json, a tokenizer file, the index, a safetensors file) is a directory, a FIFO, a device or a socket, not a regular file.",
+        why: "The loader cannot read it as the file it is named after, and an S3 prefix holds only objects: the upload skips it or fails on it, and the import finds the file missing.",
+        fix: "Put the regular file under this name (for a symbolic link to a folder, link to the file itself or copy it in).";
     HeaderTooSmall => "ST001", "header-too-small", Error,
         summary: "A safetensors file is shorter than its 8-byte header length.",
         why: "Every safetensors file starts with an 8-byte little-endian header length; a shorter file is truncated or not safetensors.",
@@ -237,6 +241,10 @@ rules! {
         summary: "model.safetensors.index.json lacks a root `metadata` object, or its metadata has a key that Bedrock does not support (`total_parameters`).",
         why: "The AWS Machine Learning blog post \"Deploy GPT-OSS models with Amazon Bedrock Custom Model Import\" has the `total_parameters` key removed from the index before import, and transformers 4.57 `save_pretrained` writes it into every sharded index; without a `metadata` object transformers 4.51.3 itself fails (`index[\"metadata\"]` in utils/hub.py, KeyError).",
         fix: "Keep a `metadata` object and drop the unsupported key: `jq '.metadata |= (if type == \"object\" then del(.total_parameters) else {} end)' model.safetensors.index.json > index.tmp && mv index.tmp model.safetensors.index.json`; a later version's `cmi-preflight push --fix-index` makes this edit on upload.";
+    IndexTargetNotShard => "IX010", "index-target-not-shard", Error,
+        summary: "The index maps a tensor to a file that is not a `.safetensors` shard at the top level (config.json, the index itself, a path into a sub-folder).",
+        why: "transformers 4.51.3 loads every file of the weight map as a safetensors shard (`get_checkpoint_shard_files` in utils/hub.py), so a JSON file fails the load, and Bedrock reads weights only at the top level of the artifact; the tensors mapped there are not loaded.",
+        fix: "Save the model again with `save_pretrained`, which maps every tensor to the shard that holds it.";
     ConfigInvalid => "CF001", "config-invalid", Error,
         summary: "config.json is not a valid JSON object.",
         why: "Bedrock cannot detect the architecture.",

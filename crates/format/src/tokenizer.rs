@@ -6,7 +6,7 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::config_json::json_kind;
+use crate::config_json::{json_kind, utf8};
 use crate::context::Context;
 use crate::finding::Finding;
 use crate::inputs::{
@@ -153,7 +153,8 @@ impl<'de> Visitor<'de> for VocabVisitor {
 }
 
 fn scan(bytes: &[u8], limit: Option<u64>) -> Result<TokenIds, String> {
-    let raw: RawTokenizer = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let text = utf8(bytes)?;
+    let raw: RawTokenizer = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let vocab = raw.model.vocab.unwrap_or_default();
     let mut ids = TokenIds {
         kind: raw.model.kind,
@@ -425,7 +426,8 @@ fn check_chat_templates(
                 .cloned(),
         );
         let problem = match value {
-            None => Some("is empty".to_string()),
+            // Not read: the finding of the unreadable file says why.
+            None => None,
             Some(Err(e)) => Some(format!("is not valid JSON: {e}")),
             Some(Ok(v)) => {
                 template_problem(v.get("chat_template")).map(|p| format!("\"chat_template\" {p}"))
@@ -531,6 +533,16 @@ mod tests {
         let ids = scan(unigram, Some(2)).unwrap();
         assert_eq!(ids.out_of_range_count, 1);
         assert_eq!(scan(unigram, Some(3)).unwrap().out_of_range_count, 0);
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_part_the_scan_skips_is_refused() {
+        let bytes = b"{\"x\": \"\xff\", \"model\": {\"type\": \"BPE\", \"vocab\": {}}}";
+        let error = scan(bytes, None).expect_err("not UTF-8");
+        assert!(
+            error.contains("not UTF-8 (invalid byte at offset 7)"),
+            "{error}"
+        );
     }
 
     #[test]
