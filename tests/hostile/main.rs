@@ -1,0 +1,4 @@
+//! Hostile and broken input (issue 12): one module per class of input, each case running the
+//! real binary on temporary files.
+
+mod outputs;
