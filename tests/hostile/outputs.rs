@@ -19,8 +19,11 @@ fn cmd() -> Command {
 
 /// A copy of a valid fixture in `dir/model`.
 fn model_in(dir: &Path) -> PathBuf {
+    copy_of_llama(dir.join("model"))
+}
+
+fn copy_of_llama(model: PathBuf) -> PathBuf {
     let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/valid/llama");
-    let model = dir.join("model");
     fs::create_dir(&model).expect("model folder");
     for entry in fs::read_dir(&from).expect("fixture") {
         let entry = entry.expect("entry");
@@ -199,4 +202,93 @@ fn manifest_still_replaces_a_regular_file_atomically() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty());
+}
+
+/// Two folders: one with a file name, one with a tensor name, that carry terminal escapes and
+/// XML-forbidden characters.
+fn hostile_names(dir: &Path) -> [PathBuf; 2] {
+    let by_file = copy_of_llama(dir.join("file"));
+    fs::write(by_file.join("e\u{1b}[2J\u{7}\u{1}vil.safetensors"), "x").expect("hostile file");
+    let by_tensor = copy_of_llama(dir.join("tensor"));
+    let header =
+        r#"{"\u001b]0;pwned\u0007\u009b2J":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&[0; 4]);
+    fs::write(by_tensor.join("model.safetensors"), bytes).expect("hostile shard");
+    [by_file, by_tensor]
+}
+
+/// The reports of `check` on both folders, in `format`, with colours forced on.
+fn report_on(dir: &Path, format: &str) -> Vec<String> {
+    let mut reports = Vec::new();
+    for model in hostile_names(dir) {
+        let out = cmd()
+            .env("CLICOLOR_FORCE", "1")
+            .env_remove("NO_COLOR")
+            .arg("check")
+            .arg(&model)
+            .args(["--format", format])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1));
+        reports.push(String::from_utf8(out.stdout).expect("UTF-8"));
+    }
+    reports
+}
+
+/// The bytes a terminal or an XML parser would act on: every C0 control but line feed, DEL,
+/// and the C1 controls (as UTF-8).
+fn controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| c.is_control() && c != '\n')
+        .collect()
+}
+
+#[test]
+fn names_from_the_artifact_reach_the_terminal_escaped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = report_on(dir.path(), "text").concat();
+    // The report's own colours are the only escape sequences: each is ESC '[' digits 'm'.
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find('\u{1b}') {
+        let after = &rest[at + 1..];
+        let end = after.find('m').expect("an SGR sequence");
+        assert!(
+            after.starts_with('[')
+                && after[1..end]
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == ';'),
+            "a raw escape sequence reached the terminal: {:?}",
+            &after[..end.min(20)]
+        );
+        rest = &after[end..];
+    }
+    let others: Vec<char> = controls(&text)
+        .into_iter()
+        .filter(|&c| c != '\u{1b}')
+        .collect();
+    assert!(others.is_empty(), "raw controls {others:?} in {text:?}");
+    assert!(text.contains(r"e\x1b[2J\x07\x01vil.safetensors"), "{text}");
+    assert!(text.contains(r"\x1b]0;pwned\x07\u{9b}2J"), "{text}");
+}
+
+#[test]
+fn junit_carries_no_character_xml_forbids() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let reports = report_on(dir.path(), "junit");
+    for xml in &reports {
+        assert_eq!(controls(xml), Vec::<char>::new(), "{xml}");
+        let mut reader = quick_xml::Reader::from_str(xml);
+        loop {
+            match reader.read_event() {
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => panic!("not well-formed XML: {e}"),
+            }
+        }
+    }
+    let all = reports.concat();
+    assert!(all.contains(r"e\x1b[2J\x07\x01vil.safetensors"), "{all}");
+    assert!(all.contains(r"\x1b]0;pwned\x07\u{9b}2J"), "{all}");
 }
