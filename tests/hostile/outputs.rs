@@ -292,3 +292,25 @@ fn junit_carries_no_character_xml_forbids() {
     assert!(all.contains(r"e\x1b[2J\x07\x01vil.safetensors"), "{all}");
     assert!(all.contains(r"\x1b]0;pwned\x07\u{9b}2J"), "{all}");
 }
+
+#[test]
+fn a_backslash_in_a_local_file_name_is_not_a_folder_separator() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = model_in(dir.path());
+    fs::create_dir(model.join("sub")).expect("sub-folder");
+    fs::write(model.join("sub").join("x.txt"), "real").expect("real file");
+    // Same size, other bytes: read as `sub/x.txt`, it would be listed twice with one digest.
+    fs::write(model.join("sub\\x.txt"), "fake").expect("file with a backslash");
+    let out = cmd()
+        .arg("manifest")
+        .arg(&model)
+        .arg("-q")
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(r"sub\x.txt") && stderr.contains("backslash"),
+        "{stderr}"
+    );
+}
