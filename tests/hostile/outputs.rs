@@ -314,3 +314,123 @@ fn a_backslash_in_a_local_file_name_is_not_a_folder_separator() {
         "{stderr}"
     );
 }
+
+/// A loopback endpoint that counts the connections made to it and closes each at once.
+struct CountingEndpoint {
+    url: String,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CountingEndpoint {
+    fn start() -> CountingEndpoint {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = connections.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        CountingEndpoint { url, connections }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// `check URI --format json` against `endpoint` with `credentials`, isolated from the host's
+/// AWS set-up: the exit status and the findings.
+fn check_s3(endpoint: &str, credentials: (&str, &str), uri: &str) -> (Option<i32>, Vec<Value>) {
+    let out = cmd()
+        .args(["check", uri, "--format", "json"])
+        .args([
+            "--endpoint-url",
+            endpoint,
+            "--region",
+            cmi_testkit::moto::REGION,
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", credentials.0)
+        .env("AWS_SECRET_ACCESS_KEY", credentials.1)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("runs");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "{uri}: no JSON report; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let findings = report["findings"].as_array().expect("findings").clone();
+    (out.status.code(), findings)
+}
+
+#[test]
+fn an_invalid_bucket_name_is_refused_with_s3002_before_any_request() {
+    let endpoint = CountingEndpoint::start();
+    for (bucket, rule) in [
+        ("Bucket_Name", "lowercase letters"),
+        ("b", "3 to 63 characters"),
+        ("192.168.1.1", "IP address"),
+    ] {
+        let uri = format!("s3://{bucket}/model/");
+        let (code, findings) = check_s3(&endpoint.url, ("AKIDEXAMPLE", "secret"), &uri);
+        assert_eq!(code, Some(1), "{bucket}: {findings:?}");
+        assert_eq!(findings.len(), 1, "{bucket}: {findings:?}");
+        assert_eq!(findings[0]["code"], "S3002", "{bucket}: {findings:?}");
+        let message = findings[0]["message"].as_str().expect("message");
+        assert!(message.contains(rule), "{bucket}: {message}");
+        assert_eq!(endpoint.connections(), 0, "{bucket}: a request was sent");
+    }
+}
+
+#[test]
+fn s3002_survives_a_failed_listing_and_an_empty_prefix() {
+    // The listing fails: the endpoint closes every connection.
+    let endpoint = CountingEndpoint::start();
+    let (code, findings) = check_s3(
+        &endpoint.url,
+        ("AKIDEXAMPLE", "secret"),
+        "s3://valid-bucket/my model=v1/",
+    );
+    assert_eq!(code, Some(1), "{findings:?}");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["code"], "S3002", "{findings:?}");
+    assert!(
+        findings[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the listing also failed")),
+        "{findings:?}"
+    );
+
+    // The prefix is empty.
+    let moto = cmi_testkit::moto::Moto::shared();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let client = moto.s3_client().await;
+        cmi_testkit::s3::create_bucket(&client, "hostile-s3002", cmi_testkit::moto::REGION)
+            .await
+            .expect("bucket");
+    });
+    let credentials = moto.credentials();
+    let (code, findings) = check_s3(
+        &moto.endpoint(),
+        (credentials.access_key_id(), credentials.secret_access_key()),
+        "s3://hostile-s3002/my model=v1/",
+    );
+    assert_eq!(code, Some(1), "{findings:?}");
+    assert_eq!(findings[0]["code"], "S3002", "{findings:?}");
+    assert!(
+        findings[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no object under")),
+        "{findings:?}"
+    );
+}
