@@ -220,7 +220,8 @@ pub struct PolicyArgs {
     #[arg(long)]
     pub hosting_kms_key_arn: Option<String>,
 
-    /// Write one file per document into this folder instead of printing them.
+    /// Write one file per document into this folder instead of printing them (each replaced
+    /// atomically; a name that is a symbolic link, a FIFO or a device is refused, not replaced).
     #[arg(long)]
     pub out_dir: Option<std::path::PathBuf>,
 }

@@ -434,3 +434,51 @@ fn s3002_survives_a_failed_listing_and_an_empty_prefix() {
         "{findings:?}"
     );
 }
+
+#[test]
+fn policy_out_dir_never_replaces_a_symbolic_link() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_dir = dir.path().join("policies");
+    fs::create_dir(&out_dir).expect("out dir");
+    let elsewhere = dir.path().join("precious.json");
+    fs::write(&elsewhere, "precious").expect("file elsewhere");
+    symlink(&elsewhere, out_dir.join("trust-policy.json")).expect("link");
+    let out = cmd()
+        .args([
+            "policy",
+            "--bucket",
+            "models",
+            "--prefix",
+            "llama/",
+            "--bucket-account",
+            "111122223333",
+            "--hosting-account",
+            "111122223333",
+            "--region",
+            "us-east-1",
+            "--role-name",
+            "cmi-import",
+            "--out-dir",
+        ])
+        .arg(&out_dir)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("symbolic link"), "{stderr}");
+    let link = out_dir.join("trust-policy.json");
+    assert!(fs::symlink_metadata(&link)
+        .expect("link")
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        fs::read_to_string(&elsewhere).expect("precious"),
+        "precious"
+    );
+    let names: Vec<_> = fs::read_dir(&out_dir)
+        .expect("out dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "nothing else written: {names:?}");
+}

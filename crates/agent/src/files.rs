@@ -100,6 +100,48 @@ pub fn ensure_outside(output: &Path, folder: &Path) -> Result<(), io::Error> {
     Ok(())
 }
 
+/// Refuses to let a rename replace `path` when it is anything but a regular file (a symbolic
+/// link, a FIFO, a device node, a socket, a folder): a rename would destroy it. A missing name
+/// or a regular file is fine.
+pub fn ensure_replaceable(path: &Path) -> Result<(), io::Error> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(with_path(e, "cannot inspect", path)),
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(meta) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "refusing to replace {}: it is {}, not a regular file; remove it or write elsewhere",
+                path.display(),
+                describe_kind(&meta.file_type())
+            ),
+        )),
+    }
+}
+
+fn describe_kind(kind: &fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device node";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_dir() {
+        "a folder"
+    } else {
+        "a special file"
+    }
+}
+
 /// Writes `bytes` to a new, uniquely named hidden file in `dir` and flushes it to disk.
 pub fn write_temp(dir: &Path, file_name: &str, bytes: &[u8]) -> Result<PathBuf, io::Error> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
