@@ -30,8 +30,8 @@ pub enum Command {
     /// Fingerprint an artifact: the SHA-256 of every file, a model summary and one artifact
     /// digest, as a JSON manifest.
     ///
-    /// Without -o the manifest goes to stdout; with -o it is written atomically and stdout
-    /// gets only the artifact digest.
+    /// Without -o (or with -o -) the manifest goes to stdout; with -o PATH it is written to
+    /// PATH (atomically for a regular file) and stdout gets only the artifact digest.
     Manifest(ManifestArgs),
     /// Compare an artifact with its manifest to gate a release.
     ///
@@ -110,7 +110,9 @@ pub struct ManifestArgs {
     /// The artifact: a local folder or s3://bucket/prefix/.
     pub source: String,
 
-    /// Write the manifest to this file (atomically) instead of stdout.
+    /// Write the manifest to this file instead of stdout: a regular file is replaced
+    /// atomically; `-` is stdout; a FIFO, a device or a symbolic link is written through, never
+    /// replaced; a path inside the source folder is refused.
     #[arg(short, long)]
     pub output: Option<std::path::PathBuf>,
 
@@ -218,7 +220,8 @@ pub struct PolicyArgs {
     #[arg(long)]
     pub hosting_kms_key_arn: Option<String>,
 
-    /// Write one file per document into this folder instead of printing them.
+    /// Write one file per document into this folder instead of printing them (each replaced
+    /// atomically; a name that is a symbolic link, a FIFO or a device is refused, not replaced).
     #[arg(long)]
     pub out_dir: Option<std::path::PathBuf>,
 }

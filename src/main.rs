@@ -176,9 +176,16 @@ fn manifest(args: ManifestArgs) -> Result<u8> {
         hash: args.hash.options(),
         check: CheckOptions::default(),
     };
+    let output = args
+        .output
+        .as_deref()
+        .filter(|path| *path != std::path::Path::new("-"));
     let progress = render::progress::for_terminal(args.hash.quiet);
     let manifest = runtime()?.block_on(async {
         let source = cmi_agent::open(&args.source, &open).await?;
+        if let (Some(path), AnySource::Local(local)) = (output, &source) {
+            cmi_agent::files::ensure_outside(path, local.root())?;
+        }
         anyhow::Ok(
             cmi_agent::manifest::create(&source, &options, reuse.as_ref(), progress.clone())
                 .await?,
@@ -186,7 +193,7 @@ fn manifest(args: ManifestArgs) -> Result<u8> {
     })?;
     drop(progress);
     let mut stdout = anstream::stdout().lock();
-    match &args.output {
+    match output {
         Some(path) => {
             manifest.write(path)?;
             writeln!(stdout, "{}", manifest.artifact_digest)?;

@@ -19,7 +19,7 @@ use std::io::{self, Write};
 use cmi_agent::jobs::{Job, JobSummary, JobsDocument, ModelSummary, ModelsDocument};
 use serde::Serialize;
 
-use super::{DIM_STYLE, ERROR_STYLE, PASS_STYLE};
+use super::{printable, DIM_STYLE, ERROR_STYLE, PASS_STYLE};
 
 /// Writes a document ([`cmi_agent::import::ImportDocument`], [`cmi_agent::jobs::JobDocument`]),
 /// indented, with a final newline; its keys in ascending order at every level, as every
@@ -41,7 +41,7 @@ pub fn job_text(out: &mut dyn Write, job: &Job, role_hint: Option<&str>) -> io::
     };
     writeln!(out, "status  {style}{}{style:#}", job.status)?;
     if let Some(uri) = &job.s3_uri {
-        writeln!(out, "source  {uri}")?;
+        writeln!(out, "source  {}", printable(uri))?;
     }
     if let Some(created) = &job.creation_time {
         writeln!(out, "created {created}")?;
@@ -56,7 +56,11 @@ pub fn job_text(out: &mut dyn Write, job: &Job, role_hint: Option<&str>) -> io::
         writeln!(out, "kms key {key}")?;
     }
     if let Some(message) = &job.failure_message {
-        writeln!(out, "{ERROR_STYLE}failure{ERROR_STYLE:#} {message}")?;
+        writeln!(
+            out,
+            "{ERROR_STYLE}failure{ERROR_STYLE:#} {}",
+            printable(message)
+        )?;
         if cmi_agent::import::is_s3_access_failure(message) {
             let role = role_hint
                 .or(job.role_arn.as_deref())

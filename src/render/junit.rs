@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use cmi_format::{Report, Rule, RULES};
 use quick_xml::escape::escape;
 
-use super::{fails, ReportContext};
+use super::{fails, printable, ReportContext};
 
 /// Writes the JUnit XML document.
 pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) -> io::Result<()> {
@@ -31,7 +31,7 @@ pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) 
                 .any(|f| f.rule == rule.id && fails(f.severity(), strict))
         })
         .count();
-    let suite = format!("cmi-preflight {} {source}", context.command);
+    let suite = format!("cmi-preflight {} {}", context.command, printable(source));
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
         out,
@@ -66,16 +66,26 @@ pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) 
             .iter()
             .map(|f| {
                 let file = if f.file.is_empty() {
-                    "(artifact)"
+                    "(artifact)".into()
                 } else {
-                    &f.file
+                    printable(&f.file)
                 };
-                format!("{}: {}: {}\nfix: {}", f.severity(), file, f.message, f.hint)
+                format!(
+                    "{}: {}: {}\nfix: {}",
+                    f.severity(),
+                    file,
+                    printable(&f.message),
+                    printable(&f.hint)
+                )
             })
             .collect();
         let body = escape(lines.join("\n").as_str()).into_owned();
         if findings.iter().any(|f| fails(f.severity(), strict)) {
-            let message = format!("{} finding(s): {}", findings.len(), findings[0].message);
+            let message = format!(
+                "{} finding(s): {}",
+                findings.len(),
+                printable(&findings[0].message)
+            );
             writeln!(
                 out,
                 r#"      <failure type="{}" message="{}">{body}</failure>"#,

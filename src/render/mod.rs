@@ -9,6 +9,7 @@ pub mod progress;
 pub mod rules;
 pub mod text;
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
@@ -114,4 +115,45 @@ pub fn report(
 /// Whether a finding of this severity fails the gate.
 pub fn fails(severity: Severity, strict: bool) -> bool {
     severity == Severity::Error || (strict && severity == Severity::Warning)
+}
+
+/// Text that comes from an artifact or a service (file and tensor names, messages that quote
+/// them), made safe to show: every control character (C0, DEL, C1) and every bidirectional
+/// embedding, override or isolate becomes a visible escape (`\x1b`, `\u{202e}`). A file name
+/// then cannot clear the screen, move the cursor or reorder what a terminal shows, and JUnit
+/// XML stays well-formed (XML 1.0 allows no C0 character but tab and line breaks, and the
+/// report's own line breaks are not part of any name). Used by every text and JUnit renderer;
+/// JSON escapes control characters on its own.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !unsafe_char(c) {
+            escaped.push(c);
+        } else if u32::from(c) < 0x80 {
+            escaped.push_str(&format!("\\x{:02x}", u32::from(c)));
+        } else {
+            escaped.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        }
+    }
+    Cow::Owned(escaped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_and_bidi_characters_become_visible_escapes() {
+        assert_eq!(printable("config.json"), "config.json");
+        assert_eq!(printable("a\u{1b}[2Jb"), "a\\x1b[2Jb");
+        assert_eq!(printable("x\ny\r\t\u{7f}"), "x\\x0ay\\x0d\\x09\\x7f");
+        assert_eq!(printable("\u{9b}2J\u{202e}"), "\\u{9b}2J\\u{202e}");
+        assert_eq!(printable("模型.safetensors"), "模型.safetensors");
+    }
 }

@@ -1,29 +1,34 @@
 //! Human-readable report.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use cmi_format::{Report, Severity};
 
-use super::{severity_style, ReportContext, DIM_STYLE, ERROR_STYLE, PASS_STYLE};
+use super::{printable, severity_style, ReportContext, DIM_STYLE, ERROR_STYLE, PASS_STYLE};
 
 /// Writes one block per finding and a closing verdict line.
 pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) -> io::Result<()> {
-    let (source, strict) = (context.source, context.strict);
+    let (source, strict) = (printable(context.source), context.strict);
     for finding in &report.findings {
         let style = severity_style(finding.severity());
         let file = if finding.file.is_empty() {
             String::new()
         } else {
-            format!("{}: ", finding.file)
+            format!("{}: ", printable(&finding.file))
         };
         writeln!(
             out,
             "{style}{}[{}]{style:#} {file}{}",
             finding.severity(),
             finding.code(),
-            finding.message
+            printable(&finding.message)
         )?;
-        writeln!(out, "  {DIM_STYLE}fix:{DIM_STYLE:#} {}", finding.hint)?;
+        writeln!(
+            out,
+            "  {DIM_STYLE}fix:{DIM_STYLE:#} {}",
+            printable(&finding.hint)
+        )?;
     }
     if !report.findings.is_empty() {
         writeln!(out)?;
@@ -35,7 +40,8 @@ pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) 
         (None, Some(a)) => a.clone(),
         (None, None) => "unknown model".to_string(),
     };
-    let dtypes: Vec<&str> = s.dtypes.keys().map(String::as_str).collect();
+    let model = printable(&model);
+    let dtypes: Vec<Cow<'_, str>> = s.dtypes.keys().map(|d| printable(d)).collect();
     writeln!(
         out,
         "{DIM_STYLE}{model}: {} tensors, {} parameters{}; {} files, {}{DIM_STYLE:#}",
@@ -50,7 +56,7 @@ pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) 
         human_bytes(s.total_bytes)
     )?;
     for note in &context.notes {
-        writeln!(out, "{DIM_STYLE}{note}{DIM_STYLE:#}")?;
+        writeln!(out, "{DIM_STYLE}{}{DIM_STYLE:#}", printable(note))?;
     }
     let errors = report.count(Severity::Error);
     let warnings = report.count(Severity::Warning);

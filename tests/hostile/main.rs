@@ -2,4 +2,5 @@
 //! real binary on temporary files or a folder built for it.
 
 mod bounds;
+mod outputs;
 mod verdicts;

@@ -1,5 +1,6 @@
 //! Writing files so that a reader never sees half of one: a temporary file in the same
-//! folder, flushed to disk, then renamed over the final name.
+//! folder, flushed to disk, then renamed over the final name; and writing an output the user
+//! named without destroying what that name already is.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -27,6 +28,119 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), io::Error> {
     }
     sync_dir(dir);
     Ok(())
+}
+
+/// Writes `bytes` to an output the user named, without replacing what `path` is: a missing
+/// name or a regular file is written atomically ([`write_atomic`]); a FIFO, a device node or a
+/// socket (`/dev/stdout`, `/dev/null`) is opened and written as a stream; a symbolic link is
+/// followed and its target written in place, so the link stays a link (a link to nothing, or
+/// to a folder, is refused); a folder is refused.
+pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), io::Error> {
+    let meta = match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return write_atomic(path, bytes),
+        Err(e) => return Err(with_path(e, "cannot inspect", path)),
+        Ok(meta) => meta,
+    };
+    if meta.is_file() {
+        return write_atomic(path, bytes);
+    }
+    if meta.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is a folder, not a file", path.display()),
+        ));
+    }
+    let target = fs::metadata(path)
+        .map_err(|e| with_path(e, "refusing to write through the symbolic link", path))?;
+    if target.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} leads to a folder, not a file", path.display()),
+        ));
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).truncate(target.is_file());
+    let mut file = options
+        .open(path)
+        .map_err(|e| with_path(e, "cannot open", path))?;
+    file.write_all(bytes)
+        .and_then(|()| file.flush())
+        .map_err(|e| with_path(e, "cannot write", path))
+}
+
+/// Refuses an output that is, or lies inside, `folder`: canonical paths are compared, so a
+/// relative path, `..` or a symbolic link cannot hide it. A name whose folder does not exist
+/// is let through; writing it fails on its own.
+pub fn ensure_outside(output: &Path, folder: &Path) -> Result<(), io::Error> {
+    let Ok(folder) = fs::canonicalize(folder) else {
+        return Ok(());
+    };
+    let resolved = match fs::canonicalize(output) {
+        Ok(resolved) => resolved,
+        Err(_) => {
+            let parent = match output.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            match (fs::canonicalize(parent), output.file_name()) {
+                (Ok(parent), Some(name)) => parent.join(name),
+                _ => return Ok(()),
+            }
+        }
+    };
+    if resolved.starts_with(&folder) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "refusing to write {} inside the folder being read ({})",
+                output.display(),
+                folder.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses to let a rename replace `path` when it is anything but a regular file (a symbolic
+/// link, a FIFO, a device node, a socket, a folder): a rename would destroy it. A missing name
+/// or a regular file is fine.
+pub fn ensure_replaceable(path: &Path) -> Result<(), io::Error> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(with_path(e, "cannot inspect", path)),
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(meta) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "refusing to replace {}: it is {}, not a regular file; remove it or write elsewhere",
+                path.display(),
+                describe_kind(&meta.file_type())
+            ),
+        )),
+    }
+}
+
+fn describe_kind(kind: &fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device node";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_dir() {
+        "a folder"
+    } else {
+        "a special file"
+    }
 }
 
 /// Writes `bytes` to a new, uniquely named hidden file in `dir` and flushes it to disk.

@@ -99,14 +99,12 @@ impl LocalSource {
             })?;
             let relative = item.path().strip_prefix(&self.root).unwrap_or(item.path());
             if item.file_type().is_dir() {
-                if let Some(path) = relative.to_str() {
-                    listing
-                        .not_files
-                        .push((path.replace('\\', "/"), "a directory".to_string()));
+                if let Some(path) = relative_path(relative) {
+                    listing.not_files.push((path, "a directory".to_string()));
                 }
                 continue;
             }
-            let Some(path) = relative.to_str().map(|p| p.replace('\\', "/")) else {
+            let Some(path) = relative_path(relative) else {
                 listing.unreadable.push((
                     relative.to_string_lossy().into_owned(),
                     ReadError::new("file name is not UTF-8"),
@@ -163,6 +161,21 @@ fn not_a_file(file_type: &std::fs::FileType) -> &'static str {
     } else {
         "something other than a file"
     }
+}
+
+/// The relative path of a listed file, its components joined by `/`: a backslash is part of
+/// a file name on the platforms this runs on, never a separator, so `a\b.json` stays one
+/// name (which a manifest then refuses) instead of becoming the file `b.json` of a folder
+/// `a`. `None` when a component is not UTF-8.
+fn relative_path(relative: &Path) -> Option<String> {
+    let mut path = String::new();
+    for component in relative.components() {
+        if !path.is_empty() {
+            path.push('/');
+        }
+        path.push_str(component.as_os_str().to_str()?);
+    }
+    Some(path)
 }
 
 fn describe_link_error(path: &Path, error: &std::io::Error) -> String {

@@ -271,10 +271,12 @@ impl Manifest {
         text
     }
 
-    /// Writes the manifest atomically: an interrupted run leaves no half-written file, and an
-    /// existing file is replaced only by a complete one.
+    /// Writes the manifest: a regular file atomically (an interrupted run leaves no
+    /// half-written file, and an existing file is replaced only by a complete one); a FIFO, a
+    /// device or a symbolic link is written through, never replaced
+    /// ([`crate::files::write_output`]).
     pub fn write(&self, path: &Path) -> Result<(), ManifestError> {
-        crate::files::write_atomic(path, self.to_json().as_bytes()).map_err(|source| {
+        crate::files::write_output(path, self.to_json().as_bytes()).map_err(|source| {
             ManifestError::Io {
                 path: path.display().to_string(),
                 source,

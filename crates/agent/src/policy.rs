@@ -18,8 +18,13 @@ use crate::files;
 /// final name, so a reader never sees a half-written file. All temporary files are written
 /// before the first rename; if any write fails, every temporary file is removed and no final
 /// file is touched. Files of an earlier run that this set does not produce are left alone.
+/// A final name that is not a regular file (a symbolic link, a FIFO, a device node, a folder)
+/// is refused before anything is written: a rename would destroy it.
 pub fn write_all(set: &PolicySet, dir: &Path) -> Result<Vec<PathBuf>, io::Error> {
     fs::create_dir_all(dir).map_err(|e| files::with_path(e, "cannot create directory", dir))?;
+    for doc in &set.documents {
+        files::ensure_replaceable(&dir.join(doc.file_name))?;
+    }
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(set.documents.len());
     for doc in &set.documents {
         match files::write_temp(dir, doc.file_name, doc.to_pretty_json().as_bytes()) {

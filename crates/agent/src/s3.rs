@@ -14,6 +14,7 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::ServerSideEncryption;
 use cmi_format::cmi_api::S3_URI;
+use cmi_format::s3_uri::validate_bucket_name;
 pub use cmi_format::s3_uri::{S3Uri, S3UriError};
 use cmi_format::{Entry, Finding, RuleId};
 use tracing::debug;
@@ -102,8 +103,15 @@ impl S3Source {
         self
     }
 
-    /// The bucket's Region, from HeadBucket; S3 sends it even with a 403 or 301 answer.
+    /// The bucket's Region, from HeadBucket; S3 sends it even with a 403 or 301 answer. A
+    /// bucket name that breaks the naming rules is an error before any request.
     pub async fn bucket_region(&self) -> Result<String, String> {
+        if let Err(problem) = validate_bucket_name(&self.uri.bucket) {
+            return Err(format!(
+                "{:?} is not a bucket name: {problem}",
+                self.uri.bucket
+            ));
+        }
         match self
             .client
             .head_bucket()
@@ -398,24 +406,31 @@ impl S3Source {
             format!("gave up after {attempts} attempts: {last_problem}"),
         ))
     }
-}
 
-impl Source for S3Source {
-    fn describe(&self) -> String {
-        self.uri.to_string()
-    }
-
-    /// Lists the prefix, and remembers archived objects so that reads skip them.
-    async fn list(&self) -> Result<Listing, SourceError> {
-        let mut listing = Listing::default();
-        let uri_text = self.uri.to_string();
-        if let Err(message) = S3_URI.validate(uri_text.trim_end_matches('/')) {
-            listing.findings.push(Finding::new(
+    /// The S3002 finding of a bucket name that breaks the S3 bucket naming rules (Amazon S3
+    /// User Guide, "General purpose bucket naming rules"), if it does. Such a name is refused
+    /// before any request: no bucket can have it, and a request would only add a network
+    /// error (or reach another host) in place of the reason.
+    fn bucket_name_finding(&self) -> Option<Finding> {
+        let problem = validate_bucket_name(&self.uri.bucket).err()?;
+        Some(
+            Finding::new(
                 RuleId::S3UriRejected,
                 "",
-                format!("{uri_text} would be refused by CreateModelImportJob: {message}"),
-            ));
-        }
+                format!(
+                    "{} names the bucket {:?}, which no S3 bucket can be: {problem}; nothing was requested",
+                    self.uri, self.uri.bucket
+                ),
+            )
+            .with_hint(
+                "Give the artifact's real bucket: 3 to 63 characters, lowercase letters, digits, dots and hyphens, starting and ending with a letter or a digit, no two adjacent dots, not formatted as an IP address, and none of the reserved prefixes (xn--, sthree-, amzn-s3-demo-) or suffixes (-s3alias, --ol-s3, --x-s3, --table-s3).",
+            ),
+        )
+    }
+
+    /// Lists the objects under the prefix; an empty prefix is the S3001 finding.
+    async fn list_prefix(&self, uri_text: &str) -> Result<Listing, SourceError> {
+        let mut listing = Listing::default();
         let mut pages = self
             .client
             .list_objects_v2()
@@ -458,6 +473,45 @@ impl Source for S3Source {
         *self.meta.lock().unwrap_or_else(|p| p.into_inner()) = listing.meta.clone();
         debug!(objects = listing.entries.len(), uri = %uri_text, "listed S3 prefix");
         Ok(listing)
+    }
+}
+
+impl Source for S3Source {
+    fn describe(&self) -> String {
+        self.uri.to_string()
+    }
+
+    /// Lists the prefix, and remembers archived objects so that reads skip them.
+    ///
+    /// A bucket name that breaks the S3 naming rules is refused with S3002 before any
+    /// request. A URI that `CreateModelImportJob` would refuse for its key keeps its S3002
+    /// finding even when the listing then fails or finds nothing: the finding says both.
+    async fn list(&self) -> Result<Listing, SourceError> {
+        if let Some(finding) = self.bucket_name_finding() {
+            return Err(SourceError::Blocked(Box::new(finding)));
+        }
+        let uri_text = self.uri.to_string();
+        let rejected = S3_URI
+            .validate(uri_text.trim_end_matches('/'))
+            .err()
+            .map(|message| {
+                format!("{uri_text} would be refused by CreateModelImportJob: {message}")
+            });
+        match (self.list_prefix(&uri_text).await, rejected) {
+            (Ok(mut listing), Some(message)) => {
+                listing
+                    .findings
+                    .insert(0, Finding::new(RuleId::S3UriRejected, "", message));
+                Ok(listing)
+            }
+            (Ok(listing), None) => Ok(listing),
+            (Err(error), Some(message)) => Err(SourceError::Blocked(Box::new(Finding::new(
+                RuleId::S3UriRejected,
+                "",
+                format!("{message}; the listing also failed: {error}"),
+            )))),
+            (Err(error), None) => Err(error),
+        }
     }
 
     async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Vec<u8>, ReadError> {

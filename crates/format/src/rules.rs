@@ -374,8 +374,8 @@ rules! {
         why: "An import job of an empty prefix fails; usually the prefix is misspelt or lacks its last path segment.",
         fix: "Check the prefix with `aws s3 ls s3://BUCKET/PREFIX/` and give the folder that holds config.json.";
     S3UriRejected => "S3002", "s3-uri-rejected", Error,
-        summary: "The S3 URI does not match the pattern that CreateModelImportJob accepts.",
-        why: "The API rejects the request: it allows only lowercase bucket names and key segments of letters, digits and `-!_*'().`, with no empty segments.",
+        summary: "The S3 URI does not match the pattern that CreateModelImportJob accepts, or its bucket name breaks the S3 bucket naming rules.",
+        why: "The API rejects the request: it allows only lowercase bucket names and key segments of letters, digits and `-!_*'().`, with no empty segments. A bucket name outside the S3 naming rules (3 to 63 characters of lowercase letters, digits, dots and hyphens, not formatted as an IP address) names no bucket, so it is refused before any request; a URI refused for its key keeps this finding even when the listing then fails or finds no object.",
         fix: "Copy the artifact to a prefix without spaces or the characters `= + @ , & $ : %` (for example with `aws s3 cp --recursive`).";
     ArchivedObject => "S3003", "archived-object", Error,
         summary: "An object is in an archive storage class (S3 Glacier Flexible Retrieval, Deep Archive, or an archived Intelligent-Tiering tier).",

@@ -119,20 +119,26 @@ pub fn is_s3_uri_segment_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || S3_URI_SEGMENT_PUNCTUATION.contains(&c)
 }
 
-/// Why a string is not a general-purpose bucket name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a string is not a general-purpose bucket name; its message states the rule broken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BucketNameError {
     /// Shorter than 3 or longer than 63 characters; the length in characters.
+    #[error("it is {0} characters long; bucket names are 3 to 63 characters")]
     Length(usize),
     /// A character other than a-z, 0-9, `.` and `-`, and its index in characters.
+    #[error("it holds {0:?} at character {1}; bucket names hold only lowercase letters, digits, dots and hyphens")]
     Char(char, usize),
     /// Starts or ends with `.` or `-`.
+    #[error("bucket names start and end with a lowercase letter or a digit")]
     Edge,
     /// Two adjacent dots.
+    #[error("bucket names never have two adjacent dots")]
     DoubleDot,
     /// Formatted as an IPv4 address.
+    #[error("it is formatted as an IP address, which bucket names never are")]
     IpAddress,
     /// Starts or ends with a reserved affix, which it names.
+    #[error("S3 reserves names that start or end with {0:?}")]
     Reserved(&'static str),
 }
 
