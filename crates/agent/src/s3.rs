@@ -470,10 +470,34 @@ impl S3Source {
             ))));
         }
         listing.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        listing.not_files = folders(&listing.entries)
+            .into_iter()
+            .map(|folder| (folder, "a directory".to_string()))
+            .collect();
         *self.meta.lock().unwrap_or_else(|p| p.into_inner()) = listing.meta.clone();
         debug!(objects = listing.entries.len(), uri = %uri_text, "listed S3 prefix");
         Ok(listing)
     }
+}
+
+/// The folders of a listing: every key prefix that ends at a `/` (`a` and `a/b` of the key
+/// `a/b/c`) and is not itself an object, as the local source lists directories, so that a
+/// folder under a name the artifact needs (`tokenizer.json/...`) is LY013 on both.
+fn folders(entries: &[Entry]) -> Vec<String> {
+    let files: BTreeSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+    let mut out = BTreeSet::new();
+    for entry in entries {
+        let mut end = 0;
+        while let Some(slash) = entry.path[end..].find('/') {
+            end += slash;
+            let folder = &entry.path[..end];
+            if !files.contains(folder) {
+                out.insert(folder.to_string());
+            }
+            end += 1;
+        }
+    }
+    out.into_iter().collect()
 }
 
 impl Source for S3Source {
@@ -681,5 +705,22 @@ impl fmt::Debug for S3Source {
             .field("uri", &self.uri)
             .field("reader", &self.reader)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_are_the_key_prefixes_that_are_not_objects() {
+        let entries: Vec<Entry> = ["a/b/c.json", "a/d", "config.json", "x", "x/y"]
+            .into_iter()
+            .map(|path| Entry {
+                path: path.to_string(),
+                size: 1,
+            })
+            .collect();
+        assert_eq!(folders(&entries), ["a", "a/b"]);
     }
 }
