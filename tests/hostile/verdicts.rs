@@ -197,3 +197,33 @@ fn a_directory_fifo_or_device_under_a_needed_name_is_named_for_what_it_is() {
         "{findings:?}"
     );
 }
+
+#[test]
+fn a_manifest_refuses_a_fifo_instead_of_leaving_it_out() {
+    let (_scratch, dir) = copy_of("llama-sharded");
+    let fifo = dir.join("config.json");
+    std::fs::remove_file(&fifo).expect("removes");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+    let writer = fifo.clone();
+    std::thread::spawn(move || std::fs::OpenOptions::new().write(true).open(writer));
+    let out = tempfile::tempdir().expect("tempdir");
+    let output = Command::cargo_bin("cmi-preflight")
+        .expect("binary")
+        .arg("manifest")
+        .arg(&dir)
+        .arg("-o")
+        .arg(out.path().join("manifest.json"))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("config.json") && stderr.contains("a FIFO"),
+        "{stderr}"
+    );
+    assert!(!out.path().join("manifest.json").exists());
+}

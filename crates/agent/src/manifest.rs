@@ -192,6 +192,14 @@ pub async fn create_listed<S: Source>(
             reason: error.reason.clone(),
         });
     }
+    // A manifest covers regular files; folders are walked. Anything else under the artifact
+    // (a FIFO, a device, a socket) would otherwise be left out of it silently.
+    if let Some((path, kind)) = listing.not_files.iter().find(|(_, k)| k != "a directory") {
+        return Err(ManifestError::Unreadable {
+            path: path.clone(),
+            reason: format!("it is {kind}, not a regular file, so a manifest cannot cover it"),
+        });
+    }
     for entry in &listing.entries {
         if let Some(problem) = path_problem(&entry.path) {
             return Err(ManifestError::Unreadable {
