@@ -15,56 +15,11 @@
 //! config.json says) and one learned sink per head; the router is a linear layer with a bias.
 
 use super::layout::{t, Expr, Group, Layout, Repeat, Symbol, TensorTemplate, When};
-use super::llama::UNTIED_HEAD;
+use super::llama::{
+    HEADS, HEADS_PER_KV_HEAD, HEAD_DIM, HIDDEN, INTERMEDIATE, KEY_VALUE_WIDTH, KV_HEADS, LAYERS,
+    QUERY_WIDTH, UNTIED_HEAD, VOCAB,
+};
 
-const HIDDEN: Symbol = Symbol {
-    name: "hidden_size",
-    value: Expr::Key("hidden_size"),
-};
-const VOCAB: Symbol = Symbol {
-    name: "vocab_size",
-    value: Expr::Key("vocab_size"),
-};
-const HEADS: Symbol = Symbol {
-    name: "num_attention_heads",
-    value: Expr::Key("num_attention_heads"),
-};
-const KV_HEADS: Symbol = Symbol {
-    name: "num_key_value_heads",
-    value: Expr::Or("num_key_value_heads", &Expr::Sym("num_attention_heads")),
-};
-/// Grouped-query attention needs whole groups: a symbol no shape uses, computed for its check.
-const HEADS_PER_KV_HEAD: Symbol = Symbol {
-    name: "num_attention_heads/num_key_value_heads",
-    value: Expr::Div(
-        &Expr::Sym("num_attention_heads"),
-        &Expr::Sym("num_key_value_heads"),
-    ),
-};
-const LAYERS: Symbol = Symbol {
-    name: "num_hidden_layers",
-    value: Expr::Key("num_hidden_layers"),
-};
-const INTERMEDIATE: Symbol = Symbol {
-    name: "intermediate_size",
-    value: Expr::Key("intermediate_size"),
-};
-/// `head_dim` when config.json sets it (64 in both published sizes), hidden / heads otherwise.
-const HEAD_DIM: Symbol = Symbol {
-    name: "head_dim",
-    value: Expr::Or(
-        "head_dim",
-        &Expr::Div(&Expr::Sym("hidden_size"), &Expr::Sym("num_attention_heads")),
-    ),
-};
-const QUERY_WIDTH: Symbol = Symbol {
-    name: "num_attention_heads*head_dim",
-    value: Expr::Mul(&Expr::Sym("num_attention_heads"), &Expr::Sym("head_dim")),
-};
-const KEY_VALUE_WIDTH: Symbol = Symbol {
-    name: "num_key_value_heads*head_dim",
-    value: Expr::Mul(&Expr::Sym("num_key_value_heads"), &Expr::Sym("head_dim")),
-};
 const EXPERTS: Symbol = Symbol {
     name: "num_local_experts",
     value: Expr::Key("num_local_experts"),

@@ -4,42 +4,42 @@
 
 use super::layout::{t, Expr, Group, Layout, Repeat, Symbol, TensorTemplate, When};
 
-const HIDDEN: Symbol = Symbol {
+pub(super) const HIDDEN: Symbol = Symbol {
     name: "hidden_size",
     value: Expr::Key("hidden_size"),
 };
-const VOCAB: Symbol = Symbol {
+pub(super) const VOCAB: Symbol = Symbol {
     name: "vocab_size",
     value: Expr::Key("vocab_size"),
 };
-const HEADS: Symbol = Symbol {
+pub(super) const HEADS: Symbol = Symbol {
     name: "num_attention_heads",
     value: Expr::Key("num_attention_heads"),
 };
-const KV_HEADS: Symbol = Symbol {
+pub(super) const KV_HEADS: Symbol = Symbol {
     name: "num_key_value_heads",
     value: Expr::Or("num_key_value_heads", &Expr::Sym("num_attention_heads")),
 };
 /// Grouped-query attention needs whole groups: a symbol no shape uses, computed for its check.
-const HEADS_PER_KV_HEAD: Symbol = Symbol {
+pub(super) const HEADS_PER_KV_HEAD: Symbol = Symbol {
     name: "num_attention_heads/num_key_value_heads",
     value: Expr::Div(
         &Expr::Sym("num_attention_heads"),
         &Expr::Sym("num_key_value_heads"),
     ),
 };
-const LAYERS: Symbol = Symbol {
+pub(super) const LAYERS: Symbol = Symbol {
     name: "num_hidden_layers",
     value: Expr::Key("num_hidden_layers"),
 };
-const INTERMEDIATE: Symbol = Symbol {
+pub(super) const INTERMEDIATE: Symbol = Symbol {
     name: "intermediate_size",
     value: Expr::Key("intermediate_size"),
 };
 const HIDDEN_PER_HEAD: Expr =
     Expr::Div(&Expr::Sym("hidden_size"), &Expr::Sym("num_attention_heads"));
 /// `head_dim` when config.json sets it, hidden / heads otherwise.
-const HEAD_DIM: Symbol = Symbol {
+pub(super) const HEAD_DIM: Symbol = Symbol {
     name: "head_dim",
     value: Expr::Or("head_dim", &HIDDEN_PER_HEAD),
 };
@@ -48,11 +48,11 @@ const QWEN2_HEAD_DIM: Symbol = Symbol {
     name: "head_dim",
     value: HIDDEN_PER_HEAD,
 };
-const QUERY_WIDTH: Symbol = Symbol {
+pub(super) const QUERY_WIDTH: Symbol = Symbol {
     name: "num_attention_heads*head_dim",
     value: Expr::Mul(&Expr::Sym("num_attention_heads"), &Expr::Sym("head_dim")),
 };
-const KEY_VALUE_WIDTH: Symbol = Symbol {
+pub(super) const KEY_VALUE_WIDTH: Symbol = Symbol {
     name: "num_key_value_heads*head_dim",
     value: Expr::Mul(&Expr::Sym("num_key_value_heads"), &Expr::Sym("head_dim")),
 };

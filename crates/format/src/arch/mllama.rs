@@ -28,7 +28,10 @@ const SYMBOLS: &[Symbol] = &[
     ),
     sym(
         "text_config.vocab_size+8",
-        Expr::Add(&Expr::Sym("text_config.vocab_size"), &Expr::Const(8)),
+        Expr::Add(
+            &Expr::Sym("text_config.vocab_size"),
+            &Expr::Const(EXTRA_EMBEDDING_ROWS),
+        ),
     ),
     sym(
         "text_config.intermediate_size",
