@@ -220,6 +220,11 @@ pub struct PolicyArgs {
     #[arg(long)]
     pub hosting_kms_key_arn: Option<String>,
 
+    /// ARN of the IAM user or role that calls CreateModelImportJob (hosting account); with
+    /// --hosting-kms-key-arn, the key policy names it instead of the hosting account.
+    #[arg(long)]
+    pub importer_arn: Option<String>,
+
     /// Write one file per document into this folder instead of printing them (each replaced
     /// atomically; a name that is a symbolic link, a FIFO or a device is refused, not replaced).
     #[arg(long)]

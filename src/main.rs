@@ -255,6 +255,7 @@ fn policy(args: PolicyArgs) -> Result<u8> {
         role_name: args.role_name,
         source_kms_key_arn: args.source_kms_key_arn,
         hosting_kms_key_arn: args.hosting_kms_key_arn,
+        importer_arn: args.importer_arn,
     };
     let validated = inputs.validate()?;
     let set = cmi_format::policy::generate(&validated);
@@ -273,6 +274,9 @@ fn policy(args: PolicyArgs) -> Result<u8> {
             let written = cmi_agent::policy::write_all(&set, &dir)?;
             for (path, document) in written.iter().zip(&set.documents) {
                 writeln!(stdout, "{}  {}", path.display(), document.title)?;
+                for line in render::policy::source_lines(document) {
+                    writeln!(stdout, "    {line}")?;
+                }
             }
         }
         None => render::policy::write(&mut stdout, &set)?,

@@ -252,6 +252,7 @@ pub async fn doctor(options: &DoctorOptions) -> Result<Diagnosis, DoctorError> {
         role_name: role_name.clone(),
         source_kms_key_arn: None,
         hosting_kms_key_arn: None,
+        importer_arn: None,
     }
     .validate()
     .ok();
@@ -785,6 +786,7 @@ fn kms_fixes(v: &ValidatedInputs, key: &str) -> Vec<Fix> {
         role_name: v.role_name().to_string(),
         source_kms_key_arn: Some(key.to_string()),
         hosting_kms_key_arn: None,
+        importer_arn: None,
     }
     .validate();
     let Ok(with_key) = with_key else {
@@ -823,6 +825,7 @@ mod tests {
             role_name: "cmi".into(),
             source_kms_key_arn: None,
             hosting_kms_key_arn: None,
+            importer_arn: None,
         }
         .validate()
         .unwrap();

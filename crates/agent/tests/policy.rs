@@ -19,6 +19,7 @@ fn minimal() -> PolicyInputs {
         role_name: "CmiImportRole".into(),
         source_kms_key_arn: None,
         hosting_kms_key_arn: None,
+        importer_arn: None,
     }
 }
 
@@ -54,6 +55,15 @@ fn full_example_matches_exactly() {
         ]
     );
     let role = "arn:aws:iam::444455556666:role/CmiImportRole";
+    // AWS Machine Learning blog, "How to configure cross-account model deployment using
+    // Amazon Bedrock Custom Model Import", steps 4 and 5.
+    let walkthrough = json!([
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKey*",
+        "kms:DescribeKey"
+    ]);
     let expected = [
         json!({
             "Version": "2012-10-17",
@@ -95,6 +105,12 @@ fn full_example_matches_exactly() {
                     "Effect": "Allow",
                     "Action": ["kms:Decrypt", "kms:DescribeKey"],
                     "Resource": K1
+                },
+                {
+                    "Sid": "CmiRoleUseImportedModelKey",
+                    "Effect": "Allow",
+                    "Action": walkthrough,
+                    "Resource": K2
                 }
             ]
         }),
@@ -130,14 +146,23 @@ fn full_example_matches_exactly() {
         }),
         json!({
             "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "CmiBedrockEncryptImportedModel",
-                "Effect": "Allow",
-                "Principal": { "AWS": "arn:aws:iam::444455556666:root" },
-                "Action": ["kms:CreateGrant", "kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"],
-                "Resource": "*",
-                "Condition": { "StringEquals": { "kms:ViaService": "bedrock.us-east-1.amazonaws.com" } }
-            }]
+            "Statement": [
+                {
+                    "Sid": "CmiImportRoleUseImportedModelKey",
+                    "Effect": "Allow",
+                    "Principal": { "AWS": role },
+                    "Action": walkthrough,
+                    "Resource": "*"
+                },
+                {
+                    "Sid": "CmiBedrockEncryptImportedModel",
+                    "Effect": "Allow",
+                    "Principal": { "AWS": "arn:aws:iam::444455556666:root" },
+                    "Action": ["kms:CreateGrant", "kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"],
+                    "Resource": "*",
+                    "Condition": { "StringEquals": { "kms:ViaService": "bedrock.us-east-1.amazonaws.com" } }
+                }
+            ]
         }),
     ];
     for (doc, expected) in set.documents.iter().zip(expected) {
@@ -153,7 +178,11 @@ fn full_example_matches_exactly() {
 
 #[test]
 fn every_document_is_a_versioned_policy_with_unique_sids() {
-    for inputs in [minimal(), full()] {
+    for inputs in [
+        minimal(),
+        full(),
+        with_importer("arn:aws:iam::444455556666:user/alice"),
+    ] {
         let set = set_of(&inputs);
         let mut sids = Vec::new();
         for doc in &set.documents {
@@ -220,9 +249,9 @@ fn empty_prefix_means_the_whole_bucket() {
 fn role_kms_statements_are_also_available_alone() {
     let v = full().validate().unwrap();
     let alone = policy::role_kms_statements(&v);
-    assert_eq!(alone.len(), 1);
+    assert_eq!(alone.len(), 2);
     let identity = policy::role_identity_policy(&v);
-    assert!(identity.statement.contains(&alone[0]));
+    assert!(alone.iter().all(|s| identity.statement.contains(s)));
     assert!(policy::role_kms_statements(&minimal().validate().unwrap()).is_empty());
 }
 
@@ -551,4 +580,96 @@ fn write_all_failure_leaves_nothing_half_written() {
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn with_importer(importer: &str) -> PolicyInputs {
+    PolicyInputs {
+        importer_arn: Some(importer.into()),
+        ..full()
+    }
+}
+
+#[test]
+fn importer_arn_is_the_principal_of_the_create_grant_statement() {
+    let importer = "arn:aws:iam::444455556666:role/pipelines/CmiImporter";
+    let set = set_of(&with_importer(importer));
+    let (doc, statement) = set.statement(sid::HOSTING_KEY).unwrap();
+    assert_eq!(doc.kind, DocumentKind::HostingKmsKeyPolicyStatement);
+    let typed = serde_json::to_value(statement).unwrap();
+    assert_eq!(typed["Principal"]["AWS"], importer);
+    assert_eq!(
+        typed["Condition"]["StringEquals"]["kms:ViaService"],
+        "bedrock.us-east-1.amazonaws.com"
+    );
+    let (_, role) = set.statement(sid::HOSTING_KEY_ROLE).unwrap();
+    assert_eq!(
+        serde_json::to_value(role).unwrap()["Principal"]["AWS"],
+        "arn:aws:iam::444455556666:role/CmiImportRole"
+    );
+    // The importer is named, so no note about delegating to the account's IAM policies.
+    assert!(set.notes.is_empty(), "{:?}", set.notes);
+    for user in [
+        "arn:aws:iam::444455556666:user/alice",
+        "arn:aws:iam::444455556666:root",
+    ] {
+        assert!(with_importer(user).validate().is_ok(), "{user}");
+    }
+}
+
+#[test]
+fn importer_arn_must_be_an_iam_principal_of_the_hosting_account() {
+    for bad in [
+        "CmiImporter",
+        "arn:aws:sts::444455556666:assumed-role/R/session",
+        "arn:aws:iam:us-east-1:444455556666:role/R",
+        "arn:aws:iam::4444:role/R",
+        "arn:aws:iam::444455556666:group/G",
+        "arn:aws:iam::444455556666:role/",
+        "arn:aws:iam::444455556666:role/*",
+        "arn:aws:iam",
+    ] {
+        let err = err_of(with_importer(bad));
+        assert!(
+            matches!(err, PolicyError::ImporterArn { .. }),
+            "{bad}: {err:?}"
+        );
+        assert!(err.to_string().contains("--importer-arn"), "{err}");
+    }
+    for other in [
+        "arn:aws:iam::111122223333:role/R",
+        "arn:aws-us-gov:iam::444455556666:role/R",
+    ] {
+        let err = err_of(with_importer(other));
+        assert!(
+            matches!(err, PolicyError::ImporterAccount { .. }),
+            "{other}: {err:?}"
+        );
+        assert!(err.to_string().contains("444455556666"), "{err}");
+    }
+}
+
+#[test]
+fn every_statement_names_the_public_document_it_comes_from() {
+    let set = set_of(&with_importer("arn:aws:iam::444455556666:role/CmiImporter"));
+    for doc in &set.documents {
+        for statement in &doc.policy.statement {
+            assert!(
+                policy::statement_source(&statement.sid).is_some(),
+                "{}",
+                statement.sid
+            );
+        }
+    }
+    assert_eq!(
+        policy::statement_source(sid::HOSTING_KEY_ROLE),
+        Some(policy::SOURCE_WALKTHROUGH)
+    );
+    assert_eq!(
+        policy::statement_source(sid::ROLE_HOSTING_KEY),
+        Some(policy::SOURCE_WALKTHROUGH)
+    );
+    assert_eq!(
+        policy::statement_source(sid::HOSTING_KEY),
+        Some(policy::SOURCE_CMK)
+    );
 }

@@ -4,7 +4,7 @@
 use super::iam::{self, Policy, Statement};
 use super::inputs::ValidatedInputs;
 use super::statements::{
-    bucket_list_statement, bucket_read_statement, hosting_kms_key_statement, role_kms_statements,
+    bucket_list_statement, bucket_read_statement, hosting_kms_key_statements, role_kms_statements,
     role_list_statement, role_read_statement, source_kms_key_statement, trust_statement,
 };
 
@@ -19,7 +19,7 @@ pub enum DocumentKind {
     BucketPolicy,
     /// The statement for the key policy of the source key, in the bucket account.
     SourceKmsKeyPolicyStatement,
-    /// The statement for the key policy of the hosting key, in the hosting account.
+    /// The statements for the key policy of the hosting key, in the hosting account.
     HostingKmsKeyPolicyStatement,
 }
 
@@ -134,16 +134,16 @@ pub fn generate(v: &ValidatedInputs) -> PolicySet {
             policy: Policy::new(vec![statement]),
         });
     }
-    if let (Some(arn), Some(statement)) = (v.hosting_kms_key_arn(), hosting_kms_key_statement(v)) {
+    if let Some(arn) = v.hosting_kms_key_arn() {
         documents.push(PolicyDocument {
             kind: DocumentKind::HostingKmsKeyPolicyStatement,
             file_name: DocumentKind::HostingKmsKeyPolicyStatement.file_name(),
             title: format!(
-                "Statement to add to the key policy of {arn} in the hosting account {} (merge \
-                 it; do not replace the key policy)",
+                "Statements to add to the key policy of {arn} in the hosting account {} (merge \
+                 them; do not replace the key policy)",
                 v.hosting_account()
             ),
-            policy: Policy::new(vec![statement]),
+            policy: Policy::new(hosting_kms_key_statements(v)),
         });
     }
     PolicySet {
@@ -157,8 +157,8 @@ pub fn bucket_policy(v: &ValidatedInputs) -> Policy {
     Policy::new(vec![bucket_list_statement(v), bucket_read_statement(v)])
 }
 
-/// The role's permissions policy: the two S3 statements and, with a source key, the KMS
-/// statement of [`role_kms_statements`].
+/// The role's permissions policy: the two S3 statements and, with keys, the KMS statements of
+/// [`role_kms_statements`].
 pub fn role_identity_policy(v: &ValidatedInputs) -> Policy {
     let mut statements = vec![role_list_statement(v), role_read_statement(v)];
     statements.extend(role_kms_statements(v));

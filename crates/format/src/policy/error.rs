@@ -251,6 +251,32 @@ pub enum PolicyError {
         /// The partition of that Region.
         expected: &'static str,
     },
+    /// An `--importer-arn` that is not the ARN of an IAM user, role or account principal.
+    #[error(
+        "--importer-arn {value:?} is not an IAM principal ARN: {problem}; give the ARN of the \
+         user or role that calls CreateModelImportJob, such as \
+         arn:aws:iam::ACCOUNT:role/NAME (or arn:aws:iam::ACCOUNT:root for the whole account)"
+    )]
+    ImporterArn {
+        /// The value as given.
+        value: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// An `--importer-arn` of another account or partition than the hosting account's.
+    #[error(
+        "--importer-arn {value:?} is {found}, but it must be in the hosting account \
+         {expected}: it calls CreateModelImportJob there, and the key policy statement is \
+         written for that account's key"
+    )]
+    ImporterAccount {
+        /// The value as given.
+        value: String,
+        /// The account (and partition) found in it.
+        found: String,
+        /// The hosting account and its partition.
+        expected: String,
+    },
 }
 
 impl PolicyError {

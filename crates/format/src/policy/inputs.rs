@@ -36,6 +36,9 @@ pub struct PolicyInputs {
     /// The ARN of the customer-managed key that will encrypt the imported model
     /// (`importedModelKmsKeyId`), in the hosting account.
     pub hosting_kms_key_arn: Option<String>,
+    /// The ARN of the IAM user or role that calls `CreateModelImportJob`, in the hosting
+    /// account; `None` to delegate to the hosting account (`arn:aws:iam::H:root`).
+    pub importer_arn: Option<String>,
 }
 
 /// Inputs that passed [`PolicyInputs::validate`], normalized. Only `validate` makes one, so
@@ -51,6 +54,7 @@ pub struct ValidatedInputs {
     role_name: String,
     source_kms_key_arn: Option<String>,
     hosting_kms_key_arn: Option<String>,
+    importer_arn: Option<String>,
     notes: Vec<String>,
 }
 
@@ -132,6 +136,12 @@ impl PolicyInputs {
             }
         };
 
+        let importer_arn = self
+            .importer_arn
+            .as_deref()
+            .map(|value| validate_importer_arn(value, partition, &hosting_account))
+            .transpose()?;
+
         let hosting_kms_key_arn = match self.hosting_kms_key_arn.as_deref() {
             Some(arn) => {
                 let key = kms_key("--hosting-kms-key-arn", arn, &region, partition)?;
@@ -153,12 +163,14 @@ impl PolicyInputs {
                         key.region
                     ));
                 }
-                notes.push(format!(
-                    "whoever calls CreateModelImportJob in {hosting_account} also needs \
-                     {} on {arn} in its own IAM policy: the key policy statement delegates to \
-                     the account's IAM policies",
-                    HOSTING_KEY_ACTIONS.join(", ")
-                ));
+                if importer_arn.is_none() {
+                    notes.push(format!(
+                        "whoever calls CreateModelImportJob in {hosting_account} also needs \
+                         {} on {arn} in its own IAM policy: without --importer-arn the key \
+                         policy statement delegates to the account's IAM policies",
+                        HOSTING_KEY_ACTIONS.join(", ")
+                    ));
+                }
                 Some(arn.to_string())
             }
             None => None,
@@ -174,6 +186,7 @@ impl PolicyInputs {
             role_name,
             source_kms_key_arn,
             hosting_kms_key_arn,
+            importer_arn,
             notes,
         })
     }
@@ -223,6 +236,14 @@ impl ValidatedInputs {
     /// The key ARN that will encrypt the imported model, if any.
     pub fn hosting_kms_key_arn(&self) -> Option<&str> {
         self.hosting_kms_key_arn.as_deref()
+    }
+
+    /// The principal of the hosting key statement for the identity that calls
+    /// `CreateModelImportJob`: `--importer-arn`, or the hosting account's `arn:aws:iam::H:root`.
+    pub fn importer_arn(&self) -> String {
+        self.importer_arn
+            .clone()
+            .unwrap_or_else(|| self.hosting_account_root_arn())
     }
 
     /// Warnings about legal but doubtful inputs, one sentence each.
@@ -368,6 +389,65 @@ fn validate_role_name(value: &str) -> Result<String, PolicyError> {
         });
     }
     Ok(owned())
+}
+
+/// Checks `--importer-arn`: `arn:PARTITION:iam::ACCOUNT:root`, `...:user/PATH/NAME` or
+/// `...:role/PATH/NAME`, in the Region's partition and the hosting account. A key policy
+/// principal cannot hold a wildcard, so none is accepted.
+fn validate_importer_arn(
+    value: &str,
+    partition: &str,
+    hosting_account: &str,
+) -> Result<String, PolicyError> {
+    let malformed = |problem: &str| PolicyError::ImporterArn {
+        value: value.to_string(),
+        problem: problem.to_string(),
+    };
+    let rest = value
+        .strip_prefix("arn:")
+        .ok_or_else(|| malformed("it does not start with arn:"))?;
+    let parts: Vec<&str> = rest.splitn(5, ':').collect();
+    let [found_partition, service, region, account, resource] = parts[..] else {
+        return Err(malformed(
+            "it does not have the six parts arn:PARTITION:iam::ACCOUNT:RESOURCE",
+        ));
+    };
+    if service != "iam" {
+        return Err(malformed(&format!("its service is {service:?}, not iam")));
+    }
+    if !region.is_empty() {
+        return Err(malformed("an IAM ARN has no Region"));
+    }
+    if !arn::is_account_id(account) {
+        return Err(malformed(&format!(
+            "{account:?} is not a 12-digit account ID"
+        )));
+    }
+    if resource != "root" {
+        let path_and_name = resource
+            .strip_prefix("role/")
+            .or_else(|| resource.strip_prefix("user/"))
+            .ok_or_else(|| malformed("its resource is not root, role/NAME or user/NAME"))?;
+        let name = path_and_name.rsplit('/').next().unwrap_or("");
+        if name.is_empty() || name.chars().count() > ROLE_NAME_MAX_LEN {
+            return Err(malformed("the name is empty or longer than 64 characters"));
+        }
+        if let Some(ch) = path_and_name.chars().find(|c| {
+            !(c.is_ascii_alphanumeric() || *c == '/' || ROLE_NAME_PUNCTUATION.contains(c))
+        }) {
+            return Err(malformed(&format!(
+                "character {ch:?} is not allowed in an IAM user or role name or path"
+            )));
+        }
+    }
+    if found_partition != partition || account != hosting_account {
+        return Err(PolicyError::ImporterAccount {
+            value: value.to_string(),
+            found: format!("in account {account} (partition {found_partition})"),
+            expected: format!("{hosting_account} (partition {partition})"),
+        });
+    }
+    Ok(value.to_string())
 }
 
 /// Parses the key ARN of the flag `field` and checks that it is in the Region's partition.

@@ -29,7 +29,9 @@
 //! 4. `source-kms-key-policy-statement.json` (only with `K1`), for the key policy of `K1` in
 //!    `A`: the role may `kms:Decrypt` and `kms:DescribeKey`.
 //! 5. `hosting-kms-key-policy-statement.json` (only with `K2`), for the key policy of `K2` in
-//!    `H`: see [`hosting_kms_key_statement`].
+//!    `H`: the role may use the key ([`hosting_key_role_statement`]) and the importer may let
+//!    Bedrock use it ([`hosting_kms_key_statement`]). With `K2` the role's identity policy
+//!    also allows the role's actions on `K2`.
 //!
 //! The two key-policy files are whole, valid policy documents holding one statement, but they
 //! are meant to be *merged* into the key's existing policy: replacing a key policy with them
@@ -48,8 +50,16 @@
 //!   prefix there is no condition, and objects are `B/*`.
 //! - **The role's KMS statements** are part of `role-identity-policy.json` (one policy to
 //!   attach, no file that is easy to forget), and [`role_kms_statements`] returns them alone.
-//! - **The hosting key** statement names the account principal `arn:aws:iam::H:root` with
-//!   `kms:ViaService = bedrock.R.amazonaws.com`; see [`hosting_kms_key_statement`].
+//! - **The hosting key** gets statements that satisfy two public documents at once: AWS's
+//!   walkthrough (AWS Machine Learning blog, "How to configure cross-account model deployment
+//!   using Amazon Bedrock Custom Model Import", February 2025, steps 4 and 5) grants the
+//!   import role `kms:Encrypt`, `kms:Decrypt`, `kms:ReEncrypt*`, `kms:GenerateDataKey*` and
+//!   `kms:DescribeKey` in both the key policy and the role's identity policy; the Amazon
+//!   Bedrock User Guide page "Encryption of imported custom models" asks for
+//!   `kms:CreateGrant`, `kms:DescribeKey`, `kms:GenerateDataKey` and `kms:Decrypt` for the
+//!   identity that creates the imported model: `--importer-arn`, or by default the account
+//!   principal `arn:aws:iam::H:root`, with `kms:ViaService = bedrock.R.amazonaws.com`; see
+//!   [`hosting_kms_key_statement`]. [`statement_source`] names the document of each statement.
 //! - **Key ARNs, never aliases.** An alias resolves only inside the key's own account, so a
 //!   principal of another account (the role reading `A`'s objects) cannot use it; and a key
 //!   policy must name the key it protects. Inputs must be `arn:...:kms:R:ACCOUNT:key/ID`.
@@ -60,7 +70,8 @@
 //! documentation), the EC2 network-interface permissions a `vpcConfig` needs (Amazon Bedrock
 //! User Guide, "(Optional) Protect custom model import jobs using a VPC"),
 //! and the permissions of whoever *calls* `CreateModelImportJob` (`bedrock:*` actions,
-//! `iam:PassRole` on the role, and with `K2` the four KMS actions on `K2`).
+//! `iam:PassRole` on the role, and with `K2` and no `--importer-arn` the four KMS actions on
+//! `K2`).
 
 mod documents;
 mod error;
@@ -77,8 +88,10 @@ pub use error::PolicyError;
 pub use iam::{render, POLICY_VERSION};
 pub use inputs::{PolicyInputs, ValidatedInputs, ROLE_NAME_MAX_LEN, ROLE_NAME_PUNCTUATION};
 pub use statements::{
-    bucket_list_statement, bucket_read_statement, hosting_kms_key_statement, role_kms_statements,
-    role_list_statement, role_read_statement, sid, source_kms_key_statement, trust_statement,
-    BEDROCK_SERVICE_PRINCIPAL, HOSTING_KEY_ACTIONS, S3_LIST_ACTIONS, S3_READ_ACTIONS,
-    SOURCE_KEY_ACTIONS,
+    bucket_list_statement, bucket_read_statement, hosting_key_role_statement,
+    hosting_kms_key_statement, hosting_kms_key_statements, role_kms_statements,
+    role_list_statement, role_read_statement, sid, source_kms_key_statement, statement_source,
+    trust_statement, BEDROCK_SERVICE_PRINCIPAL, HOSTING_KEY_ACTIONS, HOSTING_KEY_ROLE_ACTIONS,
+    S3_LIST_ACTIONS, S3_READ_ACTIONS, SOURCE_CMK, SOURCE_CROSS_ACCOUNT, SOURCE_KEY_ACTIONS,
+    SOURCE_SERVICE_ROLE, SOURCE_WALKTHROUGH,
 };
