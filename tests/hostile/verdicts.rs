@@ -227,3 +227,56 @@ fn a_manifest_refuses_a_fifo_instead_of_leaving_it_out() {
     );
     assert!(!out.path().join("manifest.json").exists());
 }
+
+#[test]
+fn verify_names_a_fifo_where_the_manifest_has_a_file_and_never_opens_it() {
+    let (_scratch, dir) = copy_of("llama-sharded");
+    let out = tempfile::tempdir().expect("tempdir");
+    let manifest = out.path().join("manifest.json");
+    let made = Command::cargo_bin("cmi-preflight")
+        .expect("binary")
+        .arg("manifest")
+        .arg(&dir)
+        .arg("-o")
+        .arg(&manifest)
+        .output()
+        .expect("runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let fifo = dir.join("config.json");
+    std::fs::remove_file(&fifo).expect("removes");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+    // Should verify open the FIFO, this writer lets it go on instead of hanging the test.
+    let writer = fifo.clone();
+    std::thread::spawn(move || std::fs::OpenOptions::new().write(true).open(writer));
+    let output = Command::cargo_bin("cmi-preflight")
+        .expect("binary")
+        .arg("verify")
+        .arg(&dir)
+        .arg("--manifest")
+        .arg(&manifest)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    let findings = report["findings"].as_array().expect("findings");
+    assert!(
+        findings.iter().any(|f| f["code"] == "MF001"
+            && f["file"] == "config.json"
+            && f["message"].as_str().is_some_and(|m| m.contains("a FIFO"))),
+        "{findings:?}"
+    );
+}

@@ -116,6 +116,13 @@ fn compare_listing<'m>(
         .iter()
         .map(|e| (e.path.as_str(), e.size))
         .collect();
+    // Names that are in the folder but are not regular files (a FIFO, a device, a socket, a
+    // folder): named for what they are, and never opened.
+    let not_files: BTreeMap<&str, &str> = listing
+        .not_files
+        .iter()
+        .map(|(path, kind)| (path.as_str(), kind.as_str()))
+        .collect();
     let mut findings = Vec::new();
     let mut common = Vec::new();
     for record in &manifest.files {
@@ -123,10 +130,17 @@ fn compare_listing<'m>(
             None => findings.push(Finding::new(
                 RuleId::FileMissing,
                 record.path.clone(),
-                format!(
-                    "is in the manifest ({} bytes) but not in the artifact",
-                    record.size
-                ),
+                match not_files.get(record.path.as_str()) {
+                    Some(kind) => format!(
+                        "is a regular file in the manifest ({} bytes), but in the artifact it \
+                         is {kind}; it was not read",
+                        record.size
+                    ),
+                    None => format!(
+                        "is in the manifest ({} bytes) but not in the artifact",
+                        record.size
+                    ),
+                },
             )),
             Some(size) if *size != record.size => findings.push(Finding::new(
                 RuleId::SizeChanged,
