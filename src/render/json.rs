@@ -38,6 +38,11 @@
 //!   source with `/` separators, or `""` for a finding about the artifact as a whole; a
 //!   sub-folder ends with `/`. `code`, `name` and `severity` are those of the rule catalog
 //!   (`cmi-preflight rules CODE`, docs/rules.md).
+//! - Repetitive findings are aggregated: at most 20 of a rule about a file are listed, then
+//!   one more of that rule whose message starts `and N more` and which alone has the key
+//!   `occurrences`: N, the number of findings it stands for. `counts` counts the findings
+//!   listed (an aggregate once); the number of times a rule fired is the sum of
+//!   `occurrences` over its findings, counting 1 for a finding without the key.
 //!
 //! The full description, with every field, is docs/json-output.md.
 

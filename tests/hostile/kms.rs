@@ -101,3 +101,67 @@ fn importer_arn_of_another_account_is_refused() {
     assert!(stderr.contains("hosting account 444455556666"), "{stderr}");
     assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
 }
+
+#[test]
+fn an_aggregated_finding_carries_the_number_it_stands_for_in_json() {
+    let source =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/valid/llama-sharded");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(&source).expect("fixture") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), scratch.path().join(entry.file_name())).expect("copies");
+    }
+    let index_path = scratch.path().join("model.safetensors.index.json");
+    let mut index: Value =
+        serde_json::from_slice(&std::fs::read(&index_path).expect("index")).expect("JSON");
+    let map = index["weight_map"].as_object_mut().expect("weight_map");
+    let shard = map.values().next().expect("a tensor").clone();
+    let ghosts = 30;
+    for n in 0..ghosts {
+        map.insert(
+            format!("model.layers.{}.ghost.weight", n + 100),
+            shard.clone(),
+        );
+    }
+    std::fs::write(&index_path, index.to_string()).expect("writes");
+    let out = Command::cargo_bin("cmi-preflight")
+        .expect("binary built")
+        .arg("check")
+        .arg(scratch.path())
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let findings: Vec<&Value> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["file"] == "model.safetensors.index.json")
+        .collect();
+    let aggregated: Vec<&&Value> = findings
+        .iter()
+        .filter(|f| f.get("occurrences").is_some())
+        .collect();
+    assert_eq!(aggregated.len(), 1, "{findings:?}");
+    let code = aggregated[0]["code"].clone();
+    let omitted = ghosts - 20;
+    assert_eq!(aggregated[0]["occurrences"], omitted, "{:?}", aggregated[0]);
+    assert!(aggregated[0]["message"]
+        .as_str()
+        .is_some_and(|m| m.starts_with(&format!("and {omitted} more"))));
+    // `counts` lists the aggregate once; the occurrences add up to every missing tensor.
+    let of_rule: Vec<&&Value> = findings.iter().filter(|f| f["code"] == code).collect();
+    assert_eq!(of_rule.len(), 21);
+    assert_eq!(
+        report["counts"]["error"],
+        report["findings"]
+            .as_array()
+            .map_or(0, |f| f.iter().filter(|f| f["severity"] == "error").count())
+    );
+    let total: u64 = of_rule
+        .iter()
+        .map(|f| f.get("occurrences").and_then(Value::as_u64).unwrap_or(1))
+        .sum();
+    assert_eq!(total, ghosts as u64);
+}

@@ -57,6 +57,12 @@ pub struct FindingRecord {
     pub message: String,
     /// How to fix it.
     pub hint: String,
+    /// Only on the finding that stands for the findings of its rule about its file beyond the
+    /// first 20 (its message starts `and N more`): N, how many findings it stands for. The
+    /// number of times a rule fired is the sum of `occurrences` over its findings, counting 1
+    /// for a finding without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurrences: Option<usize>,
 }
 
 /// The document of a check, schema [`CheckDocument::SCHEMA`] (docs/json-output.md).
@@ -110,6 +116,7 @@ impl CheckDocument {
                         file: f.file.clone(),
                         message: f.message.clone(),
                         hint: f.hint.clone(),
+                        occurrences: f.occurrences,
                     }
                 })
                 .collect(),

@@ -15,6 +15,10 @@ pub struct Finding {
     pub message: String,
     /// How to fix it. Defaults to the rule's fix text.
     pub hint: String,
+    /// For the finding that stands for the findings of its rule about its file beyond the
+    /// first [`MAX_EXAMPLES`] (see [`more`]): how many it stands for. `None` for a finding
+    /// that stands for itself alone.
+    pub occurrences: Option<usize>,
 }
 
 impl Finding {
@@ -25,6 +29,7 @@ impl Finding {
             file: file.into(),
             message: message.into(),
             hint: rule.rule().fix.to_string(),
+            occurrences: None,
         }
     }
 
@@ -51,16 +56,18 @@ impl Finding {
 pub const MAX_EXAMPLES: usize = 20;
 
 /// The finding that stands for `omitted` findings of `rule` about `file` beyond the first
-/// [`MAX_EXAMPLES`].
+/// [`MAX_EXAMPLES`]; its [`Finding::occurrences`] is `omitted`.
 pub fn more(rule: RuleId, file: impl Into<String>, omitted: usize) -> Finding {
-    Finding::new(
+    let mut finding = Finding::new(
         rule,
         file,
         format!(
             "and {omitted} more {} findings about this file, not listed (the first {MAX_EXAMPLES} are)",
             rule.rule().code
         ),
-    )
+    );
+    finding.occurrences = Some(omitted);
+    finding
 }
 
 /// Findings of one rule about one file, built only while they will be listed: the first
@@ -166,6 +173,8 @@ mod tests {
         assert!(kept[MAX_EXAMPLES]
             .message
             .starts_with("and 5 more SH003 findings"));
+        assert_eq!(kept[MAX_EXAMPLES].occurrences, Some(5));
+        assert!(kept[..MAX_EXAMPLES].iter().all(|f| f.occurrences.is_none()));
         assert_eq!(kept[MAX_EXAMPLES + 1].file, "other.safetensors");
     }
 
@@ -180,6 +189,7 @@ mod tests {
         capped.finish(&mut findings);
         assert_eq!(findings.len(), MAX_EXAMPLES + 1);
         assert!(findings[MAX_EXAMPLES].message.starts_with("and 7 more"));
+        assert_eq!(findings[MAX_EXAMPLES].occurrences, Some(7));
         assert_eq!(aggregate(findings.clone()), findings);
     }
 }
