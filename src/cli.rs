@@ -175,6 +175,16 @@ pub struct DoctorArgs {
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
 
+    /// ARN of the KMS key that will encrypt the imported model: check that its key policy
+    /// allows the role and the importer (as `policy --hosting-kms-key-arn` writes it).
+    #[arg(long)]
+    pub hosting_kms_key_arn: Option<String>,
+
+    /// ARN of the IAM user or role that calls CreateModelImportJob (default: the role's
+    /// account), for the hosting key check.
+    #[arg(long, requires = "hosting_kms_key_arn")]
+    pub importer_arn: Option<String>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,

@@ -291,6 +291,8 @@ fn doctor(args: DoctorArgs) -> Result<u8> {
         bedrock_region: args.bedrock_region,
         bucket_account: args.bucket_account,
         concurrency: usize::from(args.concurrency),
+        hosting_kms_key_arn: args.hosting_kms_key_arn,
+        importer_arn: args.importer_arn,
     };
     let diagnosis = runtime()?.block_on(cmi_agent::doctor::doctor(&options))?;
     let mut stdout = anstream::stdout().lock();

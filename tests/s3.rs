@@ -820,3 +820,120 @@ async fn verify_over_s3_in_full_and_metadata_only_modes() {
     );
     assert_eq!(report["mode"], "full");
 }
+
+/// Runs `doctor --format json --hosting-kms-key-arn KEY` against the shared moto and returns
+/// its step "hosting key policy".
+fn hosting_key_step(moto: &Moto, role: &str, key: &str) -> Value {
+    let output = run(
+        &moto.endpoint(),
+        &moto::static_credentials(),
+        &[
+            "doctor",
+            "s3://kms-doctor/llama/",
+            "--role-arn",
+            role,
+            "--hosting-kms-key-arn",
+            key,
+            "--format",
+            "json",
+        ],
+    );
+    let document = json(&output);
+    document["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["name"] == "hosting key policy")
+        .cloned()
+        .unwrap_or_else(|| panic!("no hosting key step: {document}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_checks_the_hosting_key_policy_for_the_role_and_the_importer() {
+    let moto = Moto::shared();
+    let kms = moto.kms_client().await;
+    let root = format!("arn:aws:iam::{}:root", moto::ACCOUNT_ID);
+    let admin = serde_json::json!({
+        "Sid": "Admins", "Effect": "Allow", "Principal": {"AWS": root},
+        "Action": "kms:*", "Resource": "*"
+    });
+    let key = kms
+        .create_key()
+        .policy(policy(serde_json::json!([admin.clone()])))
+        .send()
+        .await
+        .expect("key");
+    let key_arn = key
+        .key_metadata()
+        .map(|m| m.arn().unwrap_or_default().to_string())
+        .expect("key ARN");
+    let role = format!("arn:aws:iam::{}:role/cmi-kms-check", moto::ACCOUNT_ID);
+
+    // The account may do anything with the key, but the role is not named: the walkthrough's
+    // statement for the role is missing, and doctor prints it.
+    let step = hosting_key_step(moto, &role, &key_arn);
+    assert_eq!(step["status"], "fail", "{step}");
+    assert!(
+        step["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("kms:ReEncrypt*")),
+        "{step}"
+    );
+    let fixes = step["fixes"].as_array().expect("fixes");
+    assert_eq!(fixes.len(), 1, "{step}");
+    assert_eq!(
+        fixes[0]["statement"]["Sid"],
+        "CmiImportRoleUseImportedModelKey"
+    );
+    assert_eq!(fixes[0]["statement"]["Principal"]["AWS"], role);
+
+    // With the statements `policy` writes merged into the key policy, the step passes.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let written = Command::cargo_bin("cmi-preflight")
+        .expect("binary")
+        .args([
+            "policy",
+            "--bucket",
+            "kms-doctor",
+            "--bucket-account",
+            moto::ACCOUNT_ID,
+            "--hosting-account",
+            moto::ACCOUNT_ID,
+            "--region",
+            moto::REGION,
+            "--role-name",
+            "cmi-kms-check",
+            "--hosting-kms-key-arn",
+            &key_arn,
+            "--out-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    let generated: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("hosting-kms-key-policy-statement.json")).expect("file"),
+    )
+    .expect("JSON");
+    let mut statements = vec![admin];
+    statements.extend(
+        generated["Statement"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .cloned(),
+    );
+    kms.put_key_policy()
+        .key_id(&key_arn)
+        .policy_name("default")
+        .policy(policy(Value::from(statements)))
+        .send()
+        .await
+        .expect("moto accepts the merged key policy");
+    let step = hosting_key_step(moto, &role, &key_arn);
+    assert_eq!(step["status"], "pass", "{step}");
+}

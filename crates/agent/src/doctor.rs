@@ -38,6 +38,12 @@ pub struct DoctorOptions {
     pub bucket_account: Option<String>,
     /// Objects examined at once.
     pub concurrency: usize,
+    /// The key that will encrypt the imported model (`importedModelKmsKeyId`), whose key
+    /// policy to check; `None` to skip that step.
+    pub hosting_kms_key_arn: Option<String>,
+    /// The identity that calls `CreateModelImportJob`, as for `policy --importer-arn`
+    /// (default: the role's account).
+    pub importer_arn: Option<String>,
 }
 
 /// The outcome of a step; in JSON, `pass`, `fail` or `skip`.
@@ -286,6 +292,22 @@ pub async fn doctor(options: &DoctorOptions) -> Result<Diagnosis, DoctorError> {
             return Ok(diagnosis);
         }
     };
+
+    // 1b. Does the hosting key's policy let the role and the importer use it.
+    if let Some(key) = &options.hosting_kms_key_arn {
+        let inputs = PolicyInputs {
+            bucket: options.uri.bucket.clone(),
+            prefix: Some(options.uri.prefix.clone()),
+            bucket_account: role_account.clone(),
+            hosting_account: role_account.clone(),
+            region: region.clone(),
+            role_name: role_name.clone(),
+            source_kms_key_arn: None,
+            hosting_kms_key_arn: Some(key.clone()),
+            importer_arn: options.importer_arn.clone(),
+        };
+        hosting_key_step(&caller, &inputs, &mut diagnosis).await;
+    }
 
     // 2. Can the caller become the role.
     let mut assume = sts.assume_role().role_arn(&role_arn).role_session_name(
@@ -774,6 +796,91 @@ async fn read_steps(
             Vec::new(),
         );
     }
+}
+
+/// The step "hosting key policy": reads the key policy of the hosting key (as the caller) and
+/// checks that it allows the role the actions of AWS's walkthrough and the importer the
+/// actions of the Amazon Bedrock User Guide (see [`policy::hosting_kms_key_statements`]); a
+/// failure carries the missing statements.
+async fn hosting_key_step(caller: &SdkConfig, inputs: &PolicyInputs, diagnosis: &mut Diagnosis) {
+    const STEP: &str = "hosting key policy";
+    let v = match inputs.validate() {
+        Ok(v) => v,
+        Err(error) => {
+            diagnosis.fail(STEP, error.to_string(), Vec::new());
+            return;
+        }
+    };
+    let Some(key) = v.hosting_kms_key_arn() else {
+        return;
+    };
+    let kms = aws_sdk_kms::Client::new(caller);
+    let text = match kms
+        .get_key_policy()
+        .key_id(key)
+        .policy_name("default")
+        .send()
+        .await
+    {
+        Ok(output) => output.policy().unwrap_or_default().to_string(),
+        Err(error) => {
+            let status = if error.code() == Some("AccessDeniedException") {
+                Status::Skip
+            } else {
+                Status::Fail
+            };
+            let detail = format!(
+                "kms:GetKeyPolicy on {key} failed: {}",
+                describe_sdk_error(&error)
+            );
+            match status {
+                Status::Fail => diagnosis.fail(STEP, detail, Vec::new()),
+                _ => diagnosis.push(STEP, status, detail),
+            }
+            return;
+        }
+    };
+    let document: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let role = v.role_arn();
+    let importer = v.importer_arn();
+    let role_missing =
+        policy::missing_key_actions(&document, &role, key, policy::HOSTING_KEY_ROLE_ACTIONS);
+    let importer_missing =
+        policy::missing_key_actions(&document, &importer, key, policy::HOSTING_KEY_ACTIONS);
+    if role_missing.is_empty() && importer_missing.is_empty() {
+        diagnosis.push(
+            STEP,
+            Status::Pass,
+            format!(
+                "{key} allows {role} {} and {importer} {}",
+                policy::HOSTING_KEY_ROLE_ACTIONS.join(", "),
+                policy::HOSTING_KEY_ACTIONS.join(", ")
+            ),
+        );
+        return;
+    }
+    let target = format!(
+        "key policy of {key} (account {}); merge it, do not replace the key policy",
+        v.hosting_account()
+    );
+    let mut problems = Vec::new();
+    let mut fixes = Vec::new();
+    if !role_missing.is_empty() {
+        problems.push(format!("the role {role} lacks {}", role_missing.join(", ")));
+        fixes.extend(policy::hosting_key_role_statement(&v).map(|s| fix(target.clone(), s)));
+    }
+    if !importer_missing.is_empty() {
+        problems.push(format!(
+            "the importer {importer} lacks {}",
+            importer_missing.join(", ")
+        ));
+        fixes.extend(policy::hosting_kms_key_statement(&v).map(|s| fix(target.clone(), s)));
+    }
+    diagnosis.fail(
+        STEP,
+        format!("the key policy of {key}: {}", problems.join("; ")),
+        fixes,
+    );
 }
 
 fn kms_fixes(v: &ValidatedInputs, key: &str) -> Vec<Fix> {

@@ -77,6 +77,7 @@ mod documents;
 mod error;
 pub mod iam;
 mod inputs;
+mod key_policy;
 mod statements;
 
 pub use crate::arch::CMI_REGIONS;
@@ -87,6 +88,7 @@ pub use documents::{
 pub use error::PolicyError;
 pub use iam::{render, POLICY_VERSION};
 pub use inputs::{PolicyInputs, ValidatedInputs, ROLE_NAME_MAX_LEN, ROLE_NAME_PUNCTUATION};
+pub use key_policy::missing_key_actions;
 pub use statements::{
     bucket_list_statement, bucket_read_statement, hosting_key_role_statement,
     hosting_kms_key_statement, hosting_kms_key_statements, role_kms_statements,
