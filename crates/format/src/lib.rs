@@ -41,6 +41,7 @@ pub mod safetensors;
 mod severity;
 pub mod shapes;
 pub mod tokenizer;
+pub mod transfer;
 mod weights;
 
 pub use artifact::{check, plan, Artifact, Entry, Plan, Report, Summary};

@@ -1,0 +1,3 @@
+//! Tests of `push`: one binary, one module per part.
+
+mod select;
