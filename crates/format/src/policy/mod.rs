@@ -67,6 +67,7 @@ mod error;
 pub mod iam;
 mod inputs;
 mod statements;
+mod trust;
 
 pub use crate::arch::CMI_REGIONS;
 pub use documents::{
@@ -81,4 +82,7 @@ pub use statements::{
     role_list_statement, role_read_statement, sid, source_kms_key_statement, trust_statement,
     BEDROCK_SERVICE_PRINCIPAL, HOSTING_KEY_ACTIONS, S3_LIST_ACTIONS, S3_READ_ACTIONS,
     SOURCE_KEY_ACTIONS,
+};
+pub use trust::{
+    evaluate_trust, TrustRequest, TrustVerdict, MAX_TRUST_POLICY_BYTES, REPRESENTATIVE_JOB_ID,
 };
