@@ -3,4 +3,5 @@
 
 mod bounds;
 mod outputs;
+mod trust;
 mod verdicts;
