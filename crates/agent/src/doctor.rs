@@ -1,8 +1,9 @@
 //! `doctor`: the manual troubleshooting of a cross-account import set-up, automated.
 //!
 //! Each step asks one question of AWS, as the caller or as the execution role, and passes,
-//! fails or is skipped (when an earlier failure makes it moot, or the caller may not ask).
-//! A failed step carries the policy statements that fix it, built by [`cmi_format::policy`]
+//! warns (the import would work, but the set-up is weak or the step cannot decide), fails or
+//! is skipped (when an earlier failure makes it moot, or the caller may not ask).
+//! A failed or warned step carries the policy statements that fix it, built by [`cmi_format::policy`]
 //! so that they are the same documents `cmi-preflight policy` writes. [`DoctorDocument`] is
 //! the diagnosis as `doctor --format json` prints it.
 
