@@ -1,4 +1,4 @@
-//! The doctor's report: one line per step, then the fixes of the failed steps; or, with
+//! The doctor's report: one line per step, each followed by its fixes; or, with
 //! `--format json`, one document (schema `cmi-preflight.doctor.v1`, docs/json-output.md).
 
 use std::io::{self, Write};
@@ -30,6 +30,7 @@ pub fn write(out: &mut dyn Write, diagnosis: &Diagnosis) -> io::Result<()> {
     for step in &diagnosis.steps {
         let (mark, style) = match step.status {
             Status::Pass => ("pass", PASS_STYLE),
+            Status::Warn => ("warn", WARNING_STYLE),
             Status::Fail => ("FAIL", ERROR_STYLE),
             Status::Skip => ("skip", DIM_STYLE),
         };
@@ -57,8 +58,18 @@ pub fn write(out: &mut dyn Write, diagnosis: &Diagnosis) -> io::Result<()> {
         .iter()
         .filter(|s| s.status == Status::Fail)
         .count();
-    if failed == 0 {
+    let warned = diagnosis
+        .steps
+        .iter()
+        .filter(|s| s.status == Status::Warn)
+        .count();
+    if failed == 0 && warned == 0 {
         writeln!(out, "{PASS_STYLE}all steps passed{PASS_STYLE:#}")
+    } else if failed == 0 {
+        writeln!(
+            out,
+            "{WARNING_STYLE}no step failed, {warned} with a warning{WARNING_STYLE:#}"
+        )
     } else {
         writeln!(
             out,

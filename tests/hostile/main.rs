@@ -4,4 +4,5 @@
 mod bounds;
 mod kms;
 mod outputs;
+mod trust;
 mod verdicts;

@@ -1,8 +1,9 @@
 //! `doctor`: the manual troubleshooting of a cross-account import set-up, automated.
 //!
 //! Each step asks one question of AWS, as the caller or as the execution role, and passes,
-//! fails or is skipped (when an earlier failure makes it moot, or the caller may not ask).
-//! A failed step carries the policy statements that fix it, built by [`cmi_format::policy`]
+//! warns (the import would work, but the set-up is weak or the step cannot decide), fails or
+//! is skipped (when an earlier failure makes it moot, or the caller may not ask).
+//! A failed or warned step carries the policy statements that fix it, built by [`cmi_format::policy`]
 //! so that they are the same documents `cmi-preflight policy` writes. [`DoctorDocument`] is
 //! the diagnosis as `doctor --format json` prints it.
 
@@ -14,15 +15,14 @@ use aws_credential_types::Credentials;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::Value;
 
 use crate::aws::{self, AwsOptions, DEFAULT_SESSION_NAME};
 use crate::s3::{describe_sdk_error, s3_client, ManagedKeyProbe, S3Source, S3Uri};
 use crate::source::Source;
-use cmi_format::arn::RoleArn;
+use cmi_format::arn::{self, RoleArn};
 use cmi_format::document::Tool;
 use cmi_format::policy::iam::{self, Effect, OneOrMany, Principal, Statement};
-use cmi_format::policy::{self, PolicyInputs, ValidatedInputs};
+use cmi_format::policy::{self, PolicyInputs, TrustRequest, TrustVerdict, ValidatedInputs};
 use cmi_format::RuleId;
 
 /// What `doctor` examines.
@@ -46,12 +46,15 @@ pub struct DoctorOptions {
     pub importer_arn: Option<String>,
 }
 
-/// The outcome of a step; in JSON, `pass`, `fail` or `skip`.
+/// The outcome of a step; in JSON, `pass`, `warn`, `fail` or `skip`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// The step found nothing wrong.
     Pass,
+    /// The import would work, but the step found a weakness, or could not decide; the
+    /// step's fixes say what to change. It does not fail the diagnosis.
+    Warn,
     /// The step found a problem; the import would fail.
     Fail,
     /// The step did not run.
@@ -76,7 +79,7 @@ pub struct Step {
     pub status: Status,
     /// One line: what was found.
     pub detail: String,
-    /// For a failed step, the statements that fix it.
+    /// For a failed or warned step, the statements that fix it.
     pub fixes: Vec<Fix>,
 }
 
@@ -108,6 +111,15 @@ impl Diagnosis {
         self.steps.push(Step {
             name,
             status: Status::Fail,
+            detail: detail.into(),
+            fixes,
+        });
+    }
+
+    fn warn(&mut self, name: &'static str, detail: impl Into<String>, fixes: Vec<Fix>) {
+        self.steps.push(Step {
+            name,
+            status: Status::Warn,
             detail: detail.into(),
             fixes,
         });
@@ -374,7 +386,15 @@ pub async fn doctor(options: &DoctorOptions) -> Result<Diagnosis, DoctorError> {
     };
 
     // 3. Does the role trust Bedrock.
-    trust_step(&caller, &role_name, fixes_for.as_ref(), &mut diagnosis).await;
+    let request = TrustRequest::new(arn::partition_of(&region), &region, &role_account);
+    trust_step(
+        &caller,
+        &role_name,
+        &request,
+        fixes_for.as_ref(),
+        &mut diagnosis,
+    )
+    .await;
 
     // 4. Where the bucket is.
     let source = S3Source::new(&role_config, options.uri.clone(), role_arn.clone());
@@ -543,9 +563,15 @@ fn read_fixes(v: &ValidatedInputs) -> Vec<Fix> {
     ]
 }
 
+/// Reads the role's trust policy as the caller and evaluates it for Bedrock's `AssumeRole`
+/// of a model import job of the role's account in the Region ([`policy::evaluate_trust`]).
+/// Denied fails; allowed passes, or warns when the role is open to the confused-deputy
+/// problem; what the evaluator cannot decide warns, naming what it could not evaluate. A
+/// step that does not pass carries the statement `policy` writes.
 async fn trust_step(
     caller: &SdkConfig,
     role_name: &str,
+    request: &TrustRequest,
     fixes_for: Option<&ValidatedInputs>,
     diagnosis: &mut Diagnosis,
 ) {
@@ -567,67 +593,67 @@ async fn trust_step(
             return;
         }
     };
-    let trusts_bedrock = document.as_ref().is_some_and(trusts_bedrock);
-    if trusts_bedrock {
-        diagnosis.push(
+    let fixes = || {
+        fixes_for
+            .map(|v| {
+                vec![fix(
+                    format!(
+                        "trust policy of role {} (account {})",
+                        v.role_name(),
+                        v.hosting_account()
+                    ),
+                    policy::trust_statement(v),
+                )]
+            })
+            .unwrap_or_default()
+    };
+    let who = format!(
+        "{} for a model import job of account {} ({})",
+        policy::BEDROCK_SERVICE_PRINCIPAL,
+        request.account(),
+        request.job_arn()
+    );
+    let verdict = match document {
+        Some(text) => policy::evaluate_trust(&text, request),
+        None => TrustVerdict::Denied("the role has no trust policy".to_string()),
+    };
+    match verdict {
+        TrustVerdict::Allowed {
+            statement,
+            confused_deputy: None,
+        } => diagnosis.push(
             "trust policy",
             Status::Pass,
-            format!(
-                "role {role_name} lets {} assume it",
-                policy::BEDROCK_SERVICE_PRINCIPAL
-            ),
-        );
-        return;
-    }
-    let fixes = fixes_for
-        .map(|v| {
-            vec![fix(
-                format!(
-                    "trust policy of role {} (account {})",
-                    v.role_name(),
-                    v.hosting_account()
-                ),
-                policy::trust_statement(v),
-            )]
-        })
-        .unwrap_or_default();
-    diagnosis.fail(
-        "trust policy",
-        format!(
-            "role {role_name} does not allow {} to assume it",
-            policy::BEDROCK_SERVICE_PRINCIPAL
+            format!("role {role_name} lets {who} assume it ({statement})"),
         ),
-        fixes,
-    );
+        TrustVerdict::Allowed {
+            confused_deputy: Some(why),
+            ..
+        } => diagnosis.warn(
+            "trust policy",
+            format!("{why}; add aws:SourceAccount and aws:SourceArn conditions"),
+            fixes(),
+        ),
+        TrustVerdict::Denied(why) => diagnosis.fail(
+            "trust policy",
+            format!("role {role_name} does not let {who} assume it: {why}"),
+            fixes(),
+        ),
+        TrustVerdict::Undecided(why) => diagnosis.warn(
+            "trust policy",
+            format!(
+                "cannot decide whether role {role_name} lets {who} assume it: {why}; compare it with the statement below"
+            ),
+            fixes(),
+        ),
+    }
 }
 
 /// IAM returns policy documents URL-encoded.
-fn decode_policy(text: &str) -> Value {
-    let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
-    serde_json::from_str(&decoded).unwrap_or(Value::Null)
-}
-
-fn as_list(value: &Value) -> Vec<&Value> {
-    match value {
-        Value::Array(items) => items.iter().collect(),
-        Value::Null => Vec::new(),
-        other => vec![other],
-    }
-}
-
-/// Whether a trust policy has an Allow statement for sts:AssumeRole by the Bedrock service.
-fn trusts_bedrock(document: &Value) -> bool {
-    as_list(&document["Statement"])
-        .into_iter()
-        .any(|statement| {
-            statement["Effect"] == "Allow"
-                && as_list(&statement["Action"])
-                    .iter()
-                    .any(|a| *a == "sts:AssumeRole" || *a == "sts:*")
-                && as_list(&statement["Principal"]["Service"])
-                    .iter()
-                    .any(|p| *p == policy::BEDROCK_SERVICE_PRINCIPAL)
-        })
+fn decode_policy(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Reports encryption and storage classes; returns whether HeadObject was denied.
@@ -919,7 +945,7 @@ fn kms_fixes(v: &ValidatedInputs, key: &str) -> Vec<Fix> {
 mod tests {
     use super::*;
 
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn the_json_document_round_trips_and_keeps_its_key_order() {
@@ -968,10 +994,20 @@ mod tests {
     }
 
     #[test]
-    fn trust_documents() {
+    fn trust_documents_are_decoded_then_evaluated() {
         let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22bedrock.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D";
-        assert!(trusts_bedrock(&decode_policy(encoded)));
+        let request = TrustRequest::new("aws", "us-east-1", "111122223333");
+        assert!(matches!(
+            policy::evaluate_trust(&decode_policy(encoded), &request),
+            TrustVerdict::Allowed {
+                confused_deputy: Some(_),
+                ..
+            }
+        ));
         let other = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"}, "Action": "sts:AssumeRole"}]});
-        assert!(!trusts_bedrock(&other));
+        assert!(matches!(
+            policy::evaluate_trust(&other.to_string(), &request),
+            TrustVerdict::Denied(_)
+        ));
     }
 }

@@ -79,6 +79,7 @@ pub mod iam;
 mod inputs;
 mod key_policy;
 mod statements;
+mod trust;
 
 pub use crate::arch::CMI_REGIONS;
 pub use documents::{
@@ -96,4 +97,7 @@ pub use statements::{
     trust_statement, BEDROCK_SERVICE_PRINCIPAL, HOSTING_KEY_ACTIONS, HOSTING_KEY_ROLE_ACTIONS,
     S3_LIST_ACTIONS, S3_READ_ACTIONS, SOURCE_CMK, SOURCE_CROSS_ACCOUNT, SOURCE_KEY_ACTIONS,
     SOURCE_SERVICE_ROLE, SOURCE_WALKTHROUGH,
+};
+pub use trust::{
+    evaluate_trust, TrustRequest, TrustVerdict, MAX_TRUST_POLICY_BYTES, REPRESENTATIVE_JOB_ID,
 };
