@@ -866,7 +866,8 @@ async fn hosting_key_step(caller: &SdkConfig, inputs: &PolicyInputs, diagnosis: 
             return;
         }
     };
-    let document: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let document: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
     let role = v.role_arn();
     let importer = v.importer_arn();
     let role_missing =

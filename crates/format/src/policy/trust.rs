@@ -666,6 +666,7 @@ mod tests {
             role_name: "cmi".into(),
             source_kms_key_arn: None,
             hosting_kms_key_arn: None,
+            importer_arn: None,
         }
         .validate()
         .unwrap();
