@@ -2,5 +2,6 @@
 //! real binary on temporary files or a folder built for it.
 
 mod bounds;
+mod memory;
 mod outputs;
 mod verdicts;
