@@ -3,6 +3,7 @@
 
 mod bounds;
 mod kms;
+mod memory;
 mod outputs;
 mod trust;
 mod verdicts;

@@ -6,6 +6,7 @@ use cmi_format::artifact::{DOCUMENT_LIMIT, SNIFF_LEN};
 use cmi_format::safetensors::{self, Header, HeaderError};
 use cmi_format::{Artifact, Report};
 use futures::stream::{self, StreamExt};
+use tokio::sync::Semaphore;
 use tracing::debug;
 
 use crate::source::{ReadError, Source, SourceError};
@@ -27,6 +28,16 @@ pub struct CheckOptions {
 /// A larger probe wastes tensor bytes on every shard; a smaller one costs a second request
 /// more often.
 pub const DEFAULT_HEADER_PROBE: u64 = 100_001;
+
+/// Header bytes held by the reads in flight at once, shared by all of them: 128 MiB.
+///
+/// A header may declare up to [`safetensors::MAX_HEADER_LEN`] (100,000,000) bytes, so one
+/// header of the largest size always fits, and the reads of `--concurrency` shards with
+/// ordinary headers (well under 1 MB each) never wait for one another. With the documents,
+/// each read whole up to [`DOCUMENT_LIMIT`] (64 MiB) and parsed within as much again (see
+/// `cmi_format::artifact::MAX_JSON_VALUES`), it keeps the peak of `check` under 256 MiB
+/// whatever the shards declare, where 32 reads of 100 MB headers at once took 3 GB.
+pub const HEADER_BUDGET: u64 = 128 * 1024 * 1024;
 
 /// Default number of files read at once.
 pub const DEFAULT_CONCURRENCY: usize = 32;
@@ -98,8 +109,9 @@ pub async fn check_listed<S: Source>(
         )
         .collect();
     debug!(jobs = jobs.len(), "fetching");
+    let budget = Semaphore::new(permits(HEADER_BUDGET) as usize);
     let fetched: Vec<Fetched> = stream::iter(jobs)
-        .map(|job| run(source, job, options.header_probe))
+        .map(|job| run(source, job, options.header_probe, &budget))
         .buffer_unordered(options.concurrency.max(1))
         .collect()
         .await;
@@ -142,7 +154,13 @@ pub async fn check_listed<S: Source>(
     cmi_format::check(&artifact)
 }
 
-async fn run<S: Source>(source: &S, job: Job, header_probe: u64) -> Fetched {
+/// `bytes` as a number of semaphore permits, capped at the budget so that a read larger than
+/// the whole budget takes all of it rather than waiting forever.
+fn permits(bytes: u64) -> u32 {
+    u32::try_from(bytes.min(HEADER_BUDGET)).unwrap_or(u32::MAX)
+}
+
+async fn run<S: Source>(source: &S, job: Job, header_probe: u64, budget: &Semaphore) -> Fetched {
     match job {
         Job::Document(path, size) => {
             let result = if size > DOCUMENT_LIMIT {
@@ -155,7 +173,7 @@ async fn run<S: Source>(source: &S, job: Job, header_probe: u64) -> Fetched {
             Fetched::Document(path, result)
         }
         Job::Header(path, size) => {
-            let result = read_header(source, &path, size, header_probe).await;
+            let result = read_header(source, &path, size, header_probe, budget).await;
             Fetched::Header(path, result)
         }
         Job::Sniff(path, size) => {
@@ -166,29 +184,43 @@ async fn run<S: Source>(source: &S, job: Job, header_probe: u64) -> Fetched {
 }
 
 /// Reads a safetensors header with one speculative read, and a second one only when the
-/// header is longer than the probe. Returns the header check and the file's first bytes.
+/// header is longer than the probe. Returns the header check and the file's first bytes
+/// (the [`SNIFF_LEN`] bytes that the layout rules sniff, not the header).
+///
+/// Each read holds permits of `budget` for its bytes until they are parsed and dropped. The
+/// second read fetches the whole header into one buffer, after the probe is dropped: joining
+/// the probe and the rest would hold the header twice while it is copied.
 async fn read_header<S: Source>(
     source: &S,
     path: &str,
     size: u64,
     probe: u64,
+    budget: &Semaphore,
 ) -> Result<(Result<Header, HeaderError>, Vec<u8>), ReadError> {
-    let mut bytes = source
-        .read_range(path, 0..size.min(probe.max(safetensors::PREFIX_LEN)))
-        .await?;
+    let probe_len = size.min(probe.max(safetensors::PREFIX_LEN));
+    let permit = acquire(budget, probe_len).await;
+    let bytes = source.read_range(path, 0..probe_len).await?;
     let magic = bytes[..bytes.len().min(SNIFF_LEN as usize)].to_vec();
     let extent = match safetensors::header_extent(&bytes, size) {
         Ok(extent) => extent,
         Err(error) => return Ok((Err(error), magic)),
     };
     let have = bytes.len() as u64;
-    if extent > have {
-        debug!(
-            path,
-            extent, have, "header longer than the probe; second read"
-        );
-        let rest = source.read_range(path, have..extent).await?;
-        bytes.extend_from_slice(&rest);
+    if extent <= have {
+        return Ok((safetensors::parse_header(&bytes, size), magic));
     }
+    debug!(
+        path,
+        extent, have, "header longer than the probe; second read"
+    );
+    drop(bytes);
+    drop(permit);
+    let _permit = acquire(budget, extent).await;
+    let bytes = source.read_range(path, 0..extent).await?;
     Ok((safetensors::parse_header(&bytes, size), magic))
+}
+
+/// Permits of `budget` for a read of `bytes`; the budget is never closed.
+async fn acquire(budget: &Semaphore, bytes: u64) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    budget.acquire_many(permits(bytes)).await.ok()
 }

@@ -12,6 +12,7 @@ use crate::dtype::Dtype;
 use crate::finding::{Finding, Severity};
 use crate::{config, generation, index, layout, lfs, shapes, tokenizer, weights};
 
+pub use crate::config_json::MAX_JSON_VALUES;
 pub use crate::inputs::{
     Artifact, Entry, CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON, CONFIG_JSON, DOCUMENTS,
     DOCUMENT_LIMIT, GENERATION_CONFIG_JSON, INDEX_JSON, SNIFF_LEN, TOKENIZER_CONFIG_JSON,

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::arch::{Architecture, CMI_LIMITS};
-use crate::config_json::json_kind;
+use crate::config_json::{json_kind, parse_value};
 use crate::context::Context;
 use crate::finding::Finding;
 use crate::inputs::{Artifact, CONFIG_JSON};
@@ -15,7 +15,7 @@ pub use crate::config_json::Config;
 /// Reads config.json; reports it when it is not a JSON object.
 pub(crate) fn parse(artifact: &Artifact, findings: &mut Vec<Finding>) -> Option<Config> {
     let bytes = artifact.documents.get(CONFIG_JSON)?;
-    match serde_json::from_slice::<Value>(bytes) {
+    match parse_value(bytes) {
         Ok(Value::Object(object)) => Some(Config::new(object)),
         Ok(other) => {
             findings.push(Finding::new(

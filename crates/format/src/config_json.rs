@@ -1,6 +1,10 @@
 //! config.json as the rules read it: the [`Config`] accessor over its JSON object. Its own
 //! module because the config rules, the shape rules and the shared context all name it.
 
+use std::cell::Cell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// A parsed config.json object.
@@ -72,4 +76,104 @@ pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, String> {
             e.valid_up_to()
         )
     })
+}
+
+/// Reads a JSON document into a [`Value`] tree, refusing one of more than
+/// [`MAX_JSON_VALUES`] values (object keys count as values) before building the tree.
+///
+/// A tree takes up to about 64 bytes per value (a 32-byte [`Value`] in a vector that may have
+/// doubled, or an entry of an object's B-tree), while a value takes as little as 2 bytes of
+/// text (`0,` or `[]`): a 60 MB document would need a gigabyte. A first pass over the text
+/// counts the values without keeping any; the tree is built only when the count is within the
+/// limit, so a document takes at most its own size plus 64 MiB. The errors of invalid JSON
+/// are those of serde_json, from the second pass.
+pub(crate) fn parse_value(bytes: &[u8]) -> Result<Value, String> {
+    let count = Cell::new(0u64);
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let counted = Count(&count)
+        .deserialize(&mut deserializer)
+        .and_then(|()| deserializer.end());
+    if counted.is_err() && count.get() > MAX_JSON_VALUES {
+        return Err(format!(
+            "holds more than {MAX_JSON_VALUES} JSON values, which would take more memory than \
+             the document limit allows; no model file holds that many"
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| e.to_string())
+}
+
+/// Most values of a JSON document read into a [`Value`] tree: [`crate::inputs::DOCUMENT_LIMIT`]
+/// divided by the 64 bytes a value may take in the tree, so the tree of a document never takes
+/// more memory than the largest document itself. Real config.json, tokenizer_config.json and
+/// generation_config.json files hold from tens to tens of thousands of values.
+pub const MAX_JSON_VALUES: u64 = crate::inputs::DOCUMENT_LIMIT / 64;
+
+/// Counts the values of a JSON document, keeping none, and fails once there are more than
+/// [`MAX_JSON_VALUES`].
+struct Count<'c>(&'c Cell<u64>);
+
+impl Count<'_> {
+    fn add<E: de::Error>(&self) -> Result<(), E> {
+        let count = self.0.get() + 1;
+        self.0.set(count);
+        if count > MAX_JSON_VALUES {
+            return Err(E::custom("too many values"));
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Count<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Count<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.add()
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.add()
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.add()
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.add()
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.add()
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.add()
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.add()?;
+        while seq.next_element_seed(Count(self.0))?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.add()?;
+        while map.next_key::<IgnoredAny>()?.is_some() {
+            self.add()?;
+            map.next_value_seed(Count(self.0))?;
+        }
+        Ok(())
+    }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::config_json::json_kind;
+use crate::config_json::{json_kind, parse_value};
 use crate::context::Context;
 use crate::finding::Finding;
 use crate::inputs::GENERATION_CONFIG_JSON;
@@ -52,7 +52,7 @@ pub(crate) fn check(context: &Context<'_>, findings: &mut Vec<Finding>) {
             )
         }
         None => "is empty".to_string(),
-        Some(bytes) => match serde_json::from_slice::<Value>(bytes) {
+        Some(bytes) => match parse_value(bytes) {
             Ok(Value::Object(object)) => {
                 let listed = eos_ids(object.get("eos_token_id"));
                 let missing: Vec<u64> = required

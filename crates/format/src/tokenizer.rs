@@ -2,11 +2,11 @@
 
 use std::fmt;
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::config_json::{json_kind, utf8};
+use crate::config_json::{json_kind, parse_value, utf8};
 use crate::context::Context;
 use crate::finding::Finding;
 use crate::inputs::{
@@ -62,8 +62,6 @@ struct TokenIds {
     kind: Option<String>,
     /// Whether the model falls back to bytes (SentencePiece-converted BPE).
     byte_fallback: bool,
-    /// Number of vocabulary entries.
-    vocab_len: u64,
     /// Ids at or above the limit, with their token (bounded list).
     out_of_range: Vec<(u64, String)>,
     /// How many ids are out of range in all.
@@ -73,22 +71,76 @@ struct TokenIds {
 /// Most out-of-range tokens kept for the message.
 const SHOWN: usize = 3;
 
-impl TokenIds {
-    fn note(&mut self, id: u64, token: &str, limit: u64) {
-        if id >= limit {
-            self.out_of_range_count += 1;
-            if self.out_of_range.len() < SHOWN {
-                self.out_of_range.push((id, token.to_string()));
+/// The ids of tokenizer.json, read in one pass that keeps no token beyond the few it shows:
+/// a vocabulary of millions of entries takes no memory. Out-of-range vocabulary entries are
+/// shown lowest id first (ties in document order), then out-of-range added tokens in document
+/// order.
+struct TokenizerSeed {
+    limit: u64,
+}
+
+#[derive(Default)]
+struct Found {
+    vocab: Vec<(u64, String)>,
+    vocab_count: u64,
+    added: Vec<(u64, String)>,
+    added_count: u64,
+}
+
+#[derive(Default)]
+struct RawModel {
+    kind: Option<String>,
+    byte_fallback: Option<bool>,
+}
+
+impl<'de> Visitor<'de> for TokenizerSeed {
+    type Value = (RawModel, Found);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("struct RawTokenizer")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = Found::default();
+        let mut model: Option<RawModel> = None;
+        let mut added_seen = false;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "added_tokens" => {
+                    if added_seen {
+                        return Err(de::Error::duplicate_field("added_tokens"));
+                    }
+                    added_seen = true;
+                    map.next_value_seed(Added {
+                        limit: self.limit,
+                        found: &mut found,
+                    })?;
+                }
+                "model" => {
+                    if model.is_some() {
+                        return Err(de::Error::duplicate_field("model"));
+                    }
+                    model = Some(map.next_value_seed(ModelSeed {
+                        limit: self.limit,
+                        found: &mut found,
+                    })?);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
+        let model = model.ok_or_else(|| de::Error::missing_field("model"))?;
+        Ok((model, found))
     }
 }
 
-#[derive(Deserialize)]
-struct RawTokenizer {
-    #[serde(default)]
-    added_tokens: Vec<RawAddedToken>,
-    model: RawModel,
+impl<'de> DeserializeSeed<'de> for TokenizerSeed {
+    type Value = (RawModel, Found);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_struct("RawTokenizer", &["added_tokens", "model"], self)
+    }
 }
 
 #[derive(Deserialize)]
@@ -97,90 +149,177 @@ struct RawAddedToken {
     content: String,
 }
 
-#[derive(Deserialize)]
-struct RawModel {
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
-    #[serde(default)]
-    byte_fallback: Option<bool>,
-    #[serde(default)]
-    vocab: Option<Vocab>,
+/// `added_tokens`: a list of tokens, noted one by one.
+struct Added<'f> {
+    limit: u64,
+    found: &'f mut Found,
+}
+
+impl<'de> DeserializeSeed<'de> for Added<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Added<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(token) = seq.next_element::<RawAddedToken>()? {
+            if token.id >= self.limit {
+                self.found.added_count += 1;
+                if self.found.added.len() < SHOWN {
+                    self.found.added.push((token.id, token.content));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `model`: its type, byte fallback and vocabulary.
+struct ModelSeed<'f> {
+    limit: u64,
+    found: &'f mut Found,
+}
+
+impl<'de> DeserializeSeed<'de> for ModelSeed<'_> {
+    type Value = RawModel;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawModel, D::Error> {
+        deserializer.deserialize_struct("RawModel", &["type", "byte_fallback", "vocab"], self)
+    }
+}
+
+impl<'de> Visitor<'de> for ModelSeed<'_> {
+    type Value = RawModel;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("struct RawModel")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawModel, A::Error> {
+        let mut model = RawModel::default();
+        let (mut kind_seen, mut fallback_seen, mut vocab_seen) = (false, false, false);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "type" => {
+                    if std::mem::replace(&mut kind_seen, true) {
+                        return Err(de::Error::duplicate_field("type"));
+                    }
+                    model.kind = map.next_value()?;
+                }
+                "byte_fallback" => {
+                    if std::mem::replace(&mut fallback_seen, true) {
+                        return Err(de::Error::duplicate_field("byte_fallback"));
+                    }
+                    model.byte_fallback = map.next_value()?;
+                }
+                "vocab" => {
+                    if std::mem::replace(&mut vocab_seen, true) {
+                        return Err(de::Error::duplicate_field("vocab"));
+                    }
+                    map.next_value_seed(VocabSeed {
+                        limit: self.limit,
+                        found: &mut *self.found,
+                    })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(model)
+    }
 }
 
 /// A vocabulary: a map of token to id (BPE, WordPiece, WordLevel), or a list of
-/// `[token, score]` pairs whose index is the id (Unigram), kept as its length only.
-enum Vocab {
-    Map(Vec<(String, u64)>),
-    List(u64),
+/// `[token, score]` pairs whose index is the id (Unigram), or null; only its length and the
+/// lowest out-of-range ids are kept.
+struct VocabSeed<'f> {
+    limit: u64,
+    found: &'f mut Found,
 }
 
-impl Default for Vocab {
-    fn default() -> Self {
-        Vocab::List(0)
+impl<'de> DeserializeSeed<'de> for VocabSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
     }
 }
 
-impl<'de> Deserialize<'de> for Vocab {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(VocabVisitor)
-    }
-}
-
-struct VocabVisitor;
-
-impl<'de> Visitor<'de> for VocabVisitor {
-    type Value = Vocab;
+impl<'de> Visitor<'de> for VocabSeed<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a map of tokens to ids or a list of [token, score] pairs")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vocab, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
-        while let Some(entry) = map.next_entry::<String, u64>()? {
-            entries.push(entry);
-        }
-        Ok(Vocab::Map(entries))
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vocab, A::Error> {
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some((token, id)) = map.next_entry::<String, u64>()? {
+            if id >= self.limit {
+                self.found.vocab_count += 1;
+                let at = self.found.vocab.partition_point(|(shown, _)| *shown <= id);
+                if at < SHOWN {
+                    self.found.vocab.insert(at, (id, token));
+                    self.found.vocab.truncate(SHOWN);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut len = 0;
         while seq.next_element::<IgnoredAny>()?.is_some() {
             len += 1;
         }
-        Ok(Vocab::List(len))
+        for id in self.limit..len {
+            self.found.vocab_count += 1;
+            if self.found.vocab.len() < SHOWN {
+                self.found.vocab.push((id, format!("#{id}")));
+            }
+        }
+        Ok(())
     }
 }
 
 fn scan(bytes: &[u8], limit: Option<u64>) -> Result<TokenIds, String> {
     let text = utf8(bytes)?;
-    let raw: RawTokenizer = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let vocab = raw.model.vocab.unwrap_or_default();
-    let mut ids = TokenIds {
-        kind: raw.model.kind,
-        byte_fallback: raw.model.byte_fallback.unwrap_or(false),
-        ..TokenIds::default()
-    };
     let limit = limit.unwrap_or(u64::MAX);
-    match vocab {
-        Vocab::Map(mut entries) => {
-            ids.vocab_len = entries.len() as u64;
-            entries.sort_by_key(|(_, id)| *id);
-            for (token, id) in &entries {
-                ids.note(*id, token, limit);
-            }
-        }
-        Vocab::List(len) => {
-            ids.vocab_len = len;
-            for id in limit..len {
-                ids.note(id, &format!("#{id}"), limit);
-            }
-        }
-    }
-    for token in &raw.added_tokens {
-        ids.note(token.id, &token.content, limit);
-    }
-    Ok(ids)
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let (model, found) = TokenizerSeed { limit }
+        .deserialize(&mut deserializer)
+        .and_then(|parsed| deserializer.end().map(|()| parsed))
+        .map_err(|e| e.to_string())?;
+    let mut out_of_range = found.vocab;
+    out_of_range.extend(found.added);
+    out_of_range.truncate(SHOWN);
+    Ok(TokenIds {
+        kind: model.kind,
+        byte_fallback: model.byte_fallback.unwrap_or(false),
+        out_of_range,
+        out_of_range_count: found.vocab_count + found.added_count,
+    })
 }
 
 /// Runs the tokenizer rules.
@@ -255,7 +394,7 @@ fn read_tokenizer_config(
         }
         return None;
     };
-    match serde_json::from_slice::<Value>(bytes) {
+    match parse_value(bytes) {
         Ok(Value::Object(object)) => Some(object),
         Ok(other) => {
             findings.push(Finding::new(
@@ -417,7 +556,7 @@ fn check_chat_templates(
         let value = artifact
             .documents
             .get(CHAT_TEMPLATE_JSON)
-            .map(|b| serde_json::from_slice::<Value>(b));
+            .map(|b| parse_value(b));
         file_templates.push(
             value
                 .as_ref()
@@ -519,13 +658,13 @@ fn template_problem(value: Option<&Value>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config_json::MAX_JSON_VALUES;
 
     #[test]
     fn scans_bpe_and_unigram_vocabularies() {
         let bpe = br#"{"added_tokens": [{"id": 9, "content": "<|end|>"}],
             "model": {"type": "BPE", "vocab": {"a": 0, "b": 7, "c": 3}, "merges": []}}"#;
         let ids = scan(bpe, Some(8)).unwrap();
-        assert_eq!(ids.vocab_len, 3);
         assert_eq!(ids.out_of_range_count, 1);
         assert_eq!(ids.out_of_range, vec![(9, "<|end|>".to_string())]);
         let unigram =
@@ -533,6 +672,45 @@ mod tests {
         let ids = scan(unigram, Some(2)).unwrap();
         assert_eq!(ids.out_of_range_count, 1);
         assert_eq!(scan(unigram, Some(3)).unwrap().out_of_range_count, 0);
+    }
+
+    #[test]
+    fn shows_the_lowest_vocabulary_ids_then_added_tokens_in_order() {
+        let bpe = br#"{"added_tokens": [{"id": 5, "content": "x"}],
+            "model": {"vocab": {"d": 9, "a": 6, "b": 8, "e": 6, "c": 7}}}"#;
+        let ids = scan(bpe, Some(5)).unwrap();
+        assert_eq!(ids.out_of_range_count, 6);
+        let shown: Vec<&str> = ids.out_of_range.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(shown, ["a", "e", "c"]);
+        let ids = scan(bpe, Some(9)).unwrap();
+        let shown: Vec<&str> = ids.out_of_range.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(shown, ["d"]);
+        let added = scan(bpe, Some(10)).unwrap();
+        assert_eq!(added.out_of_range_count, 0);
+        let only_added = scan(
+            br#"{"added_tokens": [{"id": 5, "content": "x"}], "model": {}}"#,
+            Some(5),
+        );
+        assert_eq!(only_added.unwrap().out_of_range, vec![(5, "x".to_string())]);
+    }
+
+    #[test]
+    fn a_document_of_too_many_values_is_refused_before_it_is_built() {
+        let mut text = String::from("{\"a\":[");
+        for _ in 0..MAX_JSON_VALUES {
+            text.push_str("[],");
+        }
+        text.push_str("[]]}");
+        let error = parse_value(text.as_bytes()).expect_err("too many values");
+        assert!(error.contains("more than"), "{error}");
+        assert!(parse_value(b"{\"a\": [[], 1, {\"b\": null}]}").is_ok());
+        let invalid = parse_value(b"{\"a\": [").expect_err("invalid");
+        assert_eq!(
+            invalid,
+            serde_json::from_slice::<Value>(b"{\"a\": [")
+                .unwrap_err()
+                .to_string()
+        );
     }
 
     #[test]
