@@ -17,7 +17,7 @@ pub struct CheckOptions {
     /// Files read at once.
     pub concurrency: usize,
     /// Bytes of the first, speculative read of each safetensors file. It covers the header in
-    /// the common case; a second read fetches the rest of a longer header.
+    /// the common case; a second read fetches the whole of a longer header.
     pub header_probe: u64,
     /// The Bedrock Region of the import, for the `RG` rules; `None` skips them.
     pub bedrock_region: Option<String>,

@@ -99,7 +99,7 @@ async fn one_read_per_shard_when_the_probe_covers_the_header() {
 }
 
 #[tokio::test]
-async fn a_short_probe_takes_a_second_read_of_exactly_the_rest_of_the_header() {
+async fn a_short_probe_takes_a_second_read_of_exactly_the_whole_header() {
     let (source, report) = recorded("llama-sharded", 64).await;
     assert!(report.findings.is_empty(), "{:?}", report.findings);
     let root = source.inner.root().to_path_buf();
@@ -114,7 +114,9 @@ async fn a_short_probe_takes_a_second_read_of_exactly_the_rest_of_the_header() {
             .map(|(_, r)| r.clone())
             .collect();
         let extent = header_extent(&root, file);
-        assert_eq!(ranges, vec![0..64, 64..extent], "{file}");
+        // The second read takes the whole header into one buffer (the probe is dropped first),
+        // so a long header is never held twice.
+        assert_eq!(ranges, vec![0..64, 0..extent], "{file}");
         let size = std::fs::metadata(root.join(file)).expect("exists").len();
         assert!(extent < size, "the data section is never read");
     }
