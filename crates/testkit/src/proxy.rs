@@ -103,6 +103,9 @@ pub struct Exchange {
     pub path: String,
     /// The `Range` header, if any (`bytes=0-1023`).
     pub range: Option<String>,
+    /// The names of the request's `x-amz-checksum-*` headers, lowercase, in the order sent
+    /// (`x-amz-checksum-sha256`): which checksums a client computed.
+    pub checksum_headers: Vec<String>,
     /// The status sent to the client; 0 while the response is pending or when the connection
     /// was closed without one; 502 when the upstream could not be reached.
     pub status: u16,
@@ -129,6 +132,7 @@ struct Entry {
     method: String,
     path: String,
     range: Option<String>,
+    checksum_headers: Vec<String>,
     fault: Option<Fault>,
     status: AtomicU16,
     bytes: AtomicU64,
@@ -277,6 +281,7 @@ impl Proxy {
                 method: e.method.clone(),
                 path: e.path.clone(),
                 range: e.range.clone(),
+                checksum_headers: e.checksum_headers.clone(),
                 status: e.status.load(Ordering::SeqCst),
                 response_bytes: e.bytes.load(Ordering::SeqCst),
                 fault: e.fault.clone(),
@@ -400,11 +405,18 @@ async fn handle(
         .headers()
         .get(hyper::header::RANGE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let checksum_headers = request
+        .headers()
+        .keys()
+        .map(|name| name.as_str().to_ascii_lowercase())
+        .filter(|name| name.starts_with("x-amz-checksum-"))
+        .collect();
     let fault = state.take_fault(&method, &path);
     let entry = Arc::new(Entry {
         method,
         path,
         range,
+        checksum_headers,
         fault: fault.clone(),
         status: AtomicU16::new(0),
         bytes: AtomicU64::new(0),

@@ -175,17 +175,18 @@ async fn unchanged(
     let Some(checksum) = remote.checksum.filter(|_| remote.size == entry.size) else {
         return Ok(None);
     };
-    let part_size = match checksum.parts {
-        None => None,
-        Some(parts) => {
-            let Some(first) = verify::head(context, path, key, Some(1)).await? else {
-                return Ok(None);
-            };
-            if first.size == 0 || part_count(entry.size, first.size) != parts {
-                return Ok(None);
-            }
-            Some(first.size)
+    let part_size = if remote.multipart {
+        let Some(first) = verify::head(context, path, key, Some(1)).await? else {
+            return Ok(None);
+        };
+        let parts = checksum.parts.or(first.parts_count);
+        if first.size == 0 || parts.is_some_and(|parts| part_count(entry.size, first.size) != parts)
+        {
+            return Ok(None);
         }
+        Some(first.size)
+    } else {
+        None
     };
     let (full, size) = (full_path.to_path_buf(), entry.size);
     let owned_path = path.to_string();
@@ -193,7 +194,7 @@ async fn unchanged(
         tokio::task::spawn_blocking(move || digest_file(&full, &owned_path, size, part_size))
             .await
             .map_err(|e| read_error(path, e))??;
-    if local != checksum {
+    if !checksum.matches(&local) {
         return Ok(None);
     }
     Ok(Some(FileReport {
@@ -203,7 +204,7 @@ async fn unchanged(
         sha256,
         action: Action::SkippedUnchanged,
         bytes_sent: 0,
-        s3_checksum: checksum.to_string(),
+        s3_checksum: local.to_string(),
     }))
 }
 

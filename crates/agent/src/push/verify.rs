@@ -1,6 +1,6 @@
 //! Reading an object back: HeadObject with checksum mode, compared with what was sent.
 
-use aws_sdk_s3::types::ChecksumMode;
+use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
 
 use super::upload::Context;
 use super::PushError;
@@ -37,6 +37,13 @@ impl Checksum {
         }
     }
 
+    /// Whether `self`, as S3 returned it, is the checksum `sent`: the same SHA-256 and, when
+    /// S3 names a part count, the same one. S3 names it (`base64-N`) for a composite
+    /// checksum; moto's HeadObject leaves it out.
+    pub(crate) fn matches(&self, sent: &Checksum) -> bool {
+        self.value == sent.value && (self.parts.is_none() || self.parts == sent.parts)
+    }
+
     /// Parses S3's form: `base64` or `base64-N`.
     pub(crate) fn parse(text: &str) -> Checksum {
         match text.rsplit_once('-') {
@@ -68,6 +75,12 @@ pub(crate) struct Remote {
     pub(crate) size: u64,
     /// Its SHA-256 checksum, when it has one.
     pub(crate) checksum: Option<Checksum>,
+    /// Whether the object was written by a multipart upload, so that its checksum is
+    /// composite: by the checksum's `-N`, its checksum type, or its ETag's `-N` (S3's
+    /// multipart ETag).
+    pub(crate) multipart: bool,
+    /// The object's part count, when HeadObject was asked for a part.
+    pub(crate) parts_count: Option<u64>,
 }
 
 /// HeadObject with checksum mode (of part `part_number` when given: its size is that
@@ -90,10 +103,22 @@ pub(crate) async fn head(
         .send()
         .await;
     match result {
-        Ok(head) => Ok(Some(Remote {
-            size: head.content_length().unwrap_or(0).max(0) as u64,
-            checksum: head.checksum_sha256().map(Checksum::parse),
-        })),
+        Ok(head) => {
+            let checksum = head.checksum_sha256().map(Checksum::parse);
+            let etag_parts = head
+                .e_tag()
+                .map(|etag| etag.trim_matches('"'))
+                .and_then(|etag| etag.rsplit_once('-'))
+                .is_some_and(|(_, n)| n.parse::<u64>().is_ok());
+            Ok(Some(Remote {
+                size: head.content_length().unwrap_or(0).max(0) as u64,
+                multipart: checksum.as_ref().is_some_and(|c| c.parts.is_some())
+                    || head.checksum_type() == Some(&ChecksumType::Composite)
+                    || etag_parts,
+                checksum,
+                parts_count: head.parts_count().and_then(|n| u64::try_from(n).ok()),
+            }))
+        }
         Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
         Err(error) => Err(PushError::S3 {
             path: path.to_string(),
@@ -103,8 +128,8 @@ pub(crate) async fn head(
     }
 }
 
-/// Reads the object back and compares its size and checksum with what was sent; the
-/// checksum S3 holds on success.
+/// Reads the object back and compares its size and checksum with what was sent; on success,
+/// the checksum S3 verified, in S3's form (`base64-N` for a composite one).
 pub(crate) async fn read_back(
     context: &Context,
     path: &str,
@@ -121,7 +146,7 @@ pub(crate) async fn read_back(
         });
     };
     match &remote.checksum {
-        Some(checksum) if remote.size == size && checksum == sent => Ok(checksum.clone()),
+        Some(checksum) if remote.size == size && checksum.matches(sent) => Ok(sent.clone()),
         Some(checksum) => Err(PushError::Mismatch {
             path: path.to_string(),
             expected,
