@@ -63,13 +63,14 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
 fn write_text(out: &mut impl Write, report: &PushReport) -> std::io::Result<()> {
     for file in &report.files {
         let action = match file.action {
-            Action::Uploaded => "uploaded",
-            Action::SkippedUnchanged => "unchanged",
+            Action::Uploaded => "uploaded".to_string(),
+            Action::SkippedUnchanged => "unchanged".to_string(),
+            Action::Resumed { parts_reused } => format!("resumed ({parts_reused} parts reused)"),
         };
         writeln!(
             out,
-            "{action:>9}  {}  {} bytes  sha256 {}",
-            file.key, file.size, file.s3_checksum
+            "{action:>9}  {}  {} bytes, {} sent  sha256 {}",
+            file.key, file.size, file.bytes_sent, file.s3_checksum
         )?;
     }
     writeln!(

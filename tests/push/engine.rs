@@ -6,7 +6,8 @@ use std::process::Output;
 use std::sync::Arc;
 
 use assert_cmd::Command;
-use aws_sdk_s3::types::ChecksumMode;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode};
 use cmi_agent::hash::NoProgress;
 use cmi_agent::push::{self, Action, Destination, PushOptions, PushReport};
 use cmi_agent::{LocalSource, S3Uri};
@@ -321,4 +322,63 @@ async fn the_manifest_of_a_push_is_the_manifest_of_the_folder() {
         );
     }
     assert_eq!(pushed.files.len(), listed.files.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_upload_does_not_stop_the_next_push() {
+    let setup = setup("resumed").await;
+    let (dir, _, large) = folder();
+    let key = "model/model.safetensors";
+    let part = 5 * MIB;
+    // A run that stopped after sending part 1, and part 2 with other bytes.
+    let created = setup
+        .client
+        .create_multipart_upload()
+        .bucket(&setup.bucket)
+        .key(key)
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .expect("create upload");
+    let upload_id = created.upload_id().expect("upload id").to_string();
+    let stale = content(part, 7);
+    for (number, bytes) in [(1, &large[..part]), (2, &stale[..])] {
+        setup
+            .client
+            .upload_part()
+            .bucket(&setup.bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .part_number(number)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .checksum_sha256(base64_sha256(bytes))
+            .body(ByteStream::from(bytes.to_vec()))
+            .send()
+            .await
+            .expect("upload part");
+    }
+    setup.proxy.reset_stats();
+
+    let report = push_dir(&setup, dir.path()).await;
+    let file = &report.files[1];
+    // moto 5.2.5 answers ListParts with a `ListPartsResponse` root element where S3 has
+    // `ListPartsResult`, which the SDK refuses: the upload cannot be continued, so the file
+    // goes in a new upload and the interrupted one is left as it was.
+    assert_eq!(file.action, Action::Uploaded);
+    assert_eq!(file.s3_checksum, composite(&large, part));
+    let (size, _) = stored_checksum(&setup, key).await;
+    assert_eq!(size, large.len() as i64);
+    let left = setup
+        .client
+        .list_multipart_uploads()
+        .bucket(&setup.bucket)
+        .send()
+        .await
+        .expect("list uploads");
+    let left: Vec<_> = left
+        .uploads()
+        .iter()
+        .filter_map(|u| u.upload_id())
+        .collect();
+    assert_eq!(left, vec![upload_id.as_str()]);
 }

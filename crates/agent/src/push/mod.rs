@@ -11,10 +11,15 @@
 //! the same size and SHA-256 is not sent again. A failed multipart upload is never completed,
 //! so no object looks complete.
 //!
+//! An interrupted multipart upload of a file (same key, SHA-256 checksums, parts that fit
+//! the file) is continued: parts S3 holds with the local part's size and SHA-256 are not
+//! sent again.
+//!
 //! Which files are sent is the caller's choice ([`push_files`]); [`push_local`] sends every
 //! regular file at the top of the folder.
 
 mod parts;
+mod resume;
 mod upload;
 mod verify;
 
@@ -92,6 +97,12 @@ pub enum Action {
     Uploaded,
     /// Already at the destination with the same size and SHA-256: not sent.
     SkippedUnchanged,
+    /// An interrupted multipart upload was continued: the parts S3 already held with the
+    /// same SHA-256 checksum were not sent again.
+    Resumed {
+        /// Parts not sent again.
+        parts_reused: u64,
+    },
 }
 
 /// One file of a push.
@@ -107,7 +118,7 @@ pub struct FileReport {
     pub sha256: String,
     /// What was done.
     pub action: Action,
-    /// Object bytes sent (0 when skipped).
+    /// Object bytes sent (0 when skipped; without the parts reused when resumed).
     pub bytes_sent: u64,
     /// The checksum S3 holds for the object and that was compared with what was sent: the
     /// full-object SHA-256 (base64), or the composite `base64-N` of an N-part upload.

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use cmi_format::Entry;
 
 use super::parts::{part_count, part_size, MAX_SINGLE_PUT};
+use super::resume::{self, ListedPart};
 use super::verify::{self, Checksum};
 use super::{Action, FileReport, PushError, PushOptions, Sse};
 use crate::hash::{read_some, Hasher, Progress};
@@ -136,8 +137,9 @@ pub(crate) async fn push_file(
         return Ok(report);
     }
     let single = entry.size <= context.options.single_put_max.min(MAX_SINGLE_PUT);
-    let (sha256, sent) = if single {
-        put_single(context, full_path, entry, &key).await?
+    let (sha256, sent, bytes_sent, action) = if single {
+        let (sha256, sent) = put_single(context, full_path, entry, &key).await?;
+        (sha256, sent, entry.size, Action::Uploaded)
     } else {
         let part = part_size(entry.size, context.options.part_size).map_err(|source| {
             PushError::PartSize {
@@ -154,8 +156,8 @@ pub(crate) async fn push_file(
         key,
         size: entry.size,
         sha256,
-        action: Action::Uploaded,
-        bytes_sent: entry.size,
+        action,
+        bytes_sent,
         s3_checksum: stored.to_string(),
     })
 }
@@ -332,48 +334,40 @@ struct ReadPart {
     permit: OwnedSemaphorePermit,
 }
 
-/// A part S3 accepted.
+/// A part S3 accepted, or already held.
 struct SentPart {
     number: i32,
     etag: Option<String>,
     digest: [u8; 32],
+    /// Bytes sent for it: 0 when S3 already held it.
+    sent: u64,
 }
 
-/// A multipart upload with SHA-256 part checksums; completed only once every part is sent
-/// and the file was read whole, so a failure leaves no object.
+/// What [`put_multipart`] did: the hex SHA-256, the checksum sent, the bytes sent, and
+/// whether an upload was resumed.
+type Multipart = (String, Checksum, u64, Action);
+
+/// A multipart upload with SHA-256 part checksums, continuing an interrupted one of the key
+/// when there is one; completed only once every part is sent and the file was read whole,
+/// so a failure leaves no object (and an upload the next run continues).
 async fn put_multipart(
     context: &Arc<Context>,
     full_path: &Path,
     entry: &Entry,
     key: &str,
     part_size: u64,
-) -> Result<(String, Checksum), PushError> {
+) -> Result<Multipart, PushError> {
     let path = entry.path.as_str();
-    let (sse, kms_key, bucket_key) = context.sse();
-    let created = {
-        let _slot = context.slot().await;
-        context
-            .client
-            .create_multipart_upload()
-            .bucket(&context.bucket)
-            .key(key)
-            .checksum_algorithm(ChecksumAlgorithm::Sha256)
-            .set_server_side_encryption(sse)
-            .set_ssekms_key_id(kms_key)
-            .set_bucket_key_enabled(bucket_key)
-            .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
-            .send()
-            .await
-            .map_err(|e| s3_error(path, "CreateMultipartUpload", &e))?
+    let pending = resume::find(context, path, key, entry.size, part_size).await;
+    let resumed = pending.is_some();
+    let (upload_id, part_size, listed) = match pending {
+        Some(pending) => (pending.upload_id, pending.part_size, pending.parts),
+        None => (
+            create_upload(context, path, key).await?,
+            part_size,
+            Default::default(),
+        ),
     };
-    let upload_id = created
-        .upload_id()
-        .ok_or_else(|| PushError::S3 {
-            path: path.to_string(),
-            operation: "CreateMultipartUpload",
-            reason: "no upload id in the answer".to_string(),
-        })?
-        .to_string();
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<ReadPart>(2);
     let reader = {
         let reader = PartReader {
@@ -392,6 +386,15 @@ async fn put_multipart(
     loop {
         tokio::select! {
             part = receiver.recv() => match part {
+                Some(part) if reused(listed.get(&part.number), &part) => {
+                    context.progress.advance(path, part.bytes.len() as u64);
+                    sent.push(SentPart {
+                        number: part.number,
+                        etag: listed.get(&part.number).and_then(|p| p.etag.clone()),
+                        digest: part.digest,
+                        sent: 0,
+                    });
+                }
                 Some(part) => {
                     let upload = PartUpload {
                         context: Arc::clone(context),
@@ -446,7 +449,56 @@ async fn put_multipart(
             .map_err(|e| s3_error(path, "CompleteMultipartUpload", &e))?;
     }
     let digests: Vec<[u8; 32]> = sent.iter().map(|p| p.digest).collect();
-    Ok((hex::encode(whole), Checksum::composite(&digests)))
+    let bytes_sent = sent.iter().map(|p| p.sent).sum();
+    let action = if resumed {
+        Action::Resumed {
+            parts_reused: sent.iter().filter(|p| p.sent == 0).count() as u64,
+        }
+    } else {
+        Action::Uploaded
+    };
+    Ok((
+        hex::encode(whole),
+        Checksum::composite(&digests),
+        bytes_sent,
+        action,
+    ))
+}
+
+/// Whether S3 already holds `part` as `listed`.
+fn reused(listed: Option<&ListedPart>, part: &ReadPart) -> bool {
+    resume::reusable(
+        listed,
+        part.bytes.len() as u64,
+        &aws_smithy_types::base64::encode(part.digest),
+    )
+}
+
+/// CreateMultipartUpload with SHA-256 checksums and the push's encryption; the upload id.
+async fn create_upload(context: &Context, path: &str, key: &str) -> Result<String, PushError> {
+    let (sse, kms_key, bucket_key) = context.sse();
+    let _slot = context.slot().await;
+    let created = context
+        .client
+        .create_multipart_upload()
+        .bucket(&context.bucket)
+        .key(key)
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .set_server_side_encryption(sse)
+        .set_ssekms_key_id(kms_key)
+        .set_bucket_key_enabled(bucket_key)
+        .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
+        .send()
+        .await
+        .map_err(|e| s3_error(path, "CreateMultipartUpload", &e))?;
+    created
+        .upload_id()
+        .map(str::to_string)
+        .ok_or_else(|| PushError::S3 {
+            path: path.to_string(),
+            operation: "CreateMultipartUpload",
+            reason: "no upload id in the answer".to_string(),
+        })
 }
 
 /// The reader of one file: reads it in order, part by part, each part into its own buffer
@@ -544,6 +596,7 @@ impl PartUpload {
             number,
             etag: answer.e_tag().map(str::to_string),
             digest,
+            sent: length,
         })
     }
 }
