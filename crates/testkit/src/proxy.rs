@@ -60,6 +60,15 @@ pub enum Fault {
     Delay(Duration),
     /// Close the connection without answering and without forwarding the request.
     CloseWithoutResponse,
+    /// Forward the request, then replace every `from` in the upstream response's body with
+    /// `to` (the `Content-Length` follows): to make an emulator's answer read as S3's, such
+    /// as moto's `ListPartsResponse` root element, which S3 names `ListPartsResult`.
+    ReplaceInBody {
+        /// The text to replace.
+        from: String,
+        /// Its replacement.
+        to: String,
+    },
     /// Answer with this status and an S3 XML error (`<Error><Code>..</Code><Message>..
     /// </Message></Error>`) without forwarding the request: for errors moto does not produce,
     /// such as SSE-C's `400 InvalidRequest`. HEAD responses get the headers only.
@@ -428,6 +437,7 @@ async fn handle(
     }
 
     let mut cut = None;
+    let mut replace = None;
     match fault {
         Some(Fault::Status503SlowDown) => {
             return injected_error(&state, &entry, request, 503, SLOW_DOWN_BODY.to_string()).await;
@@ -445,6 +455,7 @@ async fn handle(
         }
         Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
         Some(Fault::CutAfter(bytes)) => cut = Some(bytes),
+        Some(Fault::ReplaceInBody { from, to }) => replace = Some((from, to)),
         None => {}
     }
 
@@ -472,7 +483,22 @@ async fn handle(
     entry
         .status
         .store(response.status().as_u16(), Ordering::SeqCst);
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
+    if let Some((from, to)) = replace {
+        let upstream = body.collect().await?.to_bytes();
+        state
+            .upstream_bytes
+            .fetch_add(upstream.len() as u64, Ordering::SeqCst);
+        let replaced = String::from_utf8_lossy(&upstream).replace(&from, &to);
+        let length = replaced.len() as u64;
+        parts.headers.insert(
+            hyper::header::CONTENT_LENGTH,
+            hyper::header::HeaderValue::from(length),
+        );
+        entry.bytes.store(length, Ordering::SeqCst);
+        state.client_bytes.fetch_add(length, Ordering::SeqCst);
+        return Ok(Response::from_parts(parts, full(replaced)));
+    }
     let body = Tap {
         inner: body,
         state,
