@@ -408,3 +408,87 @@ async fn uploads_left(setup: &Setup) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_that_keeps_failing_leaves_no_object() {
+    let setup = setup("failing").await;
+    let (dir, _, _) = folder();
+    setup.proxy.fail_next_matching(
+        50,
+        Fault::Status503SlowDown,
+        Matcher {
+            method: Some("PUT".to_string()),
+            path_contains: Some("partNumber=2".to_string()),
+        },
+    );
+    let source = LocalSource::open(dir.path()).expect("open");
+    let destination = Destination {
+        client: setup.client.clone(),
+        uri: S3Uri::from_str_checked(&format!("s3://{}/model/", setup.bucket)),
+    };
+    let error = push::push_local(&source, &destination, &options(), Arc::new(NoProgress))
+        .await
+        .expect_err("a part S3 never accepts");
+    setup.proxy.clear_faults();
+    let text = error.to_string();
+    assert!(
+        text.contains("model.safetensors") && text.contains("UploadPart"),
+        "{text}"
+    );
+    let missing = setup
+        .client
+        .head_object()
+        .bucket(&setup.bucket)
+        .key("model/model.safetensors")
+        .send()
+        .await;
+    assert!(missing.is_err(), "an object appeared: {missing:?}");
+    assert!(!setup
+        .proxy
+        .log()
+        .iter()
+        .any(|e| e.method == "POST" && e.path.contains("uploadId=")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_are_encrypted_with_the_kms_key_given() {
+    let setup = setup("kms").await;
+    let kms = Moto::shared().kms_client().await;
+    let key = kms.create_key().send().await.expect("create key");
+    let key_arn = key
+        .key_metadata()
+        .and_then(|m| m.arn())
+        .expect("key ARN")
+        .to_string();
+    let (dir, _, _) = folder();
+    let source = LocalSource::open(dir.path()).expect("open");
+    let destination = Destination {
+        client: setup.client.clone(),
+        uri: S3Uri::from_str_checked(&format!("s3://{}/model/", setup.bucket)),
+    };
+    let options = PushOptions {
+        sse: Some(push::Sse::Kms {
+            key_id: Some(key_arn.clone()),
+        }),
+        ..options()
+    };
+    push::push_local(&source, &destination, &options, Arc::new(NoProgress))
+        .await
+        .expect("push");
+    for key in ["model/config.json", "model/model.safetensors"] {
+        let head = setup
+            .client
+            .head_object()
+            .bucket(&setup.bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("head");
+        assert_eq!(
+            head.server_side_encryption(),
+            Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms),
+            "{key}"
+        );
+        assert_eq!(head.ssekms_key_id(), Some(key_arn.as_str()), "{key}");
+    }
+}
