@@ -418,7 +418,13 @@ async fn put_multipart(
     sent.sort_by_key(|p| p.number);
     let expected_parts = part_count(entry.size, part_size);
     if sent.len() as u64 != expected_parts {
-        return Err(changed(path, entry.size, 0));
+        return Err(read_error(
+            path,
+            format!(
+                "{} of its {expected_parts} parts were read and sent; the upload is left incomplete",
+                sent.len()
+            ),
+        ));
     }
     let completed: Vec<CompletedPart> = sent
         .iter()
