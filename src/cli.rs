@@ -74,6 +74,13 @@ pub enum Command {
     /// kept in an SQLite database in --state-dir, so a restart resumes where it stopped.
     /// Events are JSON lines on stdout. SIGINT or SIGTERM stops it cleanly.
     Watch(WatchArgs),
+    /// Upload an artifact to s3://bucket/prefix/, each file verified by S3 and read back.
+    ///
+    /// Files up to --single-put-max go in one PUT with their full-object SHA-256; larger ones
+    /// in a multipart upload whose parts each carry their SHA-256. Every object's size and
+    /// checksum are read back and compared; a file already at the destination with the same
+    /// size and SHA-256 is not sent again. Exit status: 0 pushed, 2 could not push.
+    Push(PushArgs),
 }
 
 /// How files are hashed.
@@ -691,4 +698,90 @@ pub struct WatchArgs {
     /// Connection and Bedrock endpoint.
     #[command(flatten)]
     pub bedrock: BedrockArgs,
+}
+
+/// Server-side encryption of the objects `push` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SseArg {
+    /// SSE-KMS (with --sse-kms-key-id, or the bucket's default key), with an S3 Bucket Key.
+    #[value(name = "aws:kms")]
+    Kms,
+    /// SSE-S3.
+    #[value(name = "AES256")]
+    Aes256,
+}
+
+/// Arguments of `push`.
+#[derive(Debug, clap::Args)]
+pub struct PushArgs {
+    /// The artifact: a local folder.
+    pub source: std::path::PathBuf,
+
+    /// Where it goes: s3://bucket/prefix/.
+    pub destination: String,
+
+    /// Requests in flight at once, across and within files (memory is bounded by this times
+    /// --part-size).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+
+    /// Bytes of each part of a multipart upload (5 MiB to 5 GiB; raised for files that would
+    /// need more than 10,000 parts). Default 8 MiB.
+    #[arg(long)]
+    pub part_size: Option<u64>,
+
+    /// Files of at most this many bytes go in one PUT with their full-object SHA-256.
+    #[arg(long, default_value_t = cmi_agent::push::DEFAULT_SINGLE_PUT_MAX)]
+    pub single_put_max: u64,
+
+    /// The account ID that must own the bucket, sent with every request.
+    #[arg(long)]
+    pub expected_bucket_owner: Option<String>,
+
+    /// Server-side encryption of the objects (otherwise the bucket's default).
+    #[arg(long, value_enum)]
+    pub sse: Option<SseArg>,
+
+    /// KMS key of SSE-KMS (implies --sse aws:kms).
+    #[arg(long)]
+    pub sse_kms_key_id: Option<String>,
+
+    /// Write the manifest of the pushed files, from the hashes of the upload, to this file.
+    #[arg(long)]
+    pub manifest_out: Option<std::path::PathBuf>,
+
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// AWS options.
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+impl PushArgs {
+    /// The agent's form of these options.
+    pub fn options(&self) -> anyhow::Result<cmi_agent::push::PushOptions> {
+        let sse = match (self.sse, &self.sse_kms_key_id) {
+            (Some(SseArg::Aes256), Some(_)) => {
+                anyhow::bail!("--sse-kms-key-id needs --sse aws:kms, not AES256")
+            }
+            (Some(SseArg::Aes256), None) => Some(cmi_agent::push::Sse::Aes256),
+            (Some(SseArg::Kms), key) | (None, key @ Some(_)) => Some(cmi_agent::push::Sse::Kms {
+                key_id: key.clone(),
+            }),
+            (None, None) => None,
+        };
+        Ok(cmi_agent::push::PushOptions {
+            concurrency: usize::from(self.concurrency),
+            part_size: self.part_size,
+            single_put_max: self.single_put_max,
+            expected_bucket_owner: self.expected_bucket_owner.clone(),
+            sse,
+        })
+    }
 }

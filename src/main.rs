@@ -2,6 +2,7 @@
 
 mod bedrock;
 mod cli;
+mod push;
 mod render;
 mod watch;
 
@@ -121,6 +122,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Jobs(args) => bedrock::list_jobs(args),
         Command::Models(args) => bedrock::list_models(args),
         Command::Watch(args) => watch::watch(args),
+        Command::Push(args) => push::push(args),
     }
 }
 

@@ -1,3 +1,6 @@
-//! Tests of `push`: one binary, one module per part.
+//! Tests of `push`: one binary, one module per part. The S3 tests run against moto over
+//! loopback, with the testkit's proxy between the SDK and moto to count bytes, log checksum
+//! headers and inject faults.
 
+mod engine;
 mod select;

@@ -33,6 +33,13 @@ impl Hasher {
     pub fn finish(self) -> String {
         hex::encode(self.0.finish().as_ref())
     }
+
+    /// The raw 32-byte digest.
+    pub fn finish_raw(self) -> [u8; 32] {
+        let mut raw = [0u8; 32];
+        raw.copy_from_slice(self.0.finish().as_ref());
+        raw
+    }
 }
 
 impl Default for Hasher {
@@ -236,7 +243,7 @@ impl AlignedBlock {
 }
 
 /// One `read` into `buffer`, retried when a signal interrupts it; 0 at the end of the file.
-fn read_some(file: &mut std::fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
+pub(crate) fn read_some(file: &mut std::fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
     use std::io::Read;
     loop {
         match file.read(buffer) {

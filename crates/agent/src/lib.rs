@@ -20,6 +20,7 @@ pub mod local;
 pub mod manifest;
 pub mod open;
 pub mod policy;
+pub mod push;
 pub mod s3;
 pub mod source;
 pub mod verify;

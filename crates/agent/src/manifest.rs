@@ -65,6 +65,10 @@ pub struct FileRecord {
     /// computed again.
     #[serde(default, skip_serializing_if = "is_false")]
     pub reused: bool,
+    /// The SHA-256 checksum S3 verified for the object when `push` wrote it: the full-object
+    /// checksum (base64), or the composite `base64-N` of an N-part upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_checksum: Option<String>,
 }
 
 /// Why a manifest could not be made, read or written.
@@ -254,6 +258,7 @@ pub async fn create_listed<S: Source>(
             version_id: digest.version_id.or(meta.version_id),
             last_modified: meta.last_modified,
             reused: false,
+            s3_checksum: None,
         });
     }
     records.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
@@ -366,6 +371,7 @@ mod tests {
             version_id: None,
             last_modified: None,
             reused: false,
+            s3_checksum: None,
         }
     }
 

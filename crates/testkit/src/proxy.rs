@@ -60,6 +60,15 @@ pub enum Fault {
     Delay(Duration),
     /// Close the connection without answering and without forwarding the request.
     CloseWithoutResponse,
+    /// Forward the request, then replace every `from` in the upstream response's body with
+    /// `to` (the `Content-Length` follows): to make an emulator's answer read as S3's, such
+    /// as moto's `ListPartsResponse` root element, which S3 names `ListPartsResult`.
+    ReplaceInBody {
+        /// The text to replace.
+        from: String,
+        /// Its replacement.
+        to: String,
+    },
     /// Answer with this status and an S3 XML error (`<Error><Code>..</Code><Message>..
     /// </Message></Error>`) without forwarding the request: for errors moto does not produce,
     /// such as SSE-C's `400 InvalidRequest`. HEAD responses get the headers only.
@@ -103,6 +112,9 @@ pub struct Exchange {
     pub path: String,
     /// The `Range` header, if any (`bytes=0-1023`).
     pub range: Option<String>,
+    /// The names of the request's `x-amz-checksum-*` headers, lowercase, in the order sent
+    /// (`x-amz-checksum-sha256`): which checksums a client computed.
+    pub checksum_headers: Vec<String>,
     /// The status sent to the client; 0 while the response is pending or when the connection
     /// was closed without one; 502 when the upstream could not be reached.
     pub status: u16,
@@ -129,6 +141,7 @@ struct Entry {
     method: String,
     path: String,
     range: Option<String>,
+    checksum_headers: Vec<String>,
     fault: Option<Fault>,
     status: AtomicU16,
     bytes: AtomicU64,
@@ -277,6 +290,7 @@ impl Proxy {
                 method: e.method.clone(),
                 path: e.path.clone(),
                 range: e.range.clone(),
+                checksum_headers: e.checksum_headers.clone(),
                 status: e.status.load(Ordering::SeqCst),
                 response_bytes: e.bytes.load(Ordering::SeqCst),
                 fault: e.fault.clone(),
@@ -400,11 +414,18 @@ async fn handle(
         .headers()
         .get(hyper::header::RANGE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let checksum_headers = request
+        .headers()
+        .keys()
+        .map(|name| name.as_str().to_ascii_lowercase())
+        .filter(|name| name.starts_with("x-amz-checksum-"))
+        .collect();
     let fault = state.take_fault(&method, &path);
     let entry = Arc::new(Entry {
         method,
         path,
         range,
+        checksum_headers,
         fault: fault.clone(),
         status: AtomicU16::new(0),
         bytes: AtomicU64::new(0),
@@ -416,6 +437,7 @@ async fn handle(
     }
 
     let mut cut = None;
+    let mut replace = None;
     match fault {
         Some(Fault::Status503SlowDown) => {
             return injected_error(&state, &entry, request, 503, SLOW_DOWN_BODY.to_string()).await;
@@ -433,6 +455,7 @@ async fn handle(
         }
         Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
         Some(Fault::CutAfter(bytes)) => cut = Some(bytes),
+        Some(Fault::ReplaceInBody { from, to }) => replace = Some((from, to)),
         None => {}
     }
 
@@ -460,7 +483,22 @@ async fn handle(
     entry
         .status
         .store(response.status().as_u16(), Ordering::SeqCst);
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
+    if let Some((from, to)) = replace {
+        let upstream = body.collect().await?.to_bytes();
+        state
+            .upstream_bytes
+            .fetch_add(upstream.len() as u64, Ordering::SeqCst);
+        let replaced = String::from_utf8_lossy(&upstream).replace(&from, &to);
+        let length = replaced.len() as u64;
+        parts.headers.insert(
+            hyper::header::CONTENT_LENGTH,
+            hyper::header::HeaderValue::from(length),
+        );
+        entry.bytes.store(length, Ordering::SeqCst);
+        state.client_bytes.fetch_add(length, Ordering::SeqCst);
+        return Ok(Response::from_parts(parts, full(replaced)));
+    }
     let body = Tap {
         inner: body,
         state,

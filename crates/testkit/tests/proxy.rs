@@ -368,3 +368,44 @@ async fn parallel_ranged_gets_are_all_counted() {
     ranges.dedup();
     assert_eq!(ranges.len(), 16);
 }
+
+#[tokio::test]
+async fn replaces_text_in_a_body_and_logs_checksum_headers() {
+    let (proxy, s3, data) = setup("proxy-replace", "w.bin", 300).await;
+    proxy.fail_next_matching(
+        1,
+        Fault::ReplaceInBody {
+            from: "<Key>w.bin</Key>".to_string(),
+            to: "<Key>renamed.bin</Key>".to_string(),
+        },
+        Matcher {
+            method: Some("GET".to_string()),
+            path_contains: None,
+        },
+    );
+    let listed = s3
+        .list_objects_v2()
+        .bucket("proxy-replace")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, vec!["renamed.bin"]);
+    assert_eq!(
+        proxy.client_response_bytes(),
+        proxy.upstream_response_bytes() + 6
+    );
+    assert_eq!(proxy.pending_faults(), 0);
+
+    s3.put_object()
+        .bucket("proxy-replace")
+        .key("other.bin")
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+        .body(ByteStream::from(data))
+        .send()
+        .await
+        .unwrap();
+    let log = proxy.log();
+    assert_eq!(log[1].method, "PUT");
+    assert_eq!(log[1].checksum_headers, vec!["x-amz-checksum-sha256"]);
+}

@@ -1,0 +1,308 @@
+//! `push`: a local artifact into `s3://bucket/prefix/`, each file verified by S3 and read
+//! back.
+//!
+//! Every byte is read once: the file's SHA-256 (for the manifest) and each part's SHA-256
+//! (sent as `x-amz-checksum-sha256`, which S3 verifies) come from the same pass. Files up to
+//! [`PushOptions::single_put_max`] go in one PutObject with their full-object SHA-256, which S3
+//! verifies and stores; larger ones go in a multipart upload whose parts each carry their
+//! SHA-256, and whose object then has S3's composite checksum (Amazon S3 User Guide, "Checking
+//! object integrity in Amazon S3"). After each upload, HeadObject with checksum mode reads
+//! the size and checksum back and compares them with what was sent. A destination object of
+//! the same size and SHA-256 is not sent again. A failed multipart upload is never completed,
+//! so no object looks complete.
+//!
+//! An interrupted multipart upload of a file (same key, SHA-256 checksums, parts that fit
+//! the file) is continued: parts S3 holds with the local part's size and SHA-256 are not
+//! sent again.
+//!
+//! Which files are sent is the caller's choice ([`push_files`]); [`push_local`] sends every
+//! regular file at the top of the folder.
+
+mod parts;
+mod resume;
+mod upload;
+mod verify;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use cmi_format::document::Tool;
+use cmi_format::s3_uri::S3Uri;
+use cmi_format::{Entry, Summary};
+
+use crate::hash::Progress;
+use crate::local::LocalSource;
+use crate::manifest::{artifact_digest, FileRecord, Manifest};
+use crate::source::{Listing, ObjectMeta, Source, SourceError};
+
+pub use parts::{
+    part_count, part_size, PartSizeError, DEFAULT_PART, MAX_OBJECT, MAX_PART, MAX_PARTS,
+    MAX_SINGLE_PUT, MIN_PART,
+};
+
+/// Server-side encryption asked for on every object written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sse {
+    /// SSE-KMS with this key (the bucket's default KMS key when `None`), with an S3 Bucket Key.
+    Kms {
+        /// Key id, ARN or alias.
+        key_id: Option<String>,
+    },
+    /// SSE-S3 (AES256).
+    Aes256,
+}
+
+/// How a push runs.
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// Requests in flight at once, across all files; memory is bounded by this times the part
+    /// size.
+    pub concurrency: usize,
+    /// The part size asked for; [`part_size`] raises it for files that would need more than
+    /// [`MAX_PARTS`] parts.
+    pub part_size: Option<u64>,
+    /// Files of at most this many bytes are sent in one PutObject with their full-object
+    /// SHA-256; larger ones in a multipart upload.
+    pub single_put_max: u64,
+    /// The account that must own the bucket, sent with every request.
+    pub expected_bucket_owner: Option<String>,
+    /// Encryption of the objects written; the bucket's default when `None`.
+    pub sse: Option<Sse>,
+}
+
+/// Default of [`PushOptions::single_put_max`]: 16 MiB.
+pub const DEFAULT_SINGLE_PUT_MAX: u64 = 16 * 1024 * 1024;
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        PushOptions {
+            concurrency: 16,
+            part_size: None,
+            single_put_max: DEFAULT_SINGLE_PUT_MAX,
+            expected_bucket_owner: None,
+            sse: None,
+        }
+    }
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Action {
+    /// Sent in full.
+    Uploaded,
+    /// Already at the destination with the same size and SHA-256: not sent.
+    SkippedUnchanged,
+    /// An interrupted multipart upload was continued: the parts S3 already held with the
+    /// same SHA-256 checksum were not sent again.
+    Resumed {
+        /// Parts not sent again.
+        parts_reused: u64,
+    },
+}
+
+/// One file of a push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileReport {
+    /// Path relative to the source, `/`-separated.
+    pub path: String,
+    /// The destination key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Lowercase hex SHA-256 of the content, from the read that sent it.
+    pub sha256: String,
+    /// What was done.
+    pub action: Action,
+    /// Object bytes sent (0 when skipped; without the parts reused when resumed).
+    pub bytes_sent: u64,
+    /// The checksum S3 holds for the object and that was compared with what was sent: the
+    /// full-object SHA-256 (base64), or the composite `base64-N` of an N-part upload.
+    pub s3_checksum: String,
+}
+
+/// What a push did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PushReport {
+    /// The destination, `s3://bucket/prefix/`.
+    pub destination: String,
+    /// Every file, sorted by path.
+    pub files: Vec<FileReport>,
+}
+
+impl PushReport {
+    /// Object bytes sent in all.
+    pub fn bytes_sent(&self) -> u64 {
+        self.files.iter().map(|f| f.bytes_sent).sum()
+    }
+
+    /// The manifest of what was pushed, from the upload's hashes: the schema and artifact
+    /// digest of `manifest` of the same files, each record with the S3 checksum verified.
+    /// `meta` gives the modification times of the source's listing; `summary` is the model
+    /// summary of its check.
+    pub fn manifest(
+        &self,
+        source: &str,
+        summary: Summary,
+        meta: &BTreeMap<String, ObjectMeta>,
+    ) -> Manifest {
+        let mut records: Vec<FileRecord> = self
+            .files
+            .iter()
+            .map(|f| FileRecord {
+                path: f.path.clone(),
+                size: f.size,
+                sha256: f.sha256.clone(),
+                etag: None,
+                version_id: None,
+                last_modified: meta.get(&f.path).and_then(|m| m.last_modified.clone()),
+                reused: false,
+                s3_checksum: Some(f.s3_checksum.clone()),
+            })
+            .collect();
+        records.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+        Manifest {
+            schema: Manifest::SCHEMA.to_string(),
+            tool: Tool::current(),
+            created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            source: source.to_string(),
+            artifact_digest: artifact_digest(&records),
+            model: summary,
+            files: records,
+        }
+    }
+}
+
+/// Why a push failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The source could not be listed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// A local file could not be read, or changed while it was read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// No part size fits a file.
+    #[error("{path}: {source}")]
+    PartSize {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: PartSizeError,
+    },
+    /// An S3 request failed (after the SDK's retries).
+    #[error("{path}: {operation} failed: {reason}")]
+    S3 {
+        /// The file.
+        path: String,
+        /// The S3 operation.
+        operation: &'static str,
+        /// What S3 or the connection said.
+        reason: String,
+    },
+    /// The object read back differs from what was sent.
+    #[error("{path}: S3 holds {found}, but {expected} was sent")]
+    Mismatch {
+        /// The file.
+        path: String,
+        /// What was sent: size and checksum.
+        expected: String,
+        /// What HeadObject returned.
+        found: String,
+    },
+}
+
+/// A destination: the S3 client and where the files go.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// The client; [`crate::s3::s3_client`] builds one from the AWS configuration.
+    pub client: aws_sdk_s3::Client,
+    /// The bucket and prefix.
+    pub uri: S3Uri,
+}
+
+/// The files a push sends without a selection: every regular file at the top of the listing.
+pub fn top_level_files(listing: &Listing) -> Vec<Entry> {
+    listing
+        .entries
+        .iter()
+        .filter(|e| e.is_top_level())
+        .cloned()
+        .collect()
+}
+
+/// Lists `source` and pushes [`top_level_files`] of it; returns the listing with the report
+/// (for [`PushReport::manifest`]).
+pub async fn push_local(
+    source: &LocalSource,
+    destination: &Destination,
+    options: &PushOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<(Listing, PushReport), PushError> {
+    let listing = source.list().await?;
+    if let Some((path, error)) = listing.unreadable.first() {
+        return Err(PushError::Read {
+            path: path.clone(),
+            reason: error.reason.clone(),
+        });
+    }
+    let files = top_level_files(&listing);
+    let report = push_files(source, &files, destination, options, progress).await?;
+    Ok((listing, report))
+}
+
+/// Pushes `files` of `source` (each listed with its size) to `destination`: up to
+/// `options.concurrency` requests at once across and within files, memory bounded by
+/// concurrency x part size. Stops at the first file that fails; multipart uploads in
+/// flight are left incomplete (no object appears), never completed.
+pub async fn push_files(
+    source: &LocalSource,
+    files: &[Entry],
+    destination: &Destination,
+    options: &PushOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<PushReport, PushError> {
+    let concurrency = options.concurrency.max(1);
+    let largest_part = files
+        .iter()
+        .map(|f| part_size(f.size, options.part_size).unwrap_or(DEFAULT_PART))
+        .max()
+        .unwrap_or(DEFAULT_PART)
+        .max(options.single_put_max.min(MAX_SINGLE_PUT));
+    let budget_units = upload::units(largest_part.saturating_mul(concurrency as u64));
+    let context = Arc::new(upload::Context {
+        client: destination.client.clone(),
+        bucket: destination.uri.bucket.clone(),
+        prefix: destination.uri.prefix.clone(),
+        options: options.clone(),
+        budget: Arc::new(Semaphore::new(budget_units as usize)),
+        budget_units,
+        slots: Arc::new(Semaphore::new(concurrency)),
+        progress: Arc::clone(&progress),
+    });
+    progress.plan(files.len() as u64, files.iter().map(|f| f.size).sum());
+    let mut reports: Vec<FileReport> = stream::iter(files.iter().cloned())
+        .map(|entry| {
+            let context = Arc::clone(&context);
+            let full_path = source.root().join(&entry.path);
+            async move { upload::push_file(&context, &full_path, &entry).await }
+        })
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await?;
+    reports.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    Ok(PushReport {
+        destination: destination.uri.to_string(),
+        files: reports,
+    })
+}

@@ -1,0 +1,608 @@
+//! A local file to S3: one PutObject with its full-object SHA-256, or a multipart upload
+//! whose parts each carry their SHA-256; the file read once, by one blocking reader thread,
+//! part by part, under a shared byte budget.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
+};
+use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
+use tokio::task::JoinSet;
+
+use cmi_format::Entry;
+
+use super::parts::{part_count, part_size, MAX_SINGLE_PUT};
+use super::resume::{self, ListedPart};
+use super::verify::{self, Checksum};
+use super::{Action, FileReport, PushError, PushOptions, Sse};
+use crate::hash::{read_some, Hasher, Progress};
+use crate::s3::describe_sdk_error;
+
+/// Bytes of one unit of the memory budget (a semaphore counts at most `u32::MAX` permits
+/// per acquisition; parts reach 5 GiB).
+const UNIT: u64 = 1024;
+
+/// Bytes read at a time when a file is only hashed (to compare it with the destination).
+const BLOCK: usize = 1024 * 1024;
+
+/// Budget units covering `bytes`.
+pub(crate) fn units(bytes: u64) -> u32 {
+    u32::try_from(bytes.div_ceil(UNIT).max(1)).unwrap_or(u32::MAX)
+}
+
+/// What every upload of a push shares.
+pub(crate) struct Context {
+    /// The destination's client.
+    pub(crate) client: aws_sdk_s3::Client,
+    /// The destination bucket.
+    pub(crate) bucket: String,
+    /// The destination prefix: empty or ending with `/`.
+    pub(crate) prefix: String,
+    /// The push's options.
+    pub(crate) options: PushOptions,
+    /// The memory budget, in [`UNIT`]s: taken before a part is read, released once it is sent.
+    pub(crate) budget: Arc<Semaphore>,
+    /// The budget's size, so that no single part asks for more than there is.
+    pub(crate) budget_units: u32,
+    /// Request slots, across all files.
+    pub(crate) slots: Arc<Semaphore>,
+    /// Progress, in bytes sent.
+    pub(crate) progress: Arc<dyn Progress>,
+}
+
+impl Context {
+    /// A request slot.
+    pub(crate) async fn slot(&self) -> SemaphorePermit<'_> {
+        self.slots
+            .acquire()
+            .await
+            .expect("the request slots are never closed")
+    }
+
+    fn key(&self, path: &str) -> String {
+        format!("{}{path}", self.prefix)
+    }
+
+    fn sse(&self) -> (Option<ServerSideEncryption>, Option<String>, Option<bool>) {
+        match &self.options.sse {
+            None => (None, None, None),
+            Some(Sse::Aes256) => (Some(ServerSideEncryption::Aes256), None, None),
+            Some(Sse::Kms { key_id }) => (
+                Some(ServerSideEncryption::AwsKms),
+                key_id.clone(),
+                Some(true),
+            ),
+        }
+    }
+}
+
+/// Takes `bytes` of the budget (all of it at most), waiting for other parts to be sent.
+async fn take_budget(
+    budget: &Arc<Semaphore>,
+    budget_units: u32,
+    bytes: u64,
+) -> OwnedSemaphorePermit {
+    Arc::clone(budget)
+        .acquire_many_owned(units(bytes).min(budget_units))
+        .await
+        .expect("the budget is never closed")
+}
+
+fn s3_error<E>(
+    path: &str,
+    operation: &'static str,
+    error: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> PushError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    PushError::S3 {
+        path: path.to_string(),
+        operation,
+        reason: describe_sdk_error(error),
+    }
+}
+
+fn read_error(path: &str, reason: impl std::fmt::Display) -> PushError {
+    PushError::Read {
+        path: path.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn changed(path: &str, listed: u64, read: u64) -> PushError {
+    read_error(
+        path,
+        format!("changed while it was read: listed with {listed} bytes, read {read}"),
+    )
+}
+
+/// Pushes one file: skipped when the destination already holds it, else uploaded and read
+/// back.
+pub(crate) async fn push_file(
+    context: &Arc<Context>,
+    full_path: &Path,
+    entry: &Entry,
+) -> Result<FileReport, PushError> {
+    let path = entry.path.as_str();
+    let key = context.key(path);
+    context.progress.start(path, entry.size);
+    if let Some(report) = unchanged(context, full_path, entry, &key).await? {
+        context.progress.advance(path, entry.size);
+        context.progress.finish(path);
+        return Ok(report);
+    }
+    let single = entry.size <= context.options.single_put_max.min(MAX_SINGLE_PUT);
+    let (sha256, sent, bytes_sent, action) = if single {
+        let (sha256, sent) = put_single(context, full_path, entry, &key).await?;
+        (sha256, sent, entry.size, Action::Uploaded)
+    } else {
+        let part = part_size(entry.size, context.options.part_size).map_err(|source| {
+            PushError::PartSize {
+                path: path.to_string(),
+                source,
+            }
+        })?;
+        put_multipart(context, full_path, entry, &key, part).await?
+    };
+    let stored = verify::read_back(context, path, &key, entry.size, &sent).await?;
+    context.progress.finish(path);
+    Ok(FileReport {
+        path: path.to_string(),
+        key,
+        size: entry.size,
+        sha256,
+        action,
+        bytes_sent,
+        s3_checksum: stored.to_string(),
+    })
+}
+
+/// The report of a file the destination already holds (same size, same SHA-256 checksum,
+/// full or composite at the object's part size), or `None`.
+async fn unchanged(
+    context: &Context,
+    full_path: &Path,
+    entry: &Entry,
+    key: &str,
+) -> Result<Option<FileReport>, PushError> {
+    let path = entry.path.as_str();
+    let Some(remote) = verify::head(context, path, key, None).await? else {
+        return Ok(None);
+    };
+    let Some(checksum) = remote.checksum.filter(|_| remote.size == entry.size) else {
+        return Ok(None);
+    };
+    let part_size = if remote.multipart {
+        let Some(first) = verify::head(context, path, key, Some(1)).await? else {
+            return Ok(None);
+        };
+        let parts = checksum.parts.or(first.parts_count);
+        if first.size == 0 || parts.is_some_and(|parts| part_count(entry.size, first.size) != parts)
+        {
+            return Ok(None);
+        }
+        Some(first.size)
+    } else {
+        None
+    };
+    let (full, size) = (full_path.to_path_buf(), entry.size);
+    let owned_path = path.to_string();
+    let (sha256, local) =
+        tokio::task::spawn_blocking(move || digest_file(&full, &owned_path, size, part_size))
+            .await
+            .map_err(|e| read_error(path, e))??;
+    if !checksum.matches(&local) {
+        return Ok(None);
+    }
+    Ok(Some(FileReport {
+        path: path.to_string(),
+        key: key.to_string(),
+        size: entry.size,
+        sha256,
+        action: Action::SkippedUnchanged,
+        bytes_sent: 0,
+        s3_checksum: local.to_string(),
+    }))
+}
+
+/// The hex SHA-256 of a file and its S3 checksum: full-object, or composite of parts of
+/// `part_size` bytes; one pass.
+fn digest_file(
+    full_path: &Path,
+    path: &str,
+    expected_size: u64,
+    part_size: Option<u64>,
+) -> Result<(String, Checksum), PushError> {
+    let mut file = std::fs::File::open(full_path).map_err(|e| read_error(path, e))?;
+    let mut buffer = vec![0u8; BLOCK];
+    let mut whole = Hasher::new();
+    let mut part = Hasher::new();
+    let mut parts = Vec::new();
+    let mut in_part = 0u64;
+    let mut total = 0u64;
+    loop {
+        let want = match part_size {
+            Some(size) => usize::try_from(size - in_part).unwrap_or(BLOCK).min(BLOCK),
+            None => BLOCK,
+        };
+        let read = read_some(&mut file, &mut buffer[..want]).map_err(|e| read_error(path, e))?;
+        if read == 0 {
+            break;
+        }
+        let bytes = &buffer[..read];
+        whole.update(bytes);
+        total += read as u64;
+        if let Some(size) = part_size {
+            part.update(bytes);
+            in_part += read as u64;
+            if in_part == size {
+                parts.push(std::mem::take(&mut part).finish_raw());
+                in_part = 0;
+            }
+        }
+    }
+    if total != expected_size {
+        return Err(changed(path, expected_size, total));
+    }
+    if part_size.is_some() && (in_part > 0 || parts.is_empty()) {
+        parts.push(part.finish_raw());
+    }
+    let raw = whole.finish_raw();
+    let checksum = match part_size {
+        Some(_) => Checksum::composite(&parts),
+        None => Checksum::full(&raw),
+    };
+    Ok((hex::encode(raw), checksum))
+}
+
+/// One PutObject with the full-object SHA-256, which S3 verifies and stores.
+async fn put_single(
+    context: &Context,
+    full_path: &Path,
+    entry: &Entry,
+    key: &str,
+) -> Result<(String, Checksum), PushError> {
+    let path = entry.path.as_str();
+    let permit = take_budget(&context.budget, context.budget_units, entry.size).await;
+    let (full, owned_path, size) = (full_path.to_path_buf(), path.to_string(), entry.size);
+    let (bytes, raw) = tokio::task::spawn_blocking(move || read_whole(&full, &owned_path, size))
+        .await
+        .map_err(|e| read_error(path, e))??;
+    let checksum = Checksum::full(&raw);
+    let (sse, kms_key, bucket_key) = context.sse();
+    let slot = context.slot().await;
+    context
+        .client
+        .put_object()
+        .bucket(&context.bucket)
+        .key(key)
+        .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .checksum_sha256(checksum.value.clone())
+        .set_server_side_encryption(sse)
+        .set_ssekms_key_id(kms_key)
+        .set_bucket_key_enabled(bucket_key)
+        .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
+        .body(ByteStream::from(bytes))
+        .send()
+        .await
+        .map_err(|e| s3_error(path, "PutObject", &e))?;
+    drop(slot);
+    drop(permit);
+    context.progress.advance(path, size);
+    Ok((hex::encode(raw), checksum))
+}
+
+/// The whole file and its raw SHA-256.
+fn read_whole(full_path: &Path, path: &str, size: u64) -> Result<(Bytes, [u8; 32]), PushError> {
+    let mut file = std::fs::File::open(full_path).map_err(|e| read_error(path, e))?;
+    let mut buffer = vec![0u8; usize::try_from(size).map_err(|e| read_error(path, e))?];
+    let read = read_full(&mut file, &mut buffer).map_err(|e| read_error(path, e))?;
+    let mut probe = [0u8; 1];
+    let extra = read_some(&mut file, &mut probe).map_err(|e| read_error(path, e))?;
+    if read != buffer.len() || extra != 0 {
+        return Err(changed(path, size, (read + extra) as u64));
+    }
+    let mut hasher = Hasher::new();
+    hasher.update(&buffer);
+    Ok((Bytes::from(buffer), hasher.finish_raw()))
+}
+
+/// Fills `buffer` unless the file ends first; the bytes read.
+fn read_full(file: &mut std::fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        let read = read_some(file, &mut buffer[filled..])?;
+        if read == 0 {
+            break;
+        }
+        filled += read;
+    }
+    Ok(filled)
+}
+
+/// A part read from disk, holding its share of the budget until it is sent.
+struct ReadPart {
+    number: i32,
+    bytes: Bytes,
+    digest: [u8; 32],
+    permit: OwnedSemaphorePermit,
+}
+
+/// A part S3 accepted, or already held.
+struct SentPart {
+    number: i32,
+    etag: Option<String>,
+    digest: [u8; 32],
+    /// Bytes sent for it: 0 when S3 already held it.
+    sent: u64,
+}
+
+/// What [`put_multipart`] did: the hex SHA-256, the checksum sent, the bytes sent, and
+/// whether an upload was resumed.
+type Multipart = (String, Checksum, u64, Action);
+
+/// A multipart upload with SHA-256 part checksums, continuing an interrupted one of the key
+/// when there is one; completed only once every part is sent and the file was read whole,
+/// so a failure leaves no object (and an upload the next run continues).
+async fn put_multipart(
+    context: &Arc<Context>,
+    full_path: &Path,
+    entry: &Entry,
+    key: &str,
+    part_size: u64,
+) -> Result<Multipart, PushError> {
+    let path = entry.path.as_str();
+    let pending = resume::find(context, path, key, entry.size, part_size).await;
+    let resumed = pending.is_some();
+    let (upload_id, part_size, listed) = match pending {
+        Some(pending) => (pending.upload_id, pending.part_size, pending.parts),
+        None => (
+            create_upload(context, path, key).await?,
+            part_size,
+            Default::default(),
+        ),
+    };
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<ReadPart>(2);
+    let reader = {
+        let reader = PartReader {
+            full_path: full_path.to_path_buf(),
+            path: path.to_string(),
+            size: entry.size,
+            part_size,
+            budget: Arc::clone(&context.budget),
+            budget_units: context.budget_units,
+            runtime: tokio::runtime::Handle::current(),
+        };
+        tokio::task::spawn_blocking(move || reader.run(&sender))
+    };
+    let mut uploads = JoinSet::new();
+    let mut sent = Vec::new();
+    loop {
+        tokio::select! {
+            part = receiver.recv() => match part {
+                Some(part) if reused(listed.get(&part.number), &part) => {
+                    context.progress.advance(path, part.bytes.len() as u64);
+                    sent.push(SentPart {
+                        number: part.number,
+                        etag: listed.get(&part.number).and_then(|p| p.etag.clone()),
+                        digest: part.digest,
+                        sent: 0,
+                    });
+                }
+                Some(part) => {
+                    let upload = PartUpload {
+                        context: Arc::clone(context),
+                        path: path.to_string(),
+                        key: key.to_string(),
+                        upload_id: upload_id.clone(),
+                    };
+                    uploads.spawn(upload.send(part));
+                }
+                None => break,
+            },
+            Some(done) = uploads.join_next(), if !uploads.is_empty() => {
+                sent.push(done.map_err(|e| read_error(path, e))??);
+            }
+        }
+    }
+    while let Some(done) = uploads.join_next().await {
+        sent.push(done.map_err(|e| read_error(path, e))??);
+    }
+    let whole = reader.await.map_err(|e| read_error(path, e))??;
+    sent.sort_by_key(|p| p.number);
+    let expected_parts = part_count(entry.size, part_size);
+    if sent.len() as u64 != expected_parts {
+        return Err(read_error(
+            path,
+            format!(
+                "{} of its {expected_parts} parts were read and sent; the upload is left incomplete",
+                sent.len()
+            ),
+        ));
+    }
+    let completed: Vec<CompletedPart> = sent
+        .iter()
+        .map(|p| {
+            CompletedPart::builder()
+                .part_number(p.number)
+                .set_e_tag(p.etag.clone())
+                .checksum_sha256(aws_smithy_types::base64::encode(p.digest))
+                .build()
+        })
+        .collect();
+    {
+        let _slot = context.slot().await;
+        context
+            .client
+            .complete_multipart_upload()
+            .bucket(&context.bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(completed))
+                    .build(),
+            )
+            .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
+            .send()
+            .await
+            .map_err(|e| s3_error(path, "CompleteMultipartUpload", &e))?;
+    }
+    let digests: Vec<[u8; 32]> = sent.iter().map(|p| p.digest).collect();
+    let bytes_sent = sent.iter().map(|p| p.sent).sum();
+    let action = if resumed {
+        Action::Resumed {
+            parts_reused: sent.iter().filter(|p| p.sent == 0).count() as u64,
+        }
+    } else {
+        Action::Uploaded
+    };
+    Ok((
+        hex::encode(whole),
+        Checksum::composite(&digests),
+        bytes_sent,
+        action,
+    ))
+}
+
+/// Whether S3 already holds `part` as `listed`.
+fn reused(listed: Option<&ListedPart>, part: &ReadPart) -> bool {
+    resume::reusable(
+        listed,
+        part.bytes.len() as u64,
+        &aws_smithy_types::base64::encode(part.digest),
+    )
+}
+
+/// CreateMultipartUpload with SHA-256 checksums and the push's encryption; the upload id.
+async fn create_upload(context: &Context, path: &str, key: &str) -> Result<String, PushError> {
+    let (sse, kms_key, bucket_key) = context.sse();
+    let _slot = context.slot().await;
+    let created = context
+        .client
+        .create_multipart_upload()
+        .bucket(&context.bucket)
+        .key(key)
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .set_server_side_encryption(sse)
+        .set_ssekms_key_id(kms_key)
+        .set_bucket_key_enabled(bucket_key)
+        .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
+        .send()
+        .await
+        .map_err(|e| s3_error(path, "CreateMultipartUpload", &e))?;
+    created
+        .upload_id()
+        .map(str::to_string)
+        .ok_or_else(|| PushError::S3 {
+            path: path.to_string(),
+            operation: "CreateMultipartUpload",
+            reason: "no upload id in the answer".to_string(),
+        })
+}
+
+/// The reader of one file: reads it in order, part by part, each part into its own buffer
+/// once its share of the budget is free, hashing it for the file and for the part.
+struct PartReader {
+    full_path: PathBuf,
+    path: String,
+    size: u64,
+    part_size: u64,
+    budget: Arc<Semaphore>,
+    budget_units: u32,
+    runtime: tokio::runtime::Handle,
+}
+
+impl PartReader {
+    /// Reads every part into `sender`; the file's raw SHA-256. Stops early, without error,
+    /// when the receiver is gone (an upload failed).
+    fn run(self, sender: &tokio::sync::mpsc::Sender<ReadPart>) -> Result<[u8; 32], PushError> {
+        let path = self.path.as_str();
+        let mut file = std::fs::File::open(&self.full_path).map_err(|e| read_error(path, e))?;
+        let mut whole = Hasher::new();
+        let mut offset = 0u64;
+        for number in 1..=part_count(self.size, self.part_size) {
+            let length = self.part_size.min(self.size - offset);
+            let permit =
+                self.runtime
+                    .block_on(take_budget(&self.budget, self.budget_units, length));
+            let mut buffer = vec![0u8; usize::try_from(length).map_err(|e| read_error(path, e))?];
+            let read = read_full(&mut file, &mut buffer).map_err(|e| read_error(path, e))?;
+            if read != buffer.len() {
+                return Err(changed(path, self.size, offset + read as u64));
+            }
+            whole.update(&buffer);
+            let mut part = Hasher::new();
+            part.update(&buffer);
+            offset += length;
+            let part = ReadPart {
+                number: i32::try_from(number).unwrap_or(i32::MAX),
+                bytes: Bytes::from(buffer),
+                digest: part.finish_raw(),
+                permit,
+            };
+            if sender.blocking_send(part).is_err() {
+                return Ok(whole.finish_raw());
+            }
+        }
+        let mut probe = [0u8; 1];
+        if read_some(&mut file, &mut probe).map_err(|e| read_error(path, e))? != 0 {
+            return Err(changed(path, self.size, self.size + 1));
+        }
+        Ok(whole.finish_raw())
+    }
+}
+
+/// Where a part goes.
+struct PartUpload {
+    context: Arc<Context>,
+    path: String,
+    key: String,
+    upload_id: String,
+}
+
+impl PartUpload {
+    /// UploadPart with the part's SHA-256; the SDK retries what S3 refuses transiently.
+    async fn send(self, part: ReadPart) -> Result<SentPart, PushError> {
+        let ReadPart {
+            number,
+            bytes,
+            digest,
+            permit,
+        } = part;
+        let length = bytes.len() as u64;
+        let context = &self.context;
+        let answer = {
+            let _slot = context.slot().await;
+            context
+                .client
+                .upload_part()
+                .bucket(&context.bucket)
+                .key(&self.key)
+                .upload_id(&self.upload_id)
+                .part_number(number)
+                .content_length(i64::try_from(length).unwrap_or(i64::MAX))
+                .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                .checksum_sha256(aws_smithy_types::base64::encode(digest))
+                .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
+                .body(ByteStream::from(bytes))
+                .send()
+                .await
+                .map_err(|e| s3_error(&self.path, "UploadPart", &e))?
+        };
+        drop(permit);
+        context.progress.advance(&self.path, length);
+        Ok(SentPart {
+            number,
+            etag: answer.e_tag().map(str::to_string),
+            digest,
+            sent: length,
+        })
+    }
+}
