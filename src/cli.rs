@@ -750,6 +750,37 @@ pub struct PushArgs {
     #[arg(long)]
     pub manifest_out: Option<std::path::PathBuf>,
 
+    /// Also send files matching this glob that the selection table leaves out (repeatable;
+    /// `*` stays within a folder, `**` crosses folders). A file that would make the
+    /// destination fail `check` (a sub-folder, a pickle beside safetensors) is never sent.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Leave out files matching this glob (repeatable); applied last.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Send the files without checking them first.
+    #[arg(long)]
+    pub no_check: bool,
+
+    /// Warnings of the check stop the push too.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Print what would be sent and left out, and the check; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Send model.safetensors.index.json without the metadata keys Bedrock refuses (IX009),
+    /// such as `total_parameters`; the source file is not changed.
+    #[arg(long)]
+    pub fix_index: bool,
+
+    /// Region of the Bedrock import job, for the check's RG rules.
+    #[arg(long, help_heading = "AWS")]
+    pub bedrock_region: Option<String>,
+
     /// No progress bars.
     #[arg(long, short)]
     pub quiet: bool,
@@ -782,6 +813,20 @@ impl PushArgs {
             single_put_max: self.single_put_max,
             expected_bucket_owner: self.expected_bucket_owner.clone(),
             sse,
+        })
+    }
+
+    /// How the files are chosen and checked.
+    pub fn plan_options(&self) -> anyhow::Result<cmi_agent::push::PlanOptions> {
+        let filters = cmi_format::transfer::Filters::new(&self.include, &self.exclude)?;
+        let check = (!self.no_check).then(|| cmi_agent::CheckOptions {
+            bedrock_region: self.bedrock_region.clone(),
+            ..cmi_agent::CheckOptions::default()
+        });
+        Ok(cmi_agent::push::PlanOptions {
+            filters,
+            fix_index: self.fix_index,
+            check,
         })
     }
 }

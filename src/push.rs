@@ -1,17 +1,20 @@
-//! `push`: arguments to the agent, the report to stdout.
+//! `push`: arguments to the agent, the plan, the check and the report to stdout.
 
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use cmi_agent::push::{Action, Destination, PushReport};
-use cmi_agent::{CheckOptions, LocalSource, Source};
+use cmi_agent::push::{Action, Destination, Plan, PushDocument, PushReport};
+use cmi_agent::{LocalSource, Source};
 
-use crate::cli::{OutputFormat, PushArgs};
-use crate::{render, runtime, PASSED};
+use crate::cli::{OutputFormat, PushArgs, ReportFormat};
+use crate::render::text::human_bytes;
+use crate::render::{self, printable};
+use crate::{runtime, FAILED, PASSED};
 
-/// Runs `push`.
+/// Runs `push`: plan, check, then send (unless the check fails or it is a dry run).
 pub(crate) fn push(args: PushArgs) -> Result<u8> {
     let options = args.options()?;
+    let plan_options = args.plan_options()?;
     if let Some(size) = args.part_size {
         cmi_agent::push::part_size(0, Some(size)).context("--part-size")?;
     }
@@ -20,47 +23,117 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
     if let Some(path) = &args.manifest_out {
         cmi_agent::files::ensure_outside(path, source.root())?;
     }
-    let progress = render::progress::for_terminal(args.quiet);
-    let (report, manifest) = runtime()?.block_on(async {
-        let config = cmi_agent::aws::load(&args.aws.options()).await?;
-        let destination = Destination {
-            client: cmi_agent::s3::s3_client(&config),
-            uri,
-        };
-        let (listing, report) =
-            cmi_agent::push::push_local(&source, &destination, &options, progress.clone()).await?;
-        let manifest = match &args.manifest_out {
-            Some(_) => {
-                let summary = cmi_agent::check(&source, CheckOptions::default())
-                    .await?
-                    .summary;
-                Some(report.manifest(&source.describe(), summary, &listing.meta))
-            }
-            None => None,
-        };
-        anyhow::Ok((report, manifest))
-    })?;
-    drop(progress);
-    if let (Some(path), Some(manifest)) = (&args.manifest_out, &manifest) {
-        manifest.write(path)?;
-    }
+    let described = source.describe();
+    let runtime = runtime()?;
+    let plan = runtime.block_on(cmi_agent::push::plan(&source, &plan_options))?;
+    let go = plan.passed(args.strict) && !args.dry_run;
+    let report = if go {
+        let progress = render::progress::for_terminal(args.quiet);
+        let report = runtime.block_on(async {
+            let config = cmi_agent::aws::load(&args.aws.options()).await?;
+            let destination = Destination {
+                client: cmi_agent::s3::s3_client(&config),
+                uri: uri.clone(),
+            };
+            let report =
+                cmi_agent::push::push(&source, &plan, &destination, &options, progress.clone())
+                    .await?;
+            anyhow::Ok(report)
+        })?;
+        drop(progress);
+        if let Some(path) = &args.manifest_out {
+            let summary = match &plan.report {
+                Some(report) => report.summary.clone(),
+                None => {
+                    runtime
+                        .block_on(cmi_agent::check(
+                            &source,
+                            cmi_agent::CheckOptions::default(),
+                        ))?
+                        .summary
+                }
+            };
+            report
+                .manifest(&described, summary, &plan.listing.meta)
+                .write(path)?;
+        }
+        Some(report)
+    } else {
+        None
+    };
     let mut stdout = anstream::stdout().lock();
     match args.format {
         OutputFormat::Json => {
-            let document = serde_json::json!({
-                "destination": report.destination,
-                "bytes_sent": report.bytes_sent(),
-                "artifact_digest": manifest.as_ref().map(|m| m.artifact_digest.clone()),
-                "files": report.files,
-            });
-            writeln!(stdout, "{}", serde_json::to_string_pretty(&document)?)?;
+            let document = PushDocument::new(
+                &described,
+                &uri.to_string(),
+                &plan,
+                args.strict,
+                args.dry_run,
+                report.as_ref(),
+            );
+            let mut text = serde_json::to_string_pretty(&serde_json::to_value(&document)?)?;
+            text.push('\n');
+            stdout.write_all(text.as_bytes())?;
         }
-        OutputFormat::Text => write_text(&mut stdout, &report)?,
+        OutputFormat::Text => write_text(&mut stdout, &args, &uri, &plan, report.as_ref())?,
     }
-    Ok(PASSED)
+    Ok(if plan.passed(args.strict) {
+        PASSED
+    } else {
+        FAILED
+    })
 }
 
-fn write_text(out: &mut impl Write, report: &PushReport) -> std::io::Result<()> {
+fn write_text(
+    out: &mut impl Write,
+    args: &PushArgs,
+    uri: &cmi_agent::S3Uri,
+    plan: &Plan,
+    report: Option<&PushReport>,
+) -> Result<()> {
+    for skipped in &plan.selection.skipped {
+        writeln!(
+            out,
+            "{:>9}  {}  ({})",
+            "skip",
+            printable(&skipped.entry.path),
+            printable(&skipped.reason())
+        )?;
+    }
+    for rewrite in &plan.rewrites {
+        writeln!(
+            out,
+            "{:>9}  {}  {} -> {} bytes: {}",
+            "rewrite",
+            printable(&rewrite.path),
+            rewrite.original_size,
+            rewrite.bytes.len(),
+            rewrite.reason
+        )?;
+    }
+    if let Some(check) = &plan.report {
+        let shown = !check.findings.is_empty() || !check.passed(args.strict);
+        if shown {
+            let source = args.source.display().to_string();
+            let context = render::ReportContext::check(&source, args.strict);
+            render::report(out, ReportFormat::Text, &context, check)?;
+        }
+    }
+    let planned = format!(
+        "{} files, {} ({} left out)",
+        plan.selection.send.len(),
+        human_bytes(plan.selection.send_bytes()),
+        plan.selection.skipped.len()
+    );
+    if !plan.passed(args.strict) {
+        writeln!(out, "nothing sent to {uri}: the check failed ({planned})")?;
+        return Ok(());
+    }
+    let Some(report) = report else {
+        writeln!(out, "dry run: would send {planned} to {uri}; nothing sent")?;
+        return Ok(());
+    };
     for file in &report.files {
         let action = match file.action {
             Action::Uploaded => "uploaded".to_string(),
@@ -69,15 +142,19 @@ fn write_text(out: &mut impl Write, report: &PushReport) -> std::io::Result<()> 
         };
         writeln!(
             out,
-            "{action:>9}  {}  {} bytes, {} sent  sha256 {}",
-            file.key, file.size, file.bytes_sent, file.s3_checksum
+            "{action:>9}  {}  {}, {} sent, sha256 {}",
+            printable(&file.key),
+            human_bytes(file.size),
+            human_bytes(file.bytes_sent),
+            file.s3_checksum
         )?;
     }
     writeln!(
         out,
-        "{} files, {} bytes sent to {}",
+        "pushed {} files to {}: {} sent, each read back and verified by S3's SHA-256",
         report.files.len(),
-        report.bytes_sent(),
-        report.destination
-    )
+        report.destination,
+        human_bytes(report.bytes_sent()),
+    )?;
+    Ok(())
 }

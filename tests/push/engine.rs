@@ -115,10 +115,19 @@ async fn push_dir(setup: &Setup, dir: &Path) -> PushReport {
         client: setup.client.clone(),
         uri: S3Uri::from_str_checked(&format!("s3://{}/model/", setup.bucket)),
     };
-    let (_, report) = push::push_local(&source, &destination, &options(), Arc::new(NoProgress))
+    push_all(&source, &destination, &options())
         .await
-        .expect("push");
-    report
+        .expect("push")
+}
+
+/// Plans (every file the selection table sends, no check) and pushes.
+async fn push_all(
+    source: &LocalSource,
+    destination: &Destination,
+    options: &PushOptions,
+) -> Result<PushReport, push::PushError> {
+    let plan = push::plan(source, &push::PlanOptions::default()).await?;
+    push::push(source, &plan, destination, options, Arc::new(NoProgress)).await
 }
 
 trait Parse {
@@ -426,7 +435,7 @@ async fn a_part_that_keeps_failing_leaves_no_object() {
         client: setup.client.clone(),
         uri: S3Uri::from_str_checked(&format!("s3://{}/model/", setup.bucket)),
     };
-    let error = push::push_local(&source, &destination, &options(), Arc::new(NoProgress))
+    let error = push_all(&source, &destination, &options())
         .await
         .expect_err("a part S3 never accepts");
     setup.proxy.clear_faults();
@@ -472,7 +481,7 @@ async fn objects_are_encrypted_with_the_kms_key_given() {
         }),
         ..options()
     };
-    push::push_local(&source, &destination, &options, Arc::new(NoProgress))
+    push_all(&source, &destination, &options)
         .await
         .expect("push");
     for key in ["model/config.json", "model/model.safetensors"] {

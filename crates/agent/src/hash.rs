@@ -243,8 +243,10 @@ impl AlignedBlock {
 }
 
 /// One `read` into `buffer`, retried when a signal interrupts it; 0 at the end of the file.
-pub(crate) fn read_some(file: &mut std::fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
-    use std::io::Read;
+pub(crate) fn read_some(
+    file: &mut impl std::io::Read,
+    buffer: &mut [u8],
+) -> std::io::Result<usize> {
     loop {
         match file.read(buffer) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,

@@ -46,4 +46,5 @@ mod weights;
 
 pub use artifact::{check, plan, Artifact, Entry, Plan, Report, Summary};
 pub use finding::{Finding, Severity};
+pub use inputs::{CONFIG_JSON, INDEX_JSON};
 pub use rules::{Rule, RuleId, RULES};

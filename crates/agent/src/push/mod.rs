@@ -15,10 +15,11 @@
 //! the file) is continued: parts S3 holds with the local part's size and SHA-256 are not
 //! sent again.
 //!
-//! Which files are sent is the caller's choice ([`push_files`]); [`push_local`] sends every
-//! regular file at the top of the folder.
+//! Which files are sent is decided first, by [`plan`]: the selection table of
+//! [`cmi_format::transfer`], `--include`/`--exclude`, `--fix-index`, and the check of the files
+//! as they will be at the destination; [`push`] then sends them.
 
-mod parts;
+mod plan;
 mod resume;
 mod upload;
 mod verify;
@@ -27,22 +28,23 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
-use cmi_format::document::Tool;
+use cmi_format::document::{CheckDocument, Tool};
 use cmi_format::s3_uri::S3Uri;
 use cmi_format::{Entry, Summary};
 
 use crate::hash::Progress;
 use crate::local::LocalSource;
 use crate::manifest::{artifact_digest, FileRecord, Manifest};
-use crate::source::{Listing, ObjectMeta, Source, SourceError};
+use crate::source::{ObjectMeta, SourceError};
 
-pub use parts::{
+pub use cmi_format::transfer::{
     part_count, part_size, PartSizeError, DEFAULT_PART, MAX_OBJECT, MAX_PART, MAX_PARTS,
     MAX_SINGLE_PUT, MIN_PART,
 };
+pub use plan::{plan, Plan, PlanOptions, Rewrite};
 
 /// Server-side encryption asked for on every object written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +92,7 @@ impl Default for PushOptions {
 }
 
 /// What happened to one file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Action {
     /// Sent in full.
@@ -106,7 +108,7 @@ pub enum Action {
 }
 
 /// One file of a push.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileReport {
     /// Path relative to the source, `/`-separated.
     pub path: String,
@@ -177,6 +179,133 @@ impl PushReport {
     }
 }
 
+/// A file of the plan: sent, with its size at the destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedFile {
+    /// Path relative to the source.
+    pub path: String,
+    /// Bytes at the destination.
+    pub size: u64,
+    /// Why its bytes differ from the source's (`--fix-index`); `None` when sent as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewritten: Option<String>,
+}
+
+/// A file of the source left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedFile {
+    /// Path relative to the source.
+    pub path: String,
+    /// Size in the source.
+    pub size: u64,
+    /// One line saying why.
+    pub reason: String,
+    /// The layout rule the file would trigger at the destination, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+/// The document of `push --format json`, schema [`PushDocument::SCHEMA`] (docs/push.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushDocument {
+    /// [`PushDocument::SCHEMA`].
+    pub schema: String,
+    /// The tool that wrote it.
+    pub tool: Tool,
+    /// The source as given.
+    pub source: String,
+    /// The destination, `s3://bucket/prefix/`.
+    pub destination: String,
+    /// Whether this was a `--dry-run` (nothing sent).
+    pub dry_run: bool,
+    /// Whether the files were pushed (and read back): false on a dry run or a failed check.
+    pub pushed: bool,
+    /// The check of the files as they will be at the destination; `None` with `--no-check`.
+    pub check: Option<CheckDocument>,
+    /// The files sent, or to be sent on a dry run.
+    pub planned: Vec<PlannedFile>,
+    /// The files left out.
+    pub skipped: Vec<SkippedFile>,
+    /// What happened to each file; empty when nothing was pushed.
+    pub files: Vec<FileReport>,
+    /// Object bytes sent.
+    pub bytes_sent: u64,
+    /// The artifact digest of the pushed files (as `manifest` computes it); `None` when
+    /// nothing was pushed.
+    pub artifact_digest: Option<String>,
+}
+
+impl PushDocument {
+    /// Identifier of the schema.
+    pub const SCHEMA: &'static str = "cmi-preflight.push.v1";
+
+    /// The document of a push of `plan` from `source` to `destination`: `report` when the
+    /// files were sent, `None` on a dry run or a failed check.
+    pub fn new(
+        source: &str,
+        destination: &str,
+        plan: &Plan,
+        strict: bool,
+        dry_run: bool,
+        report: Option<&PushReport>,
+    ) -> PushDocument {
+        let files = report.map(|r| r.files.clone()).unwrap_or_default();
+        let records: Vec<FileRecord> = files
+            .iter()
+            .map(|f| FileRecord {
+                path: f.path.clone(),
+                size: f.size,
+                sha256: f.sha256.clone(),
+                etag: None,
+                version_id: None,
+                last_modified: None,
+                reused: false,
+                s3_checksum: None,
+            })
+            .collect();
+        PushDocument {
+            schema: Self::SCHEMA.to_string(),
+            tool: Tool::current(),
+            source: source.to_string(),
+            destination: destination.to_string(),
+            dry_run,
+            pushed: report.is_some(),
+            check: plan
+                .report
+                .as_ref()
+                .map(|r| CheckDocument::new(source, strict, r)),
+            planned: plan
+                .selection
+                .send
+                .iter()
+                .map(|e| PlannedFile {
+                    path: e.path.clone(),
+                    size: e.size,
+                    rewritten: plan
+                        .rewrites
+                        .iter()
+                        .find(|r| r.path == e.path)
+                        .map(|r| r.reason.clone()),
+                })
+                .collect(),
+            skipped: plan
+                .selection
+                .skipped
+                .iter()
+                .map(|s| SkippedFile {
+                    path: s.entry.path.clone(),
+                    size: s.entry.size,
+                    reason: s.reason(),
+                    rule: s.rule.map(|r| r.rule().code.to_string()),
+                })
+                .collect(),
+            bytes_sent: report.map_or(0, PushReport::bytes_sent),
+            artifact_digest: report.map(|_| artifact_digest(&records)),
+            files,
+        }
+    }
+}
+
 /// Why a push failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
@@ -231,43 +360,34 @@ pub struct Destination {
     pub uri: S3Uri,
 }
 
-/// The files a push sends without a selection: every regular file at the top of the listing.
-pub fn top_level_files(listing: &Listing) -> Vec<Entry> {
-    listing
-        .entries
-        .iter()
-        .filter(|e| e.is_top_level())
-        .cloned()
-        .collect()
-}
-
-/// Lists `source` and pushes [`top_level_files`] of it; returns the listing with the report
-/// (for [`PushReport::manifest`]).
-pub async fn push_local(
+/// Sends the files of `plan` (its selection, with its rewrites) from `source` to
+/// `destination`. The caller decides whether a plan whose check failed may be sent.
+pub async fn push(
     source: &LocalSource,
+    plan: &Plan,
     destination: &Destination,
     options: &PushOptions,
     progress: Arc<dyn Progress>,
-) -> Result<(Listing, PushReport), PushError> {
-    let listing = source.list().await?;
-    if let Some((path, error)) = listing.unreadable.first() {
-        return Err(PushError::Read {
-            path: path.clone(),
-            reason: error.reason.clone(),
-        });
-    }
-    let files = top_level_files(&listing);
-    let report = push_files(source, &files, destination, options, progress).await?;
-    Ok((listing, report))
+) -> Result<PushReport, PushError> {
+    push_files(
+        source,
+        &plan.selection.send,
+        &plan.rewrites,
+        destination,
+        options,
+        progress,
+    )
+    .await
 }
 
 /// Pushes `files` of `source` (each listed with its size) to `destination`: up to
 /// `options.concurrency` requests at once across and within files, memory bounded by
 /// concurrency x part size. Stops at the first file that fails; multipart uploads in
 /// flight are left incomplete (no object appears), never completed.
-pub async fn push_files(
+async fn push_files(
     source: &LocalSource,
     files: &[Entry],
+    rewrites: &[Rewrite],
     destination: &Destination,
     options: &PushOptions,
     progress: Arc<dyn Progress>,
@@ -294,8 +414,11 @@ pub async fn push_files(
     let mut reports: Vec<FileReport> = stream::iter(files.iter().cloned())
         .map(|entry| {
             let context = Arc::clone(&context);
-            let full_path = source.root().join(&entry.path);
-            async move { upload::push_file(&context, &full_path, &entry).await }
+            let content = match rewrites.iter().find(|r| r.path == entry.path) {
+                Some(rewrite) => upload::Content::Memory(rewrite.bytes.clone()),
+                None => upload::Content::File(source.root().join(&entry.path)),
+            };
+            async move { upload::push_file(&context, content, &entry).await }
         })
         .buffer_unordered(concurrency)
         .try_collect()

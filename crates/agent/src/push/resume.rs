@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use aws_sdk_s3::types::ChecksumAlgorithm;
 
-use super::parts::{part_count, MAX_PART, MAX_PARTS, MIN_PART};
 use super::upload::Context;
 use super::PushError;
 use crate::s3::describe_sdk_error;
+use cmi_format::transfer::{part_count, MAX_PART, MAX_PARTS, MIN_PART};
 
 /// A part S3 holds for an incomplete upload.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! whose parts each carry their SHA-256; the file read once, by one blocking reader thread,
 //! part by part, under a shared byte budget.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,12 +16,12 @@ use tokio::task::JoinSet;
 
 use cmi_format::Entry;
 
-use super::parts::{part_count, part_size, MAX_SINGLE_PUT};
 use super::resume::{self, ListedPart};
 use super::verify::{self, Checksum};
 use super::{Action, FileReport, PushError, PushOptions, Sse};
 use crate::hash::{read_some, Hasher, Progress};
 use crate::s3::describe_sdk_error;
+use cmi_format::transfer::{part_count, part_size, MAX_SINGLE_PUT};
 
 /// Bytes of one unit of the memory budget (a semaphore counts at most `u32::MAX` permits
 /// per acquisition; parts reach 5 GiB).
@@ -121,34 +122,56 @@ fn changed(path: &str, listed: u64, read: u64) -> PushError {
     )
 }
 
+/// Where the bytes of a file come from.
+#[derive(Debug, Clone)]
+pub(crate) enum Content {
+    /// The local file at this path.
+    File(PathBuf),
+    /// These bytes (a file rewritten on the way, such as a fixed index): sent in one PUT.
+    Memory(Bytes),
+}
+
+impl Content {
+    /// A reader of the content from its start.
+    fn open(&self, path: &str) -> Result<Box<dyn Read + Send>, PushError> {
+        Ok(match self {
+            Content::File(full_path) => {
+                Box::new(std::fs::File::open(full_path).map_err(|e| read_error(path, e))?)
+            }
+            Content::Memory(bytes) => Box::new(std::io::Cursor::new(bytes.clone())),
+        })
+    }
+}
+
 /// Pushes one file: skipped when the destination already holds it, else uploaded and read
 /// back.
 pub(crate) async fn push_file(
     context: &Arc<Context>,
-    full_path: &Path,
+    content: Content,
     entry: &Entry,
 ) -> Result<FileReport, PushError> {
     let path = entry.path.as_str();
     let key = context.key(path);
     context.progress.start(path, entry.size);
-    if let Some(report) = unchanged(context, full_path, entry, &key).await? {
+    if let Some(report) = unchanged(context, &content, entry, &key).await? {
         context.progress.advance(path, entry.size);
         context.progress.finish(path);
         return Ok(report);
     }
     let single = entry.size <= context.options.single_put_max.min(MAX_SINGLE_PUT);
-    let (sha256, sent, bytes_sent, action) = if single {
-        let (sha256, sent) = put_single(context, full_path, entry, &key).await?;
-        (sha256, sent, entry.size, Action::Uploaded)
-    } else {
-        let part = part_size(entry.size, context.options.part_size).map_err(|source| {
-            PushError::PartSize {
-                path: path.to_string(),
-                source,
-            }
-        })?;
-        put_multipart(context, full_path, entry, &key, part).await?
-    };
+    let (sha256, sent, bytes_sent, action) =
+        if let (false, Content::File(full_path)) = (single, &content) {
+            let part = part_size(entry.size, context.options.part_size).map_err(|source| {
+                PushError::PartSize {
+                    path: path.to_string(),
+                    source,
+                }
+            })?;
+            put_multipart(context, full_path, entry, &key, part).await?
+        } else {
+            let (sha256, sent) = put_single(context, &content, entry, &key).await?;
+            (sha256, sent, entry.size, Action::Uploaded)
+        };
     let stored = verify::read_back(context, path, &key, entry.size, &sent).await?;
     context.progress.finish(path);
     Ok(FileReport {
@@ -166,7 +189,7 @@ pub(crate) async fn push_file(
 /// full or composite at the object's part size), or `None`.
 async fn unchanged(
     context: &Context,
-    full_path: &Path,
+    content: &Content,
     entry: &Entry,
     key: &str,
 ) -> Result<Option<FileReport>, PushError> {
@@ -190,10 +213,10 @@ async fn unchanged(
     } else {
         None
     };
-    let (full, size) = (full_path.to_path_buf(), entry.size);
+    let (content, size) = (content.clone(), entry.size);
     let owned_path = path.to_string();
     let (sha256, local) =
-        tokio::task::spawn_blocking(move || digest_file(&full, &owned_path, size, part_size))
+        tokio::task::spawn_blocking(move || digest_file(&content, &owned_path, size, part_size))
             .await
             .map_err(|e| read_error(path, e))??;
     if !checksum.matches(&local) {
@@ -213,12 +236,12 @@ async fn unchanged(
 /// The hex SHA-256 of a file and its S3 checksum: full-object, or composite of parts of
 /// `part_size` bytes; one pass.
 fn digest_file(
-    full_path: &Path,
+    content: &Content,
     path: &str,
     expected_size: u64,
     part_size: Option<u64>,
 ) -> Result<(String, Checksum), PushError> {
-    let mut file = std::fs::File::open(full_path).map_err(|e| read_error(path, e))?;
+    let mut file = content.open(path)?;
     let mut buffer = vec![0u8; BLOCK];
     let mut whole = Hasher::new();
     let mut part = Hasher::new();
@@ -263,14 +286,14 @@ fn digest_file(
 /// One PutObject with the full-object SHA-256, which S3 verifies and stores.
 async fn put_single(
     context: &Context,
-    full_path: &Path,
+    content: &Content,
     entry: &Entry,
     key: &str,
 ) -> Result<(String, Checksum), PushError> {
     let path = entry.path.as_str();
     let permit = take_budget(&context.budget, context.budget_units, entry.size).await;
-    let (full, owned_path, size) = (full_path.to_path_buf(), path.to_string(), entry.size);
-    let (bytes, raw) = tokio::task::spawn_blocking(move || read_whole(&full, &owned_path, size))
+    let (content, owned_path, size) = (content.clone(), path.to_string(), entry.size);
+    let (bytes, raw) = tokio::task::spawn_blocking(move || read_whole(&content, &owned_path, size))
         .await
         .map_err(|e| read_error(path, e))??;
     let checksum = Checksum::full(&raw);
@@ -299,8 +322,8 @@ async fn put_single(
 }
 
 /// The whole file and its raw SHA-256.
-fn read_whole(full_path: &Path, path: &str, size: u64) -> Result<(Bytes, [u8; 32]), PushError> {
-    let mut file = std::fs::File::open(full_path).map_err(|e| read_error(path, e))?;
+fn read_whole(content: &Content, path: &str, size: u64) -> Result<(Bytes, [u8; 32]), PushError> {
+    let mut file = content.open(path)?;
     let mut buffer = vec![0u8; usize::try_from(size).map_err(|e| read_error(path, e))?];
     let read = read_full(&mut file, &mut buffer).map_err(|e| read_error(path, e))?;
     let mut probe = [0u8; 1];
@@ -314,7 +337,7 @@ fn read_whole(full_path: &Path, path: &str, size: u64) -> Result<(Bytes, [u8; 32
 }
 
 /// Fills `buffer` unless the file ends first; the bytes read.
-fn read_full(file: &mut std::fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
+fn read_full(file: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buffer.len() {
         let read = read_some(file, &mut buffer[filled..])?;
