@@ -77,13 +77,13 @@ fn folder() -> (tempfile::TempDir, Vec<u8>, Vec<u8>) {
     (dir, small, large)
 }
 
-struct Setup {
-    proxy: Proxy,
-    client: aws_sdk_s3::Client,
-    bucket: String,
+pub(crate) struct Setup {
+    pub(crate) proxy: Proxy,
+    pub(crate) client: aws_sdk_s3::Client,
+    pub(crate) bucket: String,
 }
 
-async fn setup(name: &str) -> Setup {
+pub(crate) async fn setup(name: &str) -> Setup {
     let moto = Moto::shared();
     let proxy = Proxy::start(&moto.endpoint());
     let config = moto::sdk_config_for(&proxy.endpoint(), moto.credentials(), moto::REGION).await;
@@ -257,7 +257,7 @@ async fn a_throttled_part_is_retried() {
     assert_eq!(report.files[1].s3_checksum, composite(&large, 5 * MIB));
 }
 
-fn run(endpoint: &str, args: &[&str]) -> Output {
+pub(crate) fn run(endpoint: &str, args: &[&str]) -> Output {
     let credentials = Moto::shared().credentials();
     Command::cargo_bin("cmi-preflight")
         .expect("binary built")

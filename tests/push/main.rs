@@ -3,4 +3,5 @@
 //! headers and inject faults.
 
 mod engine;
+mod gate;
 mod select;

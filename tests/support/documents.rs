@@ -8,6 +8,7 @@ use cmi_agent::doctor::DoctorDocument;
 use cmi_agent::import::ImportDocument;
 use cmi_agent::jobs::{JobDocument, JobsDocument, ModelsDocument};
 use cmi_agent::manifest::Manifest;
+use cmi_agent::push::PushDocument;
 use cmi_agent::verify::VerifyDocument;
 use cmi_agent::watch::daemon::WatchReport;
 use cmi_format::document::CheckDocument;
@@ -58,7 +59,7 @@ pub fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(json: &st
 }
 
 /// Every schema the tool writes, one per document type (docs/json-output.md lists the same).
-pub const SCHEMAS: [&str; 9] = [
+pub const SCHEMAS: [&str; 10] = [
     CheckDocument::SCHEMA,
     VerifyDocument::SCHEMA,
     Manifest::SCHEMA,
@@ -68,6 +69,7 @@ pub const SCHEMAS: [&str; 9] = [
     ModelsDocument::SCHEMA,
     DoctorDocument::SCHEMA,
     WatchReport::SCHEMA,
+    PushDocument::SCHEMA,
 ];
 
 /// Round-trips `json` through the type its `schema` field names (see [`round_trip`]), and
@@ -91,6 +93,7 @@ pub fn typed(json: &str) -> Value {
         ModelsDocument::SCHEMA => round_trip::<ModelsDocument>(json).schema,
         DoctorDocument::SCHEMA => round_trip::<DoctorDocument>(json).schema,
         WatchReport::SCHEMA => round_trip::<WatchReport>(json).check.schema,
+        PushDocument::SCHEMA => round_trip::<PushDocument>(json).schema,
         other => unreachable!("{other} is in SCHEMAS without a type"),
     };
     assert_eq!(named, schema);
