@@ -182,3 +182,104 @@ fn a_tokenizer_json_with_a_huge_vocab_stays_under_the_bound() {
     drop(out);
     assert_bounded("tokenizer.json", &dir, "TK010", "tokenizer.json");
 }
+
+/// A valid safetensors file of `count` empty U8 tensors: a header of about 55 bytes each.
+fn empty_tensors(path: &Path, count: usize) {
+    let mut header = String::from("{");
+    for i in 0..count {
+        if i > 0 {
+            header.push(',');
+        }
+        header.push_str(&format!(
+            r#""t.{i}":{{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}"#
+        ));
+    }
+    header.push('}');
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    std::fs::write(path, bytes).expect("shard");
+}
+
+/// Every hostile case at once: 38 shards declaring 100 MB headers, two valid shards whose
+/// 300,002 tensors pass the tensor cap by two, and documents near their limits whose total
+/// passes the document total. Measured on a debug build: 292 MiB before the tensor cap and the
+/// document total, 243 MiB with them (and 4 shards sharing one valid header of a million
+/// tensors took 820 MiB before, 188 MiB after; 40 such shards take 190 MiB after).
+#[test]
+fn every_hostile_case_at_once_stays_under_the_bound() {
+    let (_scratch, dir) = folder();
+    let len: u64 = 99_999_000;
+    for i in 1..=38 {
+        let path = dir.join(format!("model-{i:05}-of-00040.safetensors"));
+        let mut file = File::create(&path).expect("shard");
+        file.write_all(&len.to_le_bytes()).expect("prefix");
+        file.write_all(b"{\"a\":").expect("header start");
+        file.set_len(8 + len).expect("sparse shard");
+    }
+    for i in 39..=40 {
+        empty_tensors(
+            &dir.join(format!("model-{i:05}-of-00040.safetensors")),
+            150_001,
+        );
+    }
+    // 32 MB each: a config.json that a JSON tree expands twentyfold, and an index of millions
+    // of empty names. Both are read (64 MB, within the 64 MiB total); the tokenizer files
+    // after them are not.
+    write_repeated(
+        &dir.join("config.json"),
+        "{\"model_type\":\"llama\",\"a\":[",
+        "[]",
+        10_600_000,
+        "]}",
+    );
+    write_repeated(
+        &dir.join("model.safetensors.index.json"),
+        "{\"metadata\":{},\"weight_map\":{",
+        "\"\":\"\"",
+        5_300_000,
+        "}}",
+    );
+    write_repeated(&dir.join("tokenizer.json"), "[", "[]", 10_000_000, "]");
+    write_repeated(
+        &dir.join("tokenizer_config.json"),
+        "[",
+        "[]",
+        3_000_000,
+        "]",
+    );
+    let (exit, report, peak) = check_measured(&dir);
+    eprintln!("every case at once: peak RSS {} MiB", peak / 1024);
+    assert_eq!(exit, 1, "exit code; report: {report}");
+    let findings = report["findings"].as_array().cloned().unwrap_or_default();
+    let has = |code: &str, file: Option<&str>, words: &str| {
+        findings.iter().any(|f| {
+            f["code"] == code
+                && file.is_none_or(|file| f["file"] == file)
+                && f["message"].as_str().is_some_and(|m| m.contains(words))
+        })
+    };
+    assert!(
+        has("ST005", Some("model-00001-of-00040.safetensors"), ""),
+        "{report}"
+    );
+    assert!(
+        has("ST017", None, "beyond the cap of 300000 tensors"),
+        "{report}"
+    );
+    assert!(has("CF001", Some("config.json"), "JSON values"), "{report}");
+    assert!(
+        has("IX001", Some("model.safetensors.index.json"), "JSON values"),
+        "{report}"
+    );
+    for document in ["tokenizer.json", "tokenizer_config.json"] {
+        assert!(
+            has("LY010", Some(document), "67108864-byte total"),
+            "{report}"
+        );
+    }
+    assert!(
+        peak < PEAK_LIMIT_KIB,
+        "peak RSS {} MiB is above 256 MiB",
+        peak / 1024
+    );
+}

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use cmi_format::artifact::{DOCUMENT_LIMIT, SNIFF_LEN};
-use cmi_format::safetensors::{self, Header, HeaderError};
+use cmi_format::safetensors::{self, Header, HeaderError, TensorBudget};
 use cmi_format::{Artifact, Report};
 use futures::stream::{self, StreamExt};
 use tokio::sync::Semaphore;
@@ -39,6 +39,17 @@ pub const DEFAULT_HEADER_PROBE: u64 = 100_001;
 /// whatever the shards declare, where 32 reads of 100 MB headers at once took 3 GB.
 pub const HEADER_BUDGET: u64 = 128 * 1024 * 1024;
 
+/// Bytes of documents read for one artifact, all together: 64 MiB.
+///
+/// Each document may take up to [`DOCUMENT_LIMIT`] (64 MiB), and they are all kept until the
+/// check ends, so seven near the limit would take 448 MiB. Real artifacts stay far below the
+/// total: tokenizer.json is the largest document (about 35 MB for Gemma 3's 262,144-token
+/// vocabulary), and config.json, tokenizer_config.json and the index take a few MB. With the
+/// header reads in flight ([`HEADER_BUDGET`]) and the tensors kept
+/// (`cmi_format::safetensors::MAX_TENSORS`), it keeps `check` under 256 MiB. A document
+/// that would pass the total is not read and is reported as unreadable, naming the total.
+pub const DOCUMENTS_TOTAL: u64 = 64 * 1024 * 1024;
+
 /// Default number of files read at once.
 pub const DEFAULT_CONCURRENCY: usize = 32;
 
@@ -64,6 +75,8 @@ enum Fetched {
 
 enum Job {
     Document(String, u64),
+    /// A document that is not read, and why.
+    Refused(String, String),
     Header(String, u64),
     Sniff(String, u64),
 }
@@ -93,10 +106,20 @@ pub async fn check_listed<S: Source>(
         .map(|e| (e.path.as_str(), e.size))
         .collect();
     let size_of = |path: &str| sizes.get(path).copied().unwrap_or(0);
+    let mut documents_read = 0u64;
     let jobs: Vec<Job> = plan
         .documents
         .iter()
-        .map(|p| Job::Document(p.clone(), size_of(p)))
+        .map(|p| {
+            let size = size_of(p);
+            match documents_read.checked_add(size) {
+                Some(total) if size <= DOCUMENT_LIMIT && total <= DOCUMENTS_TOTAL => {
+                    documents_read = total;
+                    Job::Document(p.clone(), size)
+                }
+                _ => Job::Refused(p.clone(), refusal(size, documents_read)),
+            }
+        })
         .chain(
             plan.headers
                 .iter()
@@ -109,7 +132,10 @@ pub async fn check_listed<S: Source>(
         )
         .collect();
     debug!(jobs = jobs.len(), "fetching");
-    let budget = Semaphore::new(permits(HEADER_BUDGET) as usize);
+    let budget = Budgets {
+        header_bytes: Semaphore::new(permits(HEADER_BUDGET) as usize),
+        tensors: TensorBudget::default(),
+    };
     let fetched: Vec<Fetched> = stream::iter(jobs)
         .map(|job| run(source, job, options.header_probe, &budget))
         .buffer_unordered(options.concurrency.max(1))
@@ -154,24 +180,38 @@ pub async fn check_listed<S: Source>(
     cmi_format::check(&artifact)
 }
 
+/// Why a document of `size` bytes is not read, after `read` bytes of the documents before it.
+fn refusal(size: u64, read: u64) -> String {
+    if size > DOCUMENT_LIMIT {
+        format!("{size} bytes is above the {DOCUMENT_LIMIT}-byte limit for a JSON or template file")
+    } else {
+        format!(
+            "{size} bytes after the {read} bytes of the documents read before it is above the \
+             {DOCUMENTS_TOTAL}-byte total for the JSON and template files of one artifact"
+        )
+    }
+}
+
 /// `bytes` as a number of semaphore permits, capped at the budget so that a read larger than
 /// the whole budget takes all of it rather than waiting forever.
 fn permits(bytes: u64) -> u32 {
     u32::try_from(bytes.min(HEADER_BUDGET)).unwrap_or(u32::MAX)
 }
 
-async fn run<S: Source>(source: &S, job: Job, header_probe: u64, budget: &Semaphore) -> Fetched {
+/// What the header reads of one artifact share: the bytes in flight and the tensor entries
+/// kept.
+struct Budgets {
+    header_bytes: Semaphore,
+    tensors: TensorBudget,
+}
+
+async fn run<S: Source>(source: &S, job: Job, header_probe: u64, budget: &Budgets) -> Fetched {
     match job {
         Job::Document(path, size) => {
-            let result = if size > DOCUMENT_LIMIT {
-                Err(ReadError::new(format!(
-                    "{size} bytes is above the {DOCUMENT_LIMIT}-byte limit for a JSON or template file"
-                )))
-            } else {
-                source.read_range(&path, 0..size).await
-            };
+            let result = source.read_range(&path, 0..size).await;
             Fetched::Document(path, result)
         }
+        Job::Refused(path, reason) => Fetched::Document(path, Err(ReadError::new(reason))),
         Job::Header(path, size) => {
             let result = read_header(source, &path, size, header_probe, budget).await;
             Fetched::Header(path, result)
@@ -187,7 +227,8 @@ async fn run<S: Source>(source: &S, job: Job, header_probe: u64, budget: &Semaph
 /// header is longer than the probe. Returns the header check and the file's first bytes
 /// (the [`SNIFF_LEN`] bytes that the layout rules sniff, not the header).
 ///
-/// Each read holds permits of `budget` for its bytes until they are parsed and dropped. The
+/// The parse takes the header's tensor entries from the artifact's tensor budget (ST017 when
+/// it runs out). Each read holds permits of the header byte budget for its bytes until they are parsed and dropped. The
 /// second read fetches the whole header into one buffer, after the probe is dropped: joining
 /// the probe and the rest would hold the header twice while it is copied.
 async fn read_header<S: Source>(
@@ -195,10 +236,10 @@ async fn read_header<S: Source>(
     path: &str,
     size: u64,
     probe: u64,
-    budget: &Semaphore,
+    budget: &Budgets,
 ) -> Result<(Result<Header, HeaderError>, Vec<u8>), ReadError> {
     let probe_len = size.min(probe.max(safetensors::PREFIX_LEN));
-    let permit = acquire(budget, probe_len).await;
+    let permit = acquire(&budget.header_bytes, probe_len).await;
     let bytes = source.read_range(path, 0..probe_len).await?;
     let magic = bytes[..bytes.len().min(SNIFF_LEN as usize)].to_vec();
     let extent = match safetensors::header_extent(&bytes, size) {
@@ -207,7 +248,8 @@ async fn read_header<S: Source>(
     };
     let have = bytes.len() as u64;
     if extent <= have {
-        return Ok((safetensors::parse_header(&bytes, size), magic));
+        let header = safetensors::parse_header_within(&bytes, size, &budget.tensors);
+        return Ok((header, magic));
     }
     debug!(
         path,
@@ -215,9 +257,10 @@ async fn read_header<S: Source>(
     );
     drop(bytes);
     drop(permit);
-    let _permit = acquire(budget, extent).await;
+    let _permit = acquire(&budget.header_bytes, extent).await;
     let bytes = source.read_range(path, 0..extent).await?;
-    Ok((safetensors::parse_header(&bytes, size), magic))
+    let header = safetensors::parse_header_within(&bytes, size, &budget.tensors);
+    Ok((header, magic))
 }
 
 /// Permits of `budget` for a read of `bytes`; the budget is never closed.

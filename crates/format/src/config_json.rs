@@ -88,18 +88,28 @@ pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, String> {
 /// limit, so a document takes at most its own size plus 64 MiB. The errors of invalid JSON
 /// are those of serde_json, from the second pass.
 pub(crate) fn parse_value(bytes: &[u8]) -> Result<Value, String> {
-    let count = Cell::new(0u64);
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let counted = Count(&count)
-        .deserialize(&mut deserializer)
-        .and_then(|()| deserializer.end());
-    if counted.is_err() && count.get() > MAX_JSON_VALUES {
+    if exceeds_values(bytes, MAX_JSON_VALUES) {
         return Err(format!(
             "holds more than {MAX_JSON_VALUES} JSON values, which would take more memory than \
              the document limit allows; no model file holds that many"
         ));
     }
     serde_json::from_slice(bytes).map_err(|e| e.to_string())
+}
+
+/// Whether `bytes` hold more than `limit` JSON values (object keys count as values), counted
+/// in one pass that keeps none of them. Invalid JSON within the limit is not reported here:
+/// the parse that follows says what is wrong with it.
+pub(crate) fn exceeds_values(bytes: &[u8], limit: u64) -> bool {
+    let count = Cell::new(0u64);
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let counted = Count {
+        count: &count,
+        limit,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|()| deserializer.end());
+    counted.is_err() && count.get() > limit
 }
 
 /// Most values of a JSON document read into a [`Value`] tree: [`crate::inputs::DOCUMENT_LIMIT`]
@@ -109,14 +119,18 @@ pub(crate) fn parse_value(bytes: &[u8]) -> Result<Value, String> {
 pub const MAX_JSON_VALUES: u64 = crate::inputs::DOCUMENT_LIMIT / 64;
 
 /// Counts the values of a JSON document, keeping none, and fails once there are more than
-/// [`MAX_JSON_VALUES`].
-struct Count<'c>(&'c Cell<u64>);
+/// `limit`.
+#[derive(Clone, Copy)]
+struct Count<'c> {
+    count: &'c Cell<u64>,
+    limit: u64,
+}
 
 impl Count<'_> {
     fn add<E: de::Error>(&self) -> Result<(), E> {
-        let count = self.0.get() + 1;
-        self.0.set(count);
-        if count > MAX_JSON_VALUES {
+        let count = self.count.get() + 1;
+        self.count.set(count);
+        if count > self.limit {
             return Err(E::custom("too many values"));
         }
         Ok(())
@@ -164,7 +178,7 @@ impl<'de> Visitor<'de> for Count<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         self.add()?;
-        while seq.next_element_seed(Count(self.0))?.is_some() {}
+        while seq.next_element_seed(self)?.is_some() {}
         Ok(())
     }
 
@@ -172,7 +186,7 @@ impl<'de> Visitor<'de> for Count<'_> {
         self.add()?;
         while map.next_key::<IgnoredAny>()?.is_some() {
             self.add()?;
-            map.next_value_seed(Count(self.0))?;
+            map.next_value_seed(self)?;
         }
         Ok(())
     }

@@ -4,12 +4,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::config_json::{json_kind, utf8};
+use crate::config_json::{exceeds_values, json_kind, utf8};
 use crate::finding::{Capped, Finding};
 use crate::inputs::{Artifact, INDEX_JSON};
 use crate::layout::ADAPTER_FILES;
 use crate::rules::RuleId;
-use crate::safetensors::TensorInfo;
+use crate::safetensors::{TensorInfo, MAX_TENSORS};
 
 /// A parsed model.safetensors.index.json.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +66,12 @@ pub const UNSUPPORTED_METADATA_KEYS: &[(&str, &str)] = &[(
     "written by transformers 4.57 and later; AWS's GPT-OSS import guide removes it",
 )];
 
+/// Most JSON values of an index read into a map: a key and a value for each of
+/// [`MAX_TENSORS`] tensors of the weight_map (the cap on the tensors of the headers), and a
+/// few thousand for the metadata. A 64 MiB index of short entries would otherwise map millions
+/// of names, taking gigabytes.
+pub const MAX_INDEX_VALUES: u64 = 2 * MAX_TENSORS + 4096;
+
 #[derive(Deserialize)]
 struct RawIndex {
     #[serde(default)]
@@ -86,9 +92,16 @@ pub(crate) struct Weights<'a> {
 /// Reads the index; reports it when it is malformed.
 pub(crate) fn parse(artifact: &Artifact, findings: &mut Vec<Finding>) -> Option<ShardIndex> {
     let bytes = artifact.documents.get(INDEX_JSON)?;
-    match utf8(bytes)
-        .and_then(|text| serde_json::from_str::<RawIndex>(text).map_err(|e| e.to_string()))
-    {
+    let parsed = if exceeds_values(bytes, MAX_INDEX_VALUES) {
+        Err(format!(
+            "holds more than {MAX_INDEX_VALUES} JSON values: its weight_map would map more \
+             than the {MAX_TENSORS} tensors that the check keeps for one artifact"
+        ))
+    } else {
+        utf8(bytes)
+            .and_then(|text| serde_json::from_str::<RawIndex>(text).map_err(|e| e.to_string()))
+    };
+    match parsed {
         Ok(raw) => {
             check_metadata(raw.metadata.as_ref(), findings);
             let total_size = raw.metadata.as_ref().and_then(|m| m.get("total_size"));
@@ -376,6 +389,33 @@ fn check_total_size(index: &ShardIndex, weights: &Weights<'_>, findings: &mut Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An index whose weight_map maps `count` tensors to one shard.
+    fn index_of(count: u64) -> String {
+        let entries: Vec<String> = (0..count)
+            .map(|i| format!(r#""t{i}":"model.safetensors""#))
+            .collect();
+        format!(
+            r#"{{"metadata":{{}},"weight_map":{{{}}}}}"#,
+            entries.join(",")
+        )
+    }
+
+    #[test]
+    fn an_index_beyond_the_tensor_cap_is_not_read_into_a_map() {
+        let (index, findings) = index_findings(&index_of(MAX_TENSORS));
+        assert_eq!(index.map(|i| i.weight_map.len() as u64), Some(MAX_TENSORS));
+        assert!(findings.is_empty(), "{findings:?}");
+        let (index, findings) = index_findings(&index_of(MAX_INDEX_VALUES / 2 + 1));
+        assert!(index.is_none());
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].rule, RuleId::IndexInvalid);
+        assert!(
+            findings[0].message.contains("more than 604096 JSON values"),
+            "{}",
+            findings[0].message
+        );
+    }
 
     fn index_findings(json: &str) -> (Option<ShardIndex>, Vec<Finding>) {
         let artifact = Artifact {

@@ -205,6 +205,10 @@ rules! {
         summary: "A weight file (or config or tokenizer file) is a Git LFS pointer, not the file's content.",
         why: "A repository cloned without Git LFS (or with GIT_LFS_SKIP_SMUDGE=1) holds pointer files of about 130 bytes that start with `version https://git-lfs.github.com/spec/v1` (Git LFS specification, docs/spec.md); uploaded as they are, the import fails on them.",
         fix: "Fetch the real files: `git lfs install && git lfs pull` in the clone, or download the model with `huggingface-cli download REPO --local-dir DIR`, then upload again.";
+    TooManyTensors => "ST017", "too-many-tensors", Error,
+        summary: "The safetensors headers of the artifact hold more than 300,000 tensors, or more than 24 MiB of tensor names and shapes.",
+        why: "The largest real checkpoints hold under 200,000 tensors (DeepSeek-V3 about 91,000); a header beyond the cap is corrupt or hostile, and the check stops reading it rather than spend gigabytes of memory on it.",
+        fix: "Check that every shard is the model's own safetensors file, saved with the safetensors library; the tensor count is the length of the index's weight_map.";
     IndexInvalid => "IX001", "index-invalid", Error,
         summary: "model.safetensors.index.json is not valid JSON with a `weight_map` of tensor names to file names.",
         why: "Loaders read the shard list from the index; a broken index stops the import.",

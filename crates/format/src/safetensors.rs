@@ -10,9 +10,10 @@
 //! them to [`parse_header`]. Neither function allocates from the untrusted length: the length
 //! is checked against the cap and the file size before anyone reads that many bytes.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -26,6 +27,76 @@ pub const PREFIX_LEN: u64 = 8;
 
 /// Largest header the `safetensors` crate accepts (`MAX_HEADER_SIZE`).
 pub const MAX_HEADER_LEN: u64 = 100_000_000;
+
+/// Most tensor entries that a check keeps for one artifact, across all its headers: 300,000.
+///
+/// The largest real checkpoints hold well under 200,000 tensors (DeepSeek-V3's
+/// model.safetensors.index.json maps about 91,000, Qwen3-235B-A22B's about 40,000), so the cap
+/// is more than three times the largest. A kept entry takes about 72 bytes plus its name and
+/// shape ([`MAX_TENSOR_BYTES`] bounds those), so the cap keeps the parsed headers of any
+/// artifact within about 50 MiB, where one valid 100 MB header of a million tensors would take
+/// hundreds of MiB.
+pub const MAX_TENSORS: u64 = 300_000;
+
+/// Most bytes of tensor names and shape dimensions (8 bytes each) that a check keeps for one
+/// artifact, across all its headers: 24 MiB. Real names are under 100 bytes (about 6 MB for
+/// DeepSeek-V3's 91,000 tensors); the cap stops a few tensors with names of many megabytes
+/// from taking the memory that [`MAX_TENSORS`] saves.
+pub const MAX_TENSOR_BYTES: u64 = 24 * 1024 * 1024;
+
+/// The tensor entries that the headers of one artifact may keep, shared by the parses of all
+/// its headers (see [`MAX_TENSORS`] and [`MAX_TENSOR_BYTES`]).
+///
+/// Each parse takes its entries from the budget as it reads them and stops with
+/// [`HeaderError::TooManyTensors`] as soon as the budget runs out, so no header is ever
+/// parsed past it; a header that fails for any reason gives its entries back.
+#[derive(Debug)]
+pub struct TensorBudget {
+    tensors: AtomicU64,
+    bytes: AtomicU64,
+    max_tensors: u64,
+    max_bytes: u64,
+}
+
+impl Default for TensorBudget {
+    fn default() -> Self {
+        TensorBudget::new(MAX_TENSORS, MAX_TENSOR_BYTES)
+    }
+}
+
+impl TensorBudget {
+    /// A budget of `max_tensors` entries and `max_bytes` bytes of names and shapes.
+    pub fn new(max_tensors: u64, max_bytes: u64) -> Self {
+        TensorBudget {
+            tensors: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            max_tensors,
+            max_bytes,
+        }
+    }
+
+    /// Takes one entry of `bytes` bytes; on failure takes nothing and says how many entries
+    /// and bytes were kept before.
+    fn take(&self, bytes: u64) -> Result<(), (u64, u64)> {
+        let tensors = self.tensors.fetch_add(1, Ordering::Relaxed);
+        let kept = self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        if tensors >= self.max_tensors || kept.saturating_add(bytes) > self.max_bytes {
+            self.give_back(1, bytes);
+            return Err((tensors, kept));
+        }
+        Ok(())
+    }
+
+    fn give_back(&self, tensors: u64, bytes: u64) {
+        self.tensors.fetch_sub(tensors, Ordering::Relaxed);
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Bytes of an entry's name and shape, as [`TensorBudget`] counts them.
+fn entry_bytes(name: &str, shape: &[u64]) -> u64 {
+    name.len() as u64 + 8 * shape.len() as u64
+}
 
 /// One tensor entry of a header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +277,25 @@ pub enum HeaderError {
         /// Extra bytes.
         extra: u64,
     },
+    /// The headers of the artifact declare more tensors (or longer names and shapes) than a
+    /// check keeps.
+    #[error(
+        "header holds more tensors than the check keeps for one artifact: its entry {entry} \
+         comes after {kept} tensors ({kept_bytes} bytes of names and shapes) of this and the \
+         other headers, beyond the cap of {max_tensors} tensors and {max_bytes} bytes"
+    )]
+    TooManyTensors {
+        /// Position of the refused entry in this header, from 1.
+        entry: u64,
+        /// Tensors kept by all headers when it was refused.
+        kept: u64,
+        /// Bytes of names and shapes kept by all headers when it was refused.
+        kept_bytes: u64,
+        /// The cap on tensors.
+        max_tensors: u64,
+        /// The cap on bytes of names and shapes.
+        max_bytes: u64,
+    },
 }
 
 impl HeaderError {
@@ -228,6 +318,7 @@ impl HeaderError {
             HeaderError::InvalidOffsets { .. } => RuleId::InvalidOffsets,
             HeaderError::Truncated { .. } => RuleId::FileTruncated,
             HeaderError::TrailingBytes { .. } => RuleId::TrailingBytes,
+            HeaderError::TooManyTensors { .. } => RuleId::TooManyTensors,
         }
     }
 }
@@ -262,11 +353,35 @@ pub fn header_extent(file_start: &[u8], file_size: u64) -> Result<u64, HeaderErr
     Ok(needed)
 }
 
-/// Parses and validates a header.
+/// Parses and validates a header on its own, within a [`TensorBudget::default`].
 ///
 /// `file_start` holds the first bytes of the file, at least [`header_extent`] of them (more
 /// are ignored); `file_size` is the size of the whole file.
 pub fn parse_header(file_start: &[u8], file_size: u64) -> Result<Header, HeaderError> {
+    parse_header_within(file_start, file_size, &TensorBudget::default())
+}
+
+/// Parses and validates one header of an artifact, taking its entries from the artifact's
+/// `budget`: a valid header keeps them, an invalid one gives them back.
+pub fn parse_header_within(
+    file_start: &[u8],
+    file_size: u64,
+    budget: &TensorBudget,
+) -> Result<Header, HeaderError> {
+    let taken = (Cell::new(0), Cell::new(0));
+    let result = parse_within(file_start, file_size, budget, &taken);
+    if result.is_err() {
+        budget.give_back(taken.0.get(), taken.1.get());
+    }
+    result
+}
+
+fn parse_within(
+    file_start: &[u8],
+    file_size: u64,
+    budget: &TensorBudget,
+    taken: &(Cell<u64>, Cell<u64>),
+) -> Result<Header, HeaderError> {
     let extent = header_extent(file_start, file_size)?;
     let header_len = extent - PREFIX_LEN;
     let end = usize::try_from(extent).map_err(|_| HeaderError::TooLarge { len: header_len })?;
@@ -280,7 +395,7 @@ pub fn parse_header(file_start: &[u8], file_size: u64) -> Result<Header, HeaderE
     let text = std::str::from_utf8(bytes).map_err(|e| HeaderError::NotUtf8 {
         offset: e.valid_up_to(),
     })?;
-    let (entries, metadata) = deserialize(text)?;
+    let (entries, metadata) = deserialize(text, budget, taken)?;
     let mut tensors = Vec::with_capacity(entries.len());
     let mut seen = HashSet::with_capacity(entries.len());
     for (name, raw) in entries {
@@ -399,11 +514,17 @@ type Metadata = Option<Vec<(String, String)>>;
 
 /// Deserializes the header object in one pass, keeping entries in order so that duplicates
 /// can be seen, and classifying each failure.
-fn deserialize(text: &str) -> Result<(Entries, Metadata), HeaderError> {
+fn deserialize(
+    text: &str,
+    budget: &TensorBudget,
+    taken: &(Cell<u64>, Cell<u64>),
+) -> Result<(Entries, Metadata), HeaderError> {
     let classified = RefCell::new(None);
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let result = HeaderSeed {
         classified: &classified,
+        budget,
+        taken,
     }
     .deserialize(&mut deserializer)
     .and_then(|parsed| deserializer.end().map(|()| parsed));
@@ -417,6 +538,9 @@ fn deserialize(text: &str) -> Result<(Entries, Metadata), HeaderError> {
 
 struct HeaderSeed<'c> {
     classified: &'c RefCell<Option<HeaderError>>,
+    budget: &'c TensorBudget,
+    /// Entries and bytes taken from `budget` so far.
+    taken: &'c (Cell<u64>, Cell<u64>),
 }
 
 impl<'de> DeserializeSeed<'de> for HeaderSeed<'_> {
@@ -456,7 +580,21 @@ impl<'de> Visitor<'de> for HeaderSeed<'_> {
                 }
             } else {
                 match map.next_value::<RawEntry>() {
-                    Ok(entry) => entries.push((key, entry)),
+                    Ok(entry) => {
+                        let bytes = entry_bytes(&key, &entry.shape);
+                        if let Err((kept, kept_bytes)) = self.budget.take(bytes) {
+                            return Err(self.classify(HeaderError::TooManyTensors {
+                                entry: entries.len() as u64 + 1,
+                                kept,
+                                kept_bytes,
+                                max_tensors: self.budget.max_tensors,
+                                max_bytes: self.budget.max_bytes,
+                            }));
+                        }
+                        self.taken.0.set(self.taken.0.get() + 1);
+                        self.taken.1.set(self.taken.1.get() + bytes);
+                        entries.push((key, entry));
+                    }
                     Err(error) => {
                         return Err(
                             self.classify_data(error, |reason| HeaderError::InvalidEntry {
@@ -565,6 +703,76 @@ mod tests {
     fn parse(header: &str, data_len: usize) -> Result<Header, HeaderError> {
         let bytes = file(header, data_len);
         parse_header(&bytes, bytes.len() as u64)
+    }
+
+    /// A header of `count` empty F32 tensors named `{prefix}{i}`.
+    fn empty_tensors(prefix: &str, count: usize) -> Vec<u8> {
+        let entries: Vec<String> = (0..count)
+            .map(|i| format!(r#""{prefix}{i}":{{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}"#))
+            .collect();
+        file(&format!("{{{}}}", entries.join(",")), 0)
+    }
+
+    #[test]
+    fn the_tensor_budget_is_shared_by_the_headers_of_an_artifact() {
+        let budget = TensorBudget::new(5, 1000);
+        let first = empty_tensors("a", 3);
+        let second = empty_tensors("b", 3);
+        let kept = parse_header_within(&first, first.len() as u64, &budget).expect("within");
+        assert_eq!(kept.tensors.len(), 3);
+        let error = parse_header_within(&second, second.len() as u64, &budget)
+            .expect_err("beyond the budget");
+        assert_eq!(error.rule(), RuleId::TooManyTensors);
+        assert_eq!(
+            error.to_string(),
+            "header holds more tensors than the check keeps for one artifact: its entry 3 comes \
+             after 5 tensors (50 bytes of names and shapes) of this and the other headers, \
+             beyond the cap of 5 tensors and 1000 bytes"
+        );
+        // The refused header gave its two entries back: two more fit, a third does not.
+        let two = empty_tensors("c", 2);
+        assert!(parse_header_within(&two, two.len() as u64, &budget).is_ok());
+        let one = empty_tensors("d", 1);
+        assert!(parse_header_within(&one, one.len() as u64, &budget).is_err());
+    }
+
+    #[test]
+    fn an_invalid_header_gives_its_entries_back() {
+        let budget = TensorBudget::new(2, 1000);
+        let mut truncated = empty_tensors("a", 2);
+        truncated.push(0);
+        let error = parse_header_within(&truncated, truncated.len() as u64, &budget)
+            .expect_err("trailing byte");
+        assert_eq!(error.rule(), RuleId::TrailingBytes);
+        let valid = empty_tensors("b", 2);
+        assert!(parse_header_within(&valid, valid.len() as u64, &budget).is_ok());
+    }
+
+    #[test]
+    fn long_names_and_shapes_count_against_the_budget() {
+        let budget = TensorBudget::new(100, 30);
+        // "a0" and one dimension: 10 bytes each, so the fourth entry is refused.
+        let bytes = empty_tensors("a", 4);
+        let error = parse_header_within(&bytes, bytes.len() as u64, &budget).expect_err("bytes");
+        assert!(
+            matches!(
+                error,
+                HeaderError::TooManyTensors {
+                    entry: 4,
+                    kept: 3,
+                    kept_bytes: 30,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn one_header_alone_is_parsed_within_the_cap() {
+        let within = empty_tensors("t", 1000);
+        assert!(parse_header(&within, within.len() as u64).is_ok());
+        assert_eq!(TensorBudget::default().max_tensors, MAX_TENSORS);
     }
 
     #[test]
