@@ -29,15 +29,15 @@ pub struct CheckOptions {
 /// more often.
 pub const DEFAULT_HEADER_PROBE: u64 = 100_001;
 
-/// Header bytes held by the reads in flight at once, shared by all of them: 128 MiB.
+/// Header bytes held by the reads in flight at once, shared by all of them: 96 MiB.
 ///
-/// A header may declare up to [`safetensors::MAX_HEADER_LEN`] (100,000,000) bytes, so one
-/// header of the largest size always fits, and the reads of `--concurrency` shards with
+/// A header may declare up to [`safetensors::MAX_HEADER_LEN`] (100,000,000 bytes, 95.4 MiB),
+/// so one header of the largest size always fits, and the reads of `--concurrency` shards with
 /// ordinary headers (well under 1 MB each) never wait for one another. With the documents,
 /// each read whole up to [`DOCUMENT_LIMIT`] (64 MiB) and parsed within as much again (see
 /// `cmi_format::artifact::MAX_JSON_VALUES`), it keeps the peak of `check` under 256 MiB
 /// whatever the shards declare, where 32 reads of 100 MB headers at once took 3 GB.
-pub const HEADER_BUDGET: u64 = 128 * 1024 * 1024;
+pub const HEADER_BUDGET: u64 = 96 * 1024 * 1024;
 
 /// Bytes of documents read for one artifact, all together: 64 MiB.
 ///
