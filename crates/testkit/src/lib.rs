@@ -11,6 +11,8 @@
 #![warn(missing_docs)]
 
 pub mod bedrock;
+#[cfg(feature = "bench-s3")]
+pub mod fast_s3;
 pub mod fixtures;
 pub mod moto;
 pub mod proxy;

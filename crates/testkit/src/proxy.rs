@@ -7,6 +7,10 @@
 //! background thread, so it works the same from synchronous and asynchronous tests; dropping
 //! it stops it.
 //!
+//! [`Proxy::start_shaped`] also shapes the traffic like a real S3 connection: a bandwidth cap
+//! per client connection and direction (request bodies, response bodies) and a latency added
+//! before each request is forwarded ([`Shape`]).
+//!
 //! ```no_run
 //! # async fn example() {
 //! use cmi_testkit::moto::{self, Moto};
@@ -28,7 +32,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
@@ -45,6 +49,58 @@ type ProxyBody = BoxBody<Bytes, BoxError>;
 /// The body of [`Fault::Status503SlowDown`]: S3's throttling error.
 pub const SLOW_DOWN_BODY: &str =
     "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+
+/// Traffic shaping of [`Proxy::start_shaped`], per client connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// The bandwidth cap of one connection, in bytes per second, applied separately to the
+    /// request bodies it sends and the response bodies it receives; 0 for no cap.
+    pub bytes_per_sec: u64,
+    /// Added before each request is forwarded upstream (the time to first byte).
+    pub latency: Duration,
+}
+
+impl Shape {
+    /// About what one connection to Amazon S3 gets from a well-connected client: 80 MB/s and
+    /// 20 ms.
+    pub const S3_LIKE: Shape = Shape {
+        bytes_per_sec: 80_000_000,
+        latency: Duration::from_millis(20),
+    };
+}
+
+/// The bandwidth cap of one direction of one connection: a leaky bucket without burst. A chunk
+/// of bytes starts when the previous ones are through at the capped rate (or now, if that is
+/// past) and is released when its own last byte is through; the time is passed in, so the
+/// arithmetic is testable.
+#[derive(Debug)]
+pub struct Pacer {
+    bytes_per_sec: u64,
+    next: Option<Instant>,
+}
+
+impl Pacer {
+    /// A pacer at `bytes_per_sec` (0: no cap).
+    pub fn new(bytes_per_sec: u64) -> Pacer {
+        Pacer {
+            bytes_per_sec,
+            next: None,
+        }
+    }
+
+    /// Books `bytes` offered at `now`; returns how long to hold them before passing them on.
+    pub fn delay(&mut self, now: Instant, bytes: u64) -> Duration {
+        if self.bytes_per_sec == 0 {
+            return Duration::ZERO;
+        }
+        let start = self.next.map_or(now, |next| next.max(now));
+        let nanos = u128::from(bytes) * 1_000_000_000 / u128::from(self.bytes_per_sec);
+        let transfer = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+        let done = start + transfer;
+        self.next = Some(done);
+        done - now
+    }
+}
 
 /// A fault to inject into one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +211,7 @@ struct Rule {
 
 struct State {
     upstream: SocketAddr,
+    shape: Option<Shape>,
     requests: AtomicU64,
     request_bytes: AtomicU64,
     upstream_bytes: AtomicU64,
@@ -203,6 +260,20 @@ impl Proxy {
     /// # Panics
     /// If `upstream` is not such a loopback URL, or the proxy cannot listen.
     pub fn start(upstream: &str) -> Proxy {
+        Proxy::start_with(upstream, None)
+    }
+
+    /// Like [`Proxy::start`], with the traffic of each client connection shaped by `shape`.
+    /// The proxy then runs on two worker threads, so that it is not the bottleneck of many
+    /// shaped connections.
+    ///
+    /// # Panics
+    /// As [`Proxy::start`].
+    pub fn start_shaped(upstream: &str, shape: Shape) -> Proxy {
+        Proxy::start_with(upstream, Some(shape))
+    }
+
+    fn start_with(upstream: &str, shape: Option<Shape>) -> Proxy {
         let upstream = parse_loopback(upstream);
         let listener = StdTcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .expect("the proxy cannot listen on 127.0.0.1");
@@ -212,6 +283,7 @@ impl Proxy {
         let address = listener.local_addr().expect("the proxy's address");
         let state = Arc::new(State {
             upstream,
+            shape,
             requests: AtomicU64::new(0),
             request_bytes: AtomicU64::new(0),
             upstream_bytes: AtomicU64::new(0),
@@ -224,10 +296,16 @@ impl Proxy {
         let thread = std::thread::Builder::new()
             .name(format!("proxy-{}", address.port()))
             .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("the proxy's tokio runtime");
+                let runtime = match shape {
+                    None => tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build(),
+                    Some(_) => tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(2)
+                        .enable_all()
+                        .build(),
+                }
+                .expect("the proxy's tokio runtime");
                 runtime.block_on(serve(listener, thread_state, shutdown_rx));
             })
             .expect("cannot start the proxy thread");
@@ -390,8 +468,14 @@ async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
+        let rate = state.shape.map_or(0, |s| s.bytes_per_sec);
+        let pacers = Pacers {
+            up: Arc::new(Mutex::new(Pacer::new(rate))),
+            down: Arc::new(Mutex::new(Pacer::new(rate))),
+        };
         tokio::spawn(async move {
-            let service = service_fn(move |request| handle(Arc::clone(&state), request));
+            let service =
+                service_fn(move |request| handle(Arc::clone(&state), pacers.clone(), request));
             // Errors here are the client going away or an injected fault.
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -400,8 +484,16 @@ async fn serve(
     }
 }
 
+/// The pacers of one client connection, one per direction.
+#[derive(Clone)]
+struct Pacers {
+    up: Arc<Mutex<Pacer>>,
+    down: Arc<Mutex<Pacer>>,
+}
+
 async fn handle(
     state: Arc<State>,
+    pacers: Pacers,
     request: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, BoxError> {
     let method = request.method().to_string();
@@ -458,12 +550,21 @@ async fn handle(
         Some(Fault::ReplaceInBody { from, to }) => replace = Some((from, to)),
         None => {}
     }
+    if let Some(shape) = state.shape {
+        if !shape.latency.is_zero() {
+            tokio::time::sleep(shape.latency).await;
+        }
+    }
+    let shaped = state.shape.is_some();
 
     let (parts, body) = request.into_parts();
-    let body = Counted {
-        inner: body,
-        state: Arc::clone(&state),
-    };
+    let body = Paced::new(
+        Counted {
+            inner: body,
+            state: Arc::clone(&state),
+        },
+        shaped.then_some(pacers.up),
+    );
     let upstream_request = Request::from_parts(parts, body);
     let response = match forward(state.upstream, upstream_request).await {
         Ok(response) => response,
@@ -507,6 +608,7 @@ async fn handle(
         sent: 0,
         closing: None,
     };
+    let body = Paced::new(body, shaped.then_some(pacers.down));
     Ok(Response::from_parts(parts, body.boxed()))
 }
 
@@ -544,7 +646,7 @@ async fn injected_error(
 
 async fn forward(
     upstream: SocketAddr,
-    request: Request<Counted>,
+    request: Request<Paced<Counted>>,
 ) -> Result<Response<Incoming>, BoxError> {
     let stream = TcpStream::connect(upstream).await?;
     let _ = stream.set_nodelay(true);
@@ -560,6 +662,69 @@ fn full(body: impl Into<Bytes>) -> ProxyBody {
     Full::new(body.into())
         .map_err(|never| match never {})
         .boxed()
+}
+
+/// A body whose data frames leave no faster than its [`Pacer`] allows (unpaced without one).
+struct Paced<B> {
+    inner: B,
+    pacer: Option<Arc<Mutex<Pacer>>>,
+    /// A frame waiting for its time, and the timer.
+    held: Option<(Frame<Bytes>, Pin<Box<tokio::time::Sleep>>)>,
+}
+
+impl<B> Paced<B> {
+    fn new(inner: B, pacer: Option<Arc<Mutex<Pacer>>>) -> Paced<B> {
+        Paced {
+            inner,
+            pacer,
+            held: None,
+        }
+    }
+}
+
+impl<B: Body<Data = Bytes> + Unpin> Body for Paced<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = &mut *self;
+        if let Some((_, sleep)) = this.held.as_mut() {
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let (frame, _) = this.held.take().expect("held frame");
+            return Poll::Ready(Some(Ok(frame)));
+        }
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        let (Some(pacer), Poll::Ready(Some(Ok(frame)))) = (&this.pacer, &polled) else {
+            return polled;
+        };
+        let Some(bytes) = frame.data_ref().map(|d| d.len() as u64) else {
+            return polled;
+        };
+        let now = Instant::now();
+        let delay = pacer.lock().unwrap().delay(now, bytes);
+        if delay.is_zero() {
+            return polled;
+        }
+        let Poll::Ready(Some(Ok(frame))) = polled else {
+            return polled;
+        };
+        let sleep = Box::pin(tokio::time::sleep_until((now + delay).into()));
+        this.held = Some((frame, sleep));
+        Pin::new(this).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.held.is_none() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// A request body that counts the bytes it passes.
@@ -660,5 +825,41 @@ impl Body for Tap {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pacer_books_bytes_at_its_rate_without_burst() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new(1_000_000);
+        // Each chunk is held for its own transfer time, after the chunks booked before it.
+        assert_eq!(pacer.delay(t0, 500_000), Duration::from_millis(500));
+        assert_eq!(pacer.delay(t0, 250_000), Duration::from_millis(750));
+        assert_eq!(
+            pacer.delay(t0 + Duration::from_millis(100), 1000),
+            Duration::from_millis(651)
+        );
+        // After an idle time the bucket is empty again: no credit is saved up.
+        let later = t0 + Duration::from_secs(10);
+        assert_eq!(pacer.delay(later, 2_000_000), Duration::from_secs(2));
+        assert_eq!(pacer.delay(later, 1000), Duration::from_millis(2001));
+    }
+
+    #[test]
+    fn an_uncapped_pacer_never_waits() {
+        let mut pacer = Pacer::new(0);
+        let now = Instant::now();
+        assert_eq!(pacer.delay(now, u64::MAX), Duration::ZERO);
+        assert_eq!(pacer.delay(now, u64::MAX), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_s3_like_shape_is_80_mb_per_second_and_20_ms() {
+        assert_eq!(Shape::S3_LIKE.bytes_per_sec, 80_000_000);
+        assert_eq!(Shape::S3_LIKE.latency, Duration::from_millis(20));
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use cmi_testkit::moto::{self, Moto};
-use cmi_testkit::proxy::{Fault, Matcher, Proxy, Stats};
+use cmi_testkit::proxy::{Fault, Matcher, Proxy, Shape, Stats};
 use cmi_testkit::s3::create_bucket;
 
 /// A proxy in front of the shared moto, a client through it, and `bucket` holding `key` with
@@ -408,4 +408,52 @@ async fn replaces_text_in_a_body_and_logs_checksum_headers() {
     let log = proxy.log();
     assert_eq!(log[1].method, "PUT");
     assert_eq!(log[1].checksum_headers, vec!["x-amz-checksum-sha256"]);
+
+/// A shaped proxy passes the bytes unchanged and no faster than its cap: a lower bound only
+/// (a busy machine may be slower, never faster).
+#[tokio::test]
+async fn a_shaped_proxy_caps_each_connection() {
+    let moto = Moto::shared();
+    let direct = moto.s3_client().await;
+    create_bucket(&direct, "proxy-shaped", "us-east-1")
+        .await
+        .unwrap();
+    let shape = Shape {
+        bytes_per_sec: 2_000_000,
+        latency: Duration::from_millis(50),
+    };
+    let proxy = Proxy::start_shaped(&moto.endpoint(), shape);
+    let config = moto::sdk_config_for(&proxy.endpoint(), moto.credentials(), moto::REGION).await;
+    let s3 = moto::s3_client(&config);
+    let data: Vec<u8> = (0..1_000_000).map(|i| (i % 253) as u8).collect();
+    let started = Instant::now();
+    s3.put_object()
+        .bucket("proxy-shaped")
+        .key("up.bin")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_object()
+        .bucket("proxy-shaped")
+        .key("up.bin")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let elapsed = started.elapsed();
+    assert_eq!(got.as_ref(), &data[..]);
+    assert_eq!(proxy.request_bytes(), 1_000_000);
+    assert_eq!(proxy.client_response_bytes(), 1_000_000);
+    // 1 MB up and 1 MB down at 2 MB/s (0.5 s each way) plus two latencies: over 1 s; the
+    // bound is generous.
+    assert!(
+        elapsed >= Duration::from_millis(500),
+        "2 MB through a 2 MB/s proxy took only {elapsed:?}"
+    );
 }

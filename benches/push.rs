@@ -1,0 +1,457 @@
+//! `push` beside the usual upload tools: wall time and peak RSS of `cmi-preflight push`,
+//! `aws s3 cp --recursive` and `rclone copy` uploading the same folders to the same server.
+//!
+//! `cargo bench --features bench-s3 --bench push` runs the full measurement: two folders of
+//! 4 GiB each, one in 2 files of 2 GiB and one in 16 files of 256 MiB (files of safetensors
+//! shape: a header and random bytes), written once to a temporary folder under /tmp.
+//! `CMI_BENCH_PUSH_GIB` sets another total per folder (`0.25` for a quick run of 256 MiB).
+//!
+//! The server is the testkit's fast S3 (`cmi_testkit::fast_s3`, the `s3s-fs` crate: a
+//! file-backed S3 in Rust that is not the bottleneck, unlike moto, one Python process),
+//! behind the testkit's proxy shaped like a real S3 connection ([`Shape::S3_LIKE`]: 80 MB/s
+//! and 20 ms per connection), so that a tool gains by using several connections as it would
+//! against Amazon S3. Every tool talks to the proxy with moto's static test credentials,
+//! path-style.
+//!
+//! The contenders, each with its default settings, in a fresh child whose peak RSS is its
+//! `ru_maxrss` from `wait4`:
+//! - the AWS CLI, `aws s3 cp --recursive` (beside the test Python, in the project's virtual
+//!   environment, or on the PATH);
+//! - `rclone copy` (the Debian package), configured by environment variables: skipped with a
+//!   message when `rclone` is not on the PATH;
+//! - `cmi-preflight push --no-check` (random bytes are no model); while the binary has no
+//!   `push` subcommand the row says "push: not built yet". Extra arguments from
+//!   `CMI_BENCH_PUSH_ARGS` (split on spaces).
+//!
+//! After each upload the bucket is listed and every key and size must match the folder; the
+//! prefix is then deleted to free the disk. The table gives each tool's MB/s and the ratios
+//! push/aws and push/rclone (the other tool's time over push's: above 1 is push faster). No
+//! timed assertion. Under `cargo test --features bench-s3 --all-targets` the same code runs on
+//! folders of a few MiB as a smoke test.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Instant;
+
+use cmi_testkit::fast_s3::FastS3;
+use cmi_testkit::moto;
+use cmi_testkit::proxy::{Proxy, Shape};
+
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+const BUCKET: &str = "bench";
+
+/// A folder to upload.
+struct Dataset {
+    name: String,
+    dir: PathBuf,
+    /// Relative paths and sizes, sorted.
+    files: Vec<(String, u64)>,
+    bytes: u64,
+}
+
+/// Writes `count` safetensors-shaped files of `size` bytes each into `dir`: an 8-byte header
+/// length, a JSON header declaring one `U8` tensor, then pseudo-random bytes (splitmix64).
+fn make_dataset(root: &Path, name: &str, count: u64, size: u64) -> Dataset {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).expect("dataset folder");
+    let mut files = Vec::new();
+    let mut state = count * 1_000_003 + size;
+    let mut buffer = vec![0u8; 8 * MIB as usize];
+    for i in 0..count {
+        let file_name = format!("model-{:05}-of-{:05}.safetensors", i + 1, count);
+        let mut out = BufWriter::new(File::create(dir.join(&file_name)).expect("create"));
+        // The header, padded with spaces to a multiple of 8; the tensor takes the rest.
+        let mut header_len = 0u64;
+        let mut header = String::new();
+        for _ in 0..3 {
+            let data = size - 8 - header_len;
+            header = format!(
+                r#"{{"weight":{{"dtype":"U8","shape":[{data}],"data_offsets":[0,{data}]}}}}"#
+            );
+            while !header.len().is_multiple_of(8) {
+                header.push(' ');
+            }
+            header_len = header.len() as u64;
+        }
+        out.write_all(&header_len.to_le_bytes()).expect("write");
+        out.write_all(header.as_bytes()).expect("write");
+        let mut left = size - 8 - header_len;
+        while left > 0 {
+            for word in buffer.chunks_mut(8) {
+                state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                word.copy_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+            }
+            let n = left.min(buffer.len() as u64) as usize;
+            out.write_all(&buffer[..n]).expect("write");
+            left -= n as u64;
+        }
+        out.flush().expect("flush");
+        files.push((file_name, size));
+    }
+    Dataset {
+        name: name.to_string(),
+        dir,
+        files,
+        bytes: count * size,
+    }
+}
+
+/// A size in MiB or GiB.
+fn human(bytes: u64) -> String {
+    if bytes >= GIB && bytes.is_multiple_of(GIB) {
+        format!("{} GiB", bytes / GIB)
+    } else {
+        format!("{} MiB", bytes / MIB)
+    }
+}
+
+fn runs(command: &mut Command) -> bool {
+    command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Where the AWS CLI is: beside the test Python, else the project's virtual environment, else
+/// the PATH.
+fn aws_cli() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(python) = std::env::var_os("CMI_TEST_PYTHON") {
+        if let Some(dir) = Path::new(&python).parent() {
+            candidates.push(dir.join("aws"));
+        }
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/aws"));
+    candidates.push(PathBuf::from("aws"));
+    candidates
+        .into_iter()
+        .find(|c| runs(Command::new(c).arg("--version")))
+}
+
+/// A command without the host's AWS or rclone configuration, with moto's static credentials
+/// and region.
+fn clean_command(program: impl Into<OsString>) -> Command {
+    let mut command = Command::new(program.into());
+    for (name, _) in std::env::vars_os() {
+        let name_text = name.to_string_lossy();
+        if name_text.starts_with("AWS_") || name_text.starts_with("RCLONE_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("AWS_ACCESS_KEY_ID", moto::ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", moto::SECRET_ACCESS_KEY)
+        .env("AWS_DEFAULT_REGION", moto::REGION)
+        .env("AWS_REGION", moto::REGION)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    command
+}
+
+/// Runs `command` to its end; returns its status, wall time in seconds and peak RSS in KiB
+/// (`ru_maxrss` of that child alone, from `wait4`).
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which also returns its own resource usage"
+)]
+fn measured(mut command: Command) -> (ExitStatus, f64, u64) {
+    let started = Instant::now();
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program()));
+    let pid = libc::pid_t::try_from(child.id()).expect("pid fits");
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our own child, not yet waited for; both pointers are valid for writes.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(
+        waited,
+        pid,
+        "wait4 failed: {}",
+        std::io::Error::last_os_error()
+    );
+    let seconds = started.elapsed().as_secs_f64();
+    let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0);
+    (ExitStatus::from_raw(status), seconds, peak)
+}
+
+/// The keys under `prefix` (relative to it) and their sizes, sorted.
+async fn listed(client: &aws_sdk_s3::Client, prefix: &str) -> Vec<(String, u64)> {
+    let mut found = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.expect("list the bucket");
+        for object in page.contents() {
+            let key = object.key().unwrap_or_default();
+            let relative = key.strip_prefix(prefix).unwrap_or(key).to_string();
+            found.push((relative, object.size().unwrap_or(-1).max(0) as u64));
+        }
+    }
+    found.sort();
+    found
+}
+
+/// One contender's run on one dataset.
+struct Row {
+    tool: &'static str,
+    seconds: f64,
+    peak_kib: u64,
+    requests: u64,
+    sent: u64,
+}
+
+/// What a contender needs to run.
+struct Tools {
+    aws: Option<PathBuf>,
+    rclone: bool,
+    push: bool,
+    binary: PathBuf,
+    push_args: Vec<String>,
+}
+
+impl Tools {
+    /// The command uploading `dataset` to `s3://BUCKET/prefix/` through `endpoint`.
+    fn command(&self, tool: &str, dataset: &Dataset, prefix: &str, endpoint: &str) -> Command {
+        match tool {
+            "aws s3 cp" => {
+                let mut command = clean_command(self.aws.as_ref().expect("aws"));
+                command
+                    .args(["s3", "cp", "--recursive", "--only-show-errors"])
+                    .args(["--endpoint-url", endpoint])
+                    .arg(&dataset.dir)
+                    .arg(format!("s3://{BUCKET}/{prefix}/"));
+                command
+            }
+            "rclone copy" => {
+                let mut command = clean_command("rclone");
+                command
+                    .env("RCLONE_CONFIG", "/dev/null")
+                    .env("RCLONE_CONFIG_BENCH_TYPE", "s3")
+                    .env("RCLONE_CONFIG_BENCH_PROVIDER", "Other")
+                    .env("RCLONE_CONFIG_BENCH_ACCESS_KEY_ID", moto::ACCESS_KEY_ID)
+                    .env(
+                        "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY",
+                        moto::SECRET_ACCESS_KEY,
+                    )
+                    .env("RCLONE_CONFIG_BENCH_REGION", moto::REGION)
+                    .env("RCLONE_CONFIG_BENCH_ENDPOINT", endpoint)
+                    .env("RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE", "true")
+                    .arg("copy")
+                    .arg(&dataset.dir)
+                    .arg(format!("bench:{BUCKET}/{prefix}/"));
+                command
+            }
+            _ => {
+                let mut command = clean_command(&self.binary);
+                command
+                    .arg("push")
+                    .arg(&dataset.dir)
+                    .arg(format!("s3://{BUCKET}/{prefix}/"))
+                    .args(["--endpoint-url", endpoint, "--region", moto::REGION])
+                    .args(["--no-check", "-q"])
+                    .args(&self.push_args);
+                command
+            }
+        }
+    }
+}
+
+/// Uploads `dataset` with `tool`, checks the bucket, deletes the prefix.
+async fn run(
+    tools: &Tools,
+    tool: &'static str,
+    dataset: &Dataset,
+    server: &FastS3,
+    proxy: &Proxy,
+    client: &aws_sdk_s3::Client,
+) -> Row {
+    let slug: String = tool
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let prefix = format!("{slug}-{}", dataset.name);
+    proxy.reset_stats();
+    let command = tools.command(tool, dataset, &prefix, &proxy.endpoint());
+    let (status, seconds, peak_kib) = measured(command);
+    assert!(
+        status.success(),
+        "{tool} on {} failed: {status}",
+        dataset.name
+    );
+    let stats = proxy.stats();
+    let found = listed(client, &format!("{prefix}/")).await;
+    assert_eq!(
+        found, dataset.files,
+        "{tool}: the bucket does not hold the files of {}",
+        dataset.name
+    );
+    std::fs::remove_dir_all(server.root().join(BUCKET).join(&prefix)).expect("delete prefix");
+    Row {
+        tool,
+        seconds,
+        peak_kib,
+        requests: stats.requests,
+        sent: stats.request_bytes,
+    }
+}
+
+fn print_table(dataset: &Dataset, rows: &[Row]) {
+    let time = |tool: &str| rows.iter().find(|r| r.tool == tool).map(|r| r.seconds);
+    println!();
+    println!(
+        "## {} in {} file(s) of {}",
+        human(dataset.bytes),
+        dataset.files.len(),
+        human(dataset.bytes / dataset.files.len() as u64)
+    );
+    println!(
+        "{:<14} {:>8} {:>8} {:>13} {:>9} {:>10}",
+        "tool", "seconds", "MB/s", "peak RSS MiB", "requests", "sent MiB"
+    );
+    for row in rows {
+        println!(
+            "{:<14} {:>8.2} {:>8.1} {:>13.1} {:>9} {:>10.1}",
+            row.tool,
+            row.seconds,
+            dataset.bytes as f64 / row.seconds / 1e6,
+            row.peak_kib as f64 / 1024.0,
+            row.requests,
+            row.sent as f64 / MIB as f64
+        );
+    }
+    let ratio = |peer: &str| match (time("push"), time(peer)) {
+        (Some(push), Some(other)) => format!("{:.2}", other / push),
+        (None, _) => "push: not built yet".to_string(),
+        (_, None) => format!("{peer}: not run"),
+    };
+    println!(
+        "push/aws (AWS CLI time / push time; target >= 2): {}",
+        ratio("aws s3 cp")
+    );
+    println!(
+        "push/rclone (rclone time / push time; target >= 1): {}",
+        ratio("rclone copy")
+    );
+    if let (Some(aws), Some(rclone)) = (time("aws s3 cp"), time("rclone copy")) {
+        println!(
+            "rclone/aws (AWS CLI time / rclone time): {:.2}",
+            aws / rclone
+        );
+    }
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let per_folder = match std::env::var("CMI_BENCH_PUSH_GIB") {
+        Ok(gib) => {
+            let gib: f64 = gib.parse().expect("CMI_BENCH_PUSH_GIB: a number of GiB");
+            // Whole MiB per file of the 16-file folder.
+            ((gib * GIB as f64) as u64 / (16 * MIB)).max(1) * 16 * MIB
+        }
+        Err(_) if full => 4 * GIB,
+        Err(_) => 16 * MIB,
+    };
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_cmi-preflight"));
+    let tools = Tools {
+        aws: aws_cli(),
+        rclone: runs(Command::new("rclone").arg("version")),
+        push: runs(Command::new(&binary).args(["push", "--help"])),
+        binary: binary.clone(),
+        push_args: std::env::var("CMI_BENCH_PUSH_ARGS")
+            .map(|a| a.split_whitespace().map(String::from).collect())
+            .unwrap_or_default(),
+    };
+    let shape = Shape::S3_LIKE;
+    println!("binary: {}", binary.display());
+    println!(
+        "server: fast S3 (s3s-fs) behind the testkit proxy at {} MB/s and {} ms per connection",
+        shape.bytes_per_sec / 1_000_000,
+        shape.latency.as_millis()
+    );
+    let mut contenders: Vec<&'static str> = Vec::new();
+    match &tools.aws {
+        Some(aws) => {
+            println!("aws: {}", aws.display());
+            contenders.push("aws s3 cp");
+        }
+        None => println!("aws: the AWS CLI is not installed (./scripts/test installs awscli into .venv): skipped"),
+    }
+    if tools.rclone {
+        contenders.push("rclone copy");
+    } else {
+        println!("rclone: not on the PATH (Debian package rclone): skipped");
+    }
+    if tools.push {
+        contenders.push("push");
+    } else {
+        println!("push: not built yet (`cmi-preflight push --help` fails)");
+    }
+    print_load("start");
+
+    let work = tempfile::Builder::new()
+        .prefix("cmi-bench-push-")
+        .tempdir_in("/tmp")
+        .expect("temporary folder");
+    let started = Instant::now();
+    let datasets = [
+        make_dataset(work.path(), "two", 2, per_folder / 2),
+        make_dataset(work.path(), "sixteen", 16, per_folder / 16),
+    ];
+    println!(
+        "wrote 2 folders of {} in {:.1} s",
+        human(per_folder),
+        started.elapsed().as_secs_f64()
+    );
+    let server = FastS3::start(&work.path().join("s3")).expect("fast S3 server");
+    server.create_bucket(BUCKET).expect("bucket");
+    let proxy = Proxy::start_shaped(&server.endpoint(), shape);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let config =
+            moto::sdk_config_for(&server.endpoint(), moto::static_credentials(), moto::REGION)
+                .await;
+        let client = moto::s3_client(&config);
+        for dataset in &datasets {
+            let mut rows = Vec::new();
+            for tool in &contenders {
+                rows.push(run(&tools, tool, dataset, &server, &proxy, &client).await);
+            }
+            print_table(dataset, &rows);
+        }
+    });
+    drop(proxy);
+    drop(server);
+    print_load("end");
+}
+
+/// The load average, to tell a quiet machine from a busy one when reading the numbers.
+fn print_load(when: &str) {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let fields: Vec<&str> = load.split_whitespace().take(3).collect();
+    println!(
+        "load average at the {when} (1, 5, 15 min): {}",
+        fields.join(" ")
+    );
+}
