@@ -151,8 +151,9 @@ async fn destination(args: &PushArgs, uri: &cmi_agent::S3Uri) -> Result<Destinat
 
 /// The command line as given, for the user to run again.
 fn command_line() -> String {
-    std::env::args()
+    std::env::args_os()
         .map(|arg| {
+            let arg = arg.to_string_lossy().into_owned();
             let plain = !arg.is_empty()
                 && arg
                     .chars()
