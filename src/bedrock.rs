@@ -45,7 +45,7 @@ fn polling(interval: std::time::Duration) -> Backoff {
 
 /// Resolves on Ctrl-C; never when it cannot be listened for (the job is then followed to its
 /// end).
-async fn ctrl_c() {
+pub(crate) async fn ctrl_c() {
     if let Err(error) = tokio::signal::ctrl_c().await {
         tracing::warn!("cannot listen for Ctrl-C: {error}");
         std::future::pending::<()>().await;

@@ -79,7 +79,9 @@ pub enum Command {
     /// Files up to --single-put-max go in one PUT with their full-object SHA-256; larger ones
     /// in a multipart upload whose parts each carry their SHA-256. Every object's size and
     /// checksum are read back and compared; a file already at the destination with the same
-    /// size and SHA-256 is not sent again. Exit status: 0 pushed, 2 could not push.
+    /// size and SHA-256 is not sent again. An interrupted run (Ctrl-C, kill -9) is resumed by
+    /// running the same command again, which sends only the missing parts. Exit status: 0
+    /// pushed, 1 refused by the check, 2 could not push, 130 stopped by Ctrl-C.
     Push(PushArgs),
 }
 
@@ -771,6 +773,17 @@ pub struct PushArgs {
     /// Print what would be sent and left out, and the check; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// After a push that succeeded in full, delete the objects under the destination prefix
+    /// that it did not send (with --dry-run: list them). Refused at a bucket's root.
+    #[arg(long)]
+    pub delete: bool,
+
+    /// Abort the incomplete multipart uploads under the destination prefix (left by
+    /// interrupted runs, which the next push would otherwise continue), list them, and exit
+    /// without sending anything (with --dry-run: list them only).
+    #[arg(long, conflicts_with_all = ["delete", "format", "manifest_out"])]
+    pub abort_incomplete: bool,
 
     /// Send model.safetensors.index.json without the metadata keys Bedrock refuses (IX009),
     /// such as `total_parameters`; the source file is not changed.

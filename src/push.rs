@@ -3,15 +3,17 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use cmi_agent::push::{Action, Destination, Plan, PushDocument, PushReport};
+use cmi_agent::push::{lifecycle, Action, Destination, Plan, PushDocument, PushReport};
 use cmi_agent::{LocalSource, Source};
 
+use crate::bedrock::INTERRUPTED;
 use crate::cli::{OutputFormat, PushArgs, ReportFormat};
 use crate::render::text::human_bytes;
 use crate::render::{self, printable};
 use crate::{runtime, FAILED, PASSED};
 
-/// Runs `push`: plan, check, then send (unless the check fails or it is a dry run).
+/// Runs `push`: plan, check, then send (unless the check fails or it is a dry run); with
+/// `--delete`, then delete what was not sent; with `--abort-incomplete`, only clean up.
 pub(crate) fn push(args: PushArgs) -> Result<u8> {
     let options = args.options()?;
     let plan_options = args.plan_options()?;
@@ -19,28 +21,47 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
         cmi_agent::push::part_size(0, Some(size)).context("--part-size")?;
     }
     let uri: cmi_agent::S3Uri = args.destination.parse()?;
+    if (args.delete || args.abort_incomplete) && uri.prefix.is_empty() {
+        anyhow::bail!(
+            "--delete and --abort-incomplete need a prefix (s3://{}/PREFIX/): at the bucket's root they would reach every other object",
+            uri.bucket
+        );
+    }
+    let runtime = runtime()?;
+    if args.abort_incomplete {
+        return abort_incomplete(&runtime, &args, &uri);
+    }
     let source = LocalSource::open(&args.source)?;
     if let Some(path) = &args.manifest_out {
         cmi_agent::files::ensure_outside(path, source.root())?;
     }
     let described = source.describe();
-    let runtime = runtime()?;
     let plan = runtime.block_on(cmi_agent::push::plan(&source, &plan_options))?;
     let go = plan.passed(args.strict) && !args.dry_run;
+    let owner = options.expected_bucket_owner.as_deref();
+    let mut deleted = Vec::new();
     let report = if go {
         let progress = render::progress::for_terminal(args.quiet);
-        let report = runtime.block_on(async {
-            let config = cmi_agent::aws::load(&args.aws.options()).await?;
-            let destination = Destination {
-                client: cmi_agent::s3::s3_client(&config),
-                uri: uri.clone(),
+        let outcome = runtime.block_on(async {
+            let destination = destination(&args, &uri).await?;
+            let pushed = tokio::select! {
+                report = cmi_agent::push::push(&source, &plan, &destination, &options, progress.clone()) => report?,
+                () = crate::bedrock::ctrl_c() => return anyhow::Ok(None),
             };
-            let report =
-                cmi_agent::push::push(&source, &plan, &destination, &options, progress.clone())
-                    .await?;
-            anyhow::Ok(report)
-        })?;
+            if args.delete {
+                let keep = pushed.files.iter().map(|f| f.key.clone()).collect();
+                let stale = lifecycle::stale(&destination, owner, &keep).await?;
+                lifecycle::delete(&destination, owner, &stale).await?;
+                deleted = stale.into_iter().map(|s| s.key).collect();
+            }
+            anyhow::Ok(Some(pushed))
+        });
         drop(progress);
+        let Some(report) = outcome? else {
+            runtime.shutdown_background();
+            interrupted();
+            return Ok(INTERRUPTED);
+        };
         if let Some(path) = &args.manifest_out {
             let summary = match &plan.report {
                 Some(report) => report.summary.clone(),
@@ -59,12 +80,28 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
         }
         Some(report)
     } else {
+        if args.delete && args.dry_run && plan.passed(args.strict) {
+            let keep = plan
+                .selection
+                .send
+                .iter()
+                .map(|e| format!("{}{}", uri.prefix, e.path))
+                .collect();
+            deleted = runtime
+                .block_on(async {
+                    let destination = destination(&args, &uri).await?;
+                    anyhow::Ok(lifecycle::stale(&destination, owner, &keep).await?)
+                })?
+                .into_iter()
+                .map(|s| s.key)
+                .collect();
+        }
         None
     };
     let mut stdout = anstream::stdout().lock();
     match args.format {
         OutputFormat::Json => {
-            let document = PushDocument::new(
+            let mut document = PushDocument::new(
                 &described,
                 &uri.to_string(),
                 &plan,
@@ -72,17 +109,113 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                 args.dry_run,
                 report.as_ref(),
             );
+            document.deleted = deleted;
             let mut text = serde_json::to_string_pretty(&serde_json::to_value(&document)?)?;
             text.push('\n');
             stdout.write_all(text.as_bytes())?;
         }
-        OutputFormat::Text => write_text(&mut stdout, &args, &uri, &plan, report.as_ref())?,
+        OutputFormat::Text => {
+            write_text(&mut stdout, &args, &uri, &plan, report.as_ref())?;
+            let verb = if args.dry_run {
+                "would delete"
+            } else {
+                "deleted"
+            };
+            for key in &deleted {
+                writeln!(stdout, "{verb:>12}  {}", printable(key))?;
+            }
+            if args.delete && (report.is_some() || args.dry_run) && plan.passed(args.strict) {
+                writeln!(
+                    stdout,
+                    "{verb} {} objects under {uri} that were not sent",
+                    deleted.len()
+                )?;
+            }
+        }
     }
     Ok(if plan.passed(args.strict) {
         PASSED
     } else {
         FAILED
     })
+}
+
+/// The destination's client, from the AWS options.
+async fn destination(args: &PushArgs, uri: &cmi_agent::S3Uri) -> Result<Destination> {
+    let config = cmi_agent::aws::load(&args.aws.options()).await?;
+    Ok(Destination {
+        client: cmi_agent::s3::s3_client(&config),
+        uri: uri.clone(),
+    })
+}
+
+/// The command line as given, for the user to run again.
+fn command_line() -> String {
+    std::env::args_os()
+        .map(|arg| {
+            let arg = arg.to_string_lossy().into_owned();
+            let plain = !arg.is_empty()
+                && arg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c));
+            if plain {
+                arg
+            } else {
+                format!("'{}'", arg.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Says, on stderr, what Ctrl-C left and how to resume or clean up.
+fn interrupted() {
+    let mut stderr = anstream::stderr().lock();
+    let command = command_line();
+    let _ = writeln!(
+        stderr,
+        "interrupted: the uploads in progress were left incomplete (no object of them exists), and the parts S3 holds are kept.\n\
+         To resume (only the missing parts are sent), run the same command again:\n  {command}\n\
+         To clean up instead, abort the incomplete uploads under the prefix:\n  {command} --abort-incomplete"
+    );
+}
+
+/// `push --abort-incomplete`: aborts (or, with `--dry-run`, lists) the incomplete multipart
+/// uploads under the destination prefix.
+fn abort_incomplete(
+    runtime: &tokio::runtime::Runtime,
+    args: &PushArgs,
+    uri: &cmi_agent::S3Uri,
+) -> Result<u8> {
+    let owner = args.expected_bucket_owner.as_deref();
+    let uploads = runtime.block_on(async {
+        let destination = destination(args, uri).await?;
+        let uploads = lifecycle::incomplete(&destination, owner).await?;
+        if !args.dry_run {
+            lifecycle::abort(&destination, owner, &uploads).await?;
+        }
+        anyhow::Ok(uploads)
+    })?;
+    let verb = if args.dry_run {
+        "would abort"
+    } else {
+        "aborted"
+    };
+    let mut stdout = anstream::stdout().lock();
+    for upload in &uploads {
+        writeln!(
+            stdout,
+            "{verb:>11}  {}  (upload {})",
+            printable(&upload.key),
+            printable(&upload.upload_id)
+        )?;
+    }
+    writeln!(
+        stdout,
+        "{verb} {} incomplete uploads under {uri}",
+        uploads.len()
+    )?;
+    Ok(PASSED)
 }
 
 fn write_text(

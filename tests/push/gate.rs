@@ -11,7 +11,7 @@ use crate::engine::{run, setup};
 
 #[path = "../support/documents.rs"]
 #[allow(dead_code)]
-mod documents;
+pub(crate) mod documents;
 
 fn testdata(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -19,6 +19,7 @@
 //! [`cmi_format::transfer`], `--include`/`--exclude`, `--fix-index`, and the check of the files
 //! as they will be at the destination; [`push`] then sends them.
 
+pub mod lifecycle;
 mod plan;
 mod resume;
 mod upload;
@@ -233,6 +234,9 @@ pub struct PushDocument {
     /// The artifact digest of the pushed files (as `manifest` computes it); `None` when
     /// nothing was pushed.
     pub artifact_digest: Option<String>,
+    /// With `--delete`: the keys under the destination prefix that were not sent and were
+    /// deleted after the push, or, on a dry run, that would be; empty otherwise.
+    pub deleted: Vec<String>,
 }
 
 impl PushDocument {
@@ -302,6 +306,7 @@ impl PushDocument {
             bytes_sent: report.map_or(0, PushReport::bytes_sent),
             artifact_digest: report.map(|_| artifact_digest(&records)),
             files,
+            deleted: Vec::new(),
         }
     }
 }
@@ -337,6 +342,14 @@ pub enum PushError {
         /// The S3 operation.
         operation: &'static str,
         /// What S3 or the connection said.
+        reason: String,
+    },
+    /// Listing, deleting or aborting under the destination prefix failed, or was refused.
+    #[error("{operation} under the destination prefix failed: {reason}")]
+    Prefix {
+        /// The S3 operation.
+        operation: &'static str,
+        /// What S3 said, or why it was refused.
         reason: String,
     },
     /// The object read back differs from what was sent.

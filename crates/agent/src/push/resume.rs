@@ -1,7 +1,15 @@
 //! Resuming an interrupted multipart upload: ListMultipartUploads for the key, ListParts of
 //! the newest upload created with SHA-256 checksums; a part already there is not sent again
 //! when its size and its SHA-256 checksum equal the local part's (S3 verified that checksum
-//! against the bytes it stored). A part without a checksum (moto lists none) is sent again.
+//! against the bytes it stored).
+//!
+//! A part listed without a checksum (S3 lists one for every part of an upload created with
+//! SHA-256 checksums; moto 5.2.5 lists none) is not sent again when its ETag is the MD5 of the
+//! local part: the ETag of a part is the MD5 of its bytes for an upload without SSE-KMS or
+//! SSE-C (Amazon S3 User Guide, "Checking object integrity in Amazon S3"). With SSE-KMS the
+//! ETag is not the MD5, never matches, and the part is sent again. The SHA-256 still guards
+//! such a part: CompleteMultipartUpload names each part's SHA-256, and the composite checksum
+//! S3 then holds is read back and compared with the one computed from the local file.
 
 use std::collections::BTreeMap;
 
@@ -58,9 +66,31 @@ pub(crate) fn part_size_of(
 }
 
 /// Whether a listed part holds the local part of `length` bytes whose SHA-256 is `checksum`
-/// (base64).
-pub(crate) fn reusable(part: Option<&ListedPart>, length: u64, checksum: &str) -> bool {
-    part.is_some_and(|p| p.size == length && p.checksum.as_deref() == Some(checksum))
+/// (base64): by its SHA-256 checksum when S3 lists one, else by its ETag compared with `md5`,
+/// the local part's MD5, when it was computed.
+pub(crate) fn reusable(
+    part: Option<&ListedPart>,
+    length: u64,
+    checksum: &str,
+    md5: Option<&[u8; 16]>,
+) -> bool {
+    let Some(part) = part.filter(|p| p.size == length) else {
+        return false;
+    };
+    match (&part.checksum, md5) {
+        (Some(listed), _) => listed == checksum,
+        (None, Some(md5)) => part.etag.as_deref().is_some_and(|etag| {
+            etag.trim_matches('"')
+                .eq_ignore_ascii_case(&hex::encode(md5))
+        }),
+        (None, None) => false,
+    }
+}
+
+/// Whether the MD5 of the local part is needed to tell whether S3 holds `part`: it is
+/// listed without a checksum, with an ETag.
+pub(crate) fn needs_md5(part: &ListedPart) -> bool {
+    part.checksum.is_none() && part.etag.is_some()
 }
 
 /// The newest incomplete SHA-256 upload of `key` that fits a file of `file_size` bytes;
@@ -209,10 +239,30 @@ mod tests {
 
     #[test]
     fn only_parts_with_the_same_checksum_are_reused() {
-        assert!(reusable(Some(&part(5, Some("abc"))), 5, "abc"));
-        assert!(!reusable(Some(&part(5, Some("abd"))), 5, "abc"));
-        assert!(!reusable(Some(&part(4, Some("abc"))), 5, "abc"));
-        assert!(!reusable(Some(&part(5, None)), 5, "abc"));
-        assert!(!reusable(None, 5, "abc"));
+        assert!(reusable(Some(&part(5, Some("abc"))), 5, "abc", None));
+        assert!(!reusable(Some(&part(5, Some("abd"))), 5, "abc", None));
+        assert!(!reusable(Some(&part(4, Some("abc"))), 5, "abc", None));
+        assert!(!reusable(Some(&part(5, None)), 5, "abc", None));
+        assert!(!reusable(None, 5, "abc", None));
+    }
+
+    #[test]
+    fn a_part_without_a_checksum_is_reused_when_its_etag_is_the_local_md5() {
+        let md5 = [0xab; 16];
+        let listed = |etag: &str| ListedPart {
+            size: 5,
+            etag: Some(etag.to_string()),
+            checksum: None,
+        };
+        let hex = format!("\"{}\"", "AB".repeat(16));
+        assert!(needs_md5(&listed(&hex)));
+        assert!(reusable(Some(&listed(&hex)), 5, "abc", Some(&md5)));
+        assert!(!reusable(Some(&listed("\"00\"")), 5, "abc", Some(&md5)));
+        assert!(!reusable(Some(&listed(&hex)), 4, "abc", Some(&md5)));
+        // A listed checksum decides, whatever the ETag.
+        let mut with_checksum = listed(&hex);
+        with_checksum.checksum = Some("abd".to_string());
+        assert!(!needs_md5(&with_checksum));
+        assert!(!reusable(Some(&with_checksum), 5, "abc", Some(&md5)));
     }
 }

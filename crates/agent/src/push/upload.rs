@@ -2,6 +2,7 @@
 //! whose parts each carry their SHA-256; the file read once, by one blocking reader thread,
 //! part by part, under a shared byte budget.
 
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use aws_sdk_s3::types::{
     ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
 };
 use bytes::Bytes;
+use md5::{Digest, Md5};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 use tokio::task::JoinSet;
 
@@ -354,6 +356,8 @@ struct ReadPart {
     number: i32,
     bytes: Bytes,
     digest: [u8; 32],
+    /// Its MD5, when a listed part of the upload resumed needs it ([`resume::needs_md5`]).
+    md5: Option<[u8; 16]>,
     permit: OwnedSemaphorePermit,
 }
 
@@ -394,6 +398,11 @@ async fn put_multipart(
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<ReadPart>(2);
     let reader = {
         let reader = PartReader {
+            md5_parts: listed
+                .iter()
+                .filter(|(_, part)| resume::needs_md5(part))
+                .map(|(&number, _)| number)
+                .collect(),
             full_path: full_path.to_path_buf(),
             path: path.to_string(),
             size: entry.size,
@@ -500,6 +509,7 @@ fn reused(listed: Option<&ListedPart>, part: &ReadPart) -> bool {
         listed,
         part.bytes.len() as u64,
         &aws_smithy_types::base64::encode(part.digest),
+        part.md5.as_ref(),
     )
 }
 
@@ -533,6 +543,8 @@ async fn create_upload(context: &Context, path: &str, key: &str) -> Result<Strin
 /// The reader of one file: reads it in order, part by part, each part into its own buffer
 /// once its share of the budget is free, hashing it for the file and for the part.
 struct PartReader {
+    /// The parts whose MD5 is computed too.
+    md5_parts: BTreeSet<i32>,
     full_path: PathBuf,
     path: String,
     size: u64,
@@ -564,10 +576,17 @@ impl PartReader {
             let mut part = Hasher::new();
             part.update(&buffer);
             offset += length;
+            let number = i32::try_from(number).unwrap_or(i32::MAX);
+            let md5 = self.md5_parts.contains(&number).then(|| {
+                let mut md5 = [0u8; 16];
+                md5.copy_from_slice(&Md5::digest(&buffer));
+                md5
+            });
             let part = ReadPart {
-                number: i32::try_from(number).unwrap_or(i32::MAX),
+                number,
                 bytes: Bytes::from(buffer),
                 digest: part.finish_raw(),
+                md5,
                 permit,
             };
             if sender.blocking_send(part).is_err() {
@@ -598,6 +617,7 @@ impl PartUpload {
             bytes,
             digest,
             permit,
+            ..
         } = part;
         let length = bytes.len() as u64;
         let context = &self.context;
