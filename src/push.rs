@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use cmi_agent::push::{Action, Destination, Plan, PushDocument, PushReport};
-use cmi_agent::{LocalSource, Source};
+use cmi_agent::{AnySource, LocalSource, Source};
 
 use crate::cli::{OutputFormat, PushArgs, ReportFormat};
 use crate::render::text::human_bytes;
@@ -19,12 +19,22 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
         cmi_agent::push::part_size(0, Some(size)).context("--part-size")?;
     }
     let uri: cmi_agent::S3Uri = args.destination.parse()?;
-    let source = LocalSource::open(&args.source)?;
-    if let Some(path) = &args.manifest_out {
-        cmi_agent::files::ensure_outside(path, source.root())?;
-    }
-    let described = source.describe();
     let runtime = runtime()?;
+    let source = if cmi_agent::open::is_s3(&args.source) {
+        let open = cmi_agent::OpenOptions {
+            aws: args.aws.options(),
+            bedrock_region: args.bedrock_region.clone(),
+            confined: false,
+        };
+        runtime.block_on(cmi_agent::open(&args.source, &open))?
+    } else {
+        let local = LocalSource::open(&args.source)?;
+        if let Some(path) = &args.manifest_out {
+            cmi_agent::files::ensure_outside(path, local.root())?;
+        }
+        AnySource::Local(local)
+    };
+    let described = source.describe();
     let plan = runtime.block_on(cmi_agent::push::plan(&source, &plan_options))?;
     let go = plan.passed(args.strict) && !args.dry_run;
     let report = if go {
@@ -35,9 +45,22 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                 client: cmi_agent::s3::s3_client(&config),
                 uri: uri.clone(),
             };
-            let report =
-                cmi_agent::push::push(&source, &plan, &destination, &options, progress.clone())
-                    .await?;
+            let report = match &source {
+                AnySource::Local(local) => {
+                    cmi_agent::push::push(local, &plan, &destination, &options, progress.clone())
+                        .await?
+                }
+                AnySource::S3(s3) => {
+                    cmi_agent::push::push_from_s3(
+                        s3,
+                        &plan,
+                        &destination,
+                        &options,
+                        progress.clone(),
+                    )
+                    .await?
+                }
+            };
             anyhow::Ok(report)
         })?;
         drop(progress);
@@ -115,8 +138,7 @@ fn write_text(
     if let Some(check) = &plan.report {
         let shown = !check.findings.is_empty() || !check.passed(args.strict);
         if shown {
-            let source = args.source.display().to_string();
-            let context = render::ReportContext::check(&source, args.strict);
+            let context = render::ReportContext::check(&args.source, args.strict);
             render::report(out, ReportFormat::Text, &context, check)?;
         }
     }
@@ -139,6 +161,8 @@ fn write_text(
             Action::Uploaded => "uploaded".to_string(),
             Action::SkippedUnchanged => "unchanged".to_string(),
             Action::Resumed { parts_reused } => format!("resumed ({parts_reused} parts reused)"),
+            Action::Copied { parts: 0 } => "copied".to_string(),
+            Action::Copied { parts } => format!("copied ({parts} parts)"),
         };
         writeln!(
             out,
