@@ -178,3 +178,84 @@ async fn a_large_object_is_copied_in_parts() {
 
     success(&run(&endpoint, &["check", &to, "--format", "json"]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manifest_of_a_copy_is_the_manifest_of_the_folder() {
+    let setup = setup("copy-manifest").await;
+    let from = source(&setup, "manifest").await;
+    let to = format!("s3://{}/manifest/", setup.bucket);
+    let endpoint = setup.proxy.endpoint();
+    let out = tempfile::tempdir().expect("temp dir");
+    let copied = out.path().join("copied.json");
+    let listed = out.path().join("listed.json");
+    success(&run(
+        &endpoint,
+        &[
+            "push",
+            &from,
+            &to,
+            "--manifest-out",
+            copied.to_str().expect("UTF-8 path"),
+            "-q",
+        ],
+    ));
+    let fixture = llama();
+    success(&run(
+        &endpoint,
+        &[
+            "manifest",
+            fixture.to_str().expect("UTF-8 path"),
+            "-o",
+            listed.to_str().expect("UTF-8 path"),
+            "-q",
+        ],
+    ));
+    let copied = cmi_agent::manifest::Manifest::read(&copied).expect("push manifest");
+    let listed = cmi_agent::manifest::Manifest::read(&listed).expect("manifest");
+    assert_eq!(copied.artifact_digest, listed.artifact_digest);
+    assert_eq!(copied.source, from);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_needs_sha256_that_parts_copies_do_not_give() {
+    let setup = setup("copy-composite").await;
+    let bucket = "push-copy-src-composite";
+    create_bucket(&setup.client, bucket, moto::REGION)
+        .await
+        .expect("create bucket");
+    let from = format!("s3://{bucket}/llama/");
+    let fixture = llama();
+    let fixture = fixture.to_str().expect("UTF-8 path");
+    // Files above 20,000 bytes go in a multipart upload: only a composite checksum.
+    success(&run(
+        &setup.proxy.endpoint(),
+        &["push", fixture, &from, "--single-put-max", "20000", "-q"],
+    ));
+    setup.proxy.reset_stats();
+    let to = format!("s3://{}/composite/", setup.bucket);
+    let out = tempfile::tempdir().expect("temp dir");
+    let manifest = out.path().join("copied.json");
+    let output = run(
+        &setup.proxy.endpoint(),
+        &[
+            "push",
+            &from,
+            &to,
+            "--copy-max",
+            "20000",
+            "--manifest-out",
+            manifest.to_str().expect("UTF-8 path"),
+            "-q",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("model.safetensors"), "{stderr}");
+    assert!(stderr.contains("manifest s3://"), "{stderr}");
+    assert!(!manifest.exists());
+    assert!(!setup
+        .proxy
+        .log()
+        .iter()
+        .any(|e| e.method == "PUT" || e.method == "POST"));
+}
