@@ -395,3 +395,27 @@ async fn copy_parts(
         .collect();
     Ok(digests.map(|d| Checksum::composite(&d)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_copy_source_encodes_the_key_but_its_slashes() {
+        assert_eq!(
+            copy_source("bucket", "a b/c+d/é.json"),
+            "bucket/a%20b/c%2Bd/%C3%A9.json"
+        );
+        assert_eq!(
+            copy_source("b", "m/model-0.safetensors"),
+            "b/m/model-0.safetensors"
+        );
+    }
+
+    #[test]
+    fn only_a_full_object_checksum_gives_the_hex_sha256() {
+        let full = Checksum::full(&[7u8; 32]);
+        assert_eq!(hex_sha256(&full), "07".repeat(32));
+        assert_eq!(hex_sha256(&Checksum::parse("not base64!")), "");
+    }
+}
