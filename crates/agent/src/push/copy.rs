@@ -91,6 +91,14 @@ pub async fn push_from_s3(
         .try_collect()
         .await?;
     reports.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    let unknown: Vec<String> = reports
+        .iter()
+        .filter(|r| r.sha256.is_empty())
+        .map(|r| r.path.clone())
+        .collect();
+    if options.require_sha256 && !unknown.is_empty() {
+        return Err(PushError::Sha256Unknown { paths: unknown });
+    }
     Ok(PushReport {
         destination: destination.uri.to_string(),
         files: reports,
