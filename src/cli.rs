@@ -716,8 +716,8 @@ pub enum SseArg {
 /// Arguments of `push`.
 #[derive(Debug, clap::Args)]
 pub struct PushArgs {
-    /// The artifact: a local folder.
-    pub source: std::path::PathBuf,
+    /// The artifact: a local folder, or s3://bucket/prefix/ (copied server-side).
+    pub source: String,
 
     /// Where it goes: s3://bucket/prefix/.
     pub destination: String,
@@ -735,6 +735,12 @@ pub struct PushArgs {
     /// Files of at most this many bytes go in one PUT with their full-object SHA-256.
     #[arg(long, default_value_t = cmi_agent::push::DEFAULT_SINGLE_PUT_MAX)]
     pub single_put_max: u64,
+
+    /// S3 source: objects of at most this many bytes are copied with one CopyObject (S3
+    /// computes their full-object SHA-256); larger ones with UploadPartCopy parts of
+    /// --part-size. At most 5 GiB, the default.
+    #[arg(long, default_value_t = cmi_agent::push::MAX_SINGLE_PUT)]
+    pub copy_max: u64,
 
     /// The account ID that must own the bucket, sent with every request.
     #[arg(long)]
@@ -826,6 +832,8 @@ impl PushArgs {
             single_put_max: self.single_put_max,
             expected_bucket_owner: self.expected_bucket_owner.clone(),
             sse,
+            copy_max: self.copy_max,
+            require_sha256: self.manifest_out.is_some(),
         })
     }
 

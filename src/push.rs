@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use cmi_agent::push::{lifecycle, Action, Destination, Plan, PushDocument, PushReport};
-use cmi_agent::{LocalSource, Source};
+use cmi_agent::{AnySource, LocalSource, Source};
 
 use crate::bedrock::INTERRUPTED;
 use crate::cli::{OutputFormat, PushArgs, ReportFormat};
@@ -31,10 +31,20 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
     if args.abort_incomplete {
         return abort_incomplete(&runtime, &args, &uri);
     }
-    let source = LocalSource::open(&args.source)?;
-    if let Some(path) = &args.manifest_out {
-        cmi_agent::files::ensure_outside(path, source.root())?;
-    }
+    let source = if cmi_agent::open::is_s3(&args.source) {
+        let open = cmi_agent::OpenOptions {
+            aws: args.aws.options(),
+            bedrock_region: args.bedrock_region.clone(),
+            confined: false,
+        };
+        runtime.block_on(cmi_agent::open(&args.source, &open))?
+    } else {
+        let local = LocalSource::open(&args.source)?;
+        if let Some(path) = &args.manifest_out {
+            cmi_agent::files::ensure_outside(path, local.root())?;
+        }
+        AnySource::Local(local)
+    };
     let described = source.describe();
     let plan = runtime.block_on(cmi_agent::push::plan(&source, &plan_options))?;
     let go = plan.passed(args.strict) && !args.dry_run;
@@ -44,8 +54,32 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
         let progress = render::progress::for_terminal(args.quiet);
         let outcome = runtime.block_on(async {
             let destination = destination(&args, &uri).await?;
+            let sending = async {
+                match &source {
+                    AnySource::Local(local) => {
+                        cmi_agent::push::push(
+                            local,
+                            &plan,
+                            &destination,
+                            &options,
+                            progress.clone(),
+                        )
+                        .await
+                    }
+                    AnySource::S3(s3) => {
+                        cmi_agent::push::push_from_s3(
+                            s3,
+                            &plan,
+                            &destination,
+                            &options,
+                            progress.clone(),
+                        )
+                        .await
+                    }
+                }
+            };
             let pushed = tokio::select! {
-                report = cmi_agent::push::push(&source, &plan, &destination, &options, progress.clone()) => report?,
+                report = sending => report?,
                 () = crate::bedrock::ctrl_c() => return anyhow::Ok(None),
             };
             if args.delete {
@@ -248,8 +282,7 @@ fn write_text(
     if let Some(check) = &plan.report {
         let shown = !check.findings.is_empty() || !check.passed(args.strict);
         if shown {
-            let source = args.source.display().to_string();
-            let context = render::ReportContext::check(&source, args.strict);
+            let context = render::ReportContext::check(&args.source, args.strict);
             render::report(out, ReportFormat::Text, &context, check)?;
         }
     }
@@ -272,6 +305,8 @@ fn write_text(
             Action::Uploaded => "uploaded".to_string(),
             Action::SkippedUnchanged => "unchanged".to_string(),
             Action::Resumed { parts_reused } => format!("resumed ({parts_reused} parts reused)"),
+            Action::Copied { parts: 0 } => "copied".to_string(),
+            Action::Copied { parts } => format!("copied ({parts} parts)"),
         };
         writeln!(
             out,

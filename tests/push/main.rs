@@ -2,6 +2,7 @@
 //! loopback, with the testkit's proxy between the SDK and moto to count bytes, log checksum
 //! headers and inject faults.
 
+mod copy;
 mod engine;
 mod gate;
 mod lifecycle;

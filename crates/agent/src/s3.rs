@@ -155,6 +155,11 @@ impl S3Source {
         &self.uri
     }
 
+    /// The S3 client it reads with.
+    pub fn client(&self) -> &aws_sdk_s3::Client {
+        &self.client
+    }
+
     fn list_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
         &self,
         error: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,

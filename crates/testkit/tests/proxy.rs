@@ -408,6 +408,7 @@ async fn replaces_text_in_a_body_and_logs_checksum_headers() {
     let log = proxy.log();
     assert_eq!(log[1].method, "PUT");
     assert_eq!(log[1].checksum_headers, vec!["x-amz-checksum-sha256"]);
+}
 
 /// A shaped proxy passes the bytes unchanged and no faster than its cap: a lower bound only
 /// (a busy machine may be slower, never faster).

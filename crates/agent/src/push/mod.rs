@@ -15,10 +15,16 @@
 //! the file) is continued: parts S3 holds with the local part's size and SHA-256 are not
 //! sent again.
 //!
+//! An S3 source (`s3://bucket/prefix/`) is copied server-side, nothing passing through this
+//! machine: CopyObject for objects up to [`PushOptions::copy_max`], UploadPartCopy for larger
+//! ones, SHA-256 checksums requested so that S3 computes and stores the copy's (see
+//! `copy.rs`).
+//!
 //! Which files are sent is decided first, by [`plan`]: the selection table of
 //! [`cmi_format::transfer`], `--include`/`--exclude`, `--fix-index`, and the check of the files
 //! as they will be at the destination; [`push`] then sends them.
 
+mod copy;
 pub mod lifecycle;
 mod plan;
 mod resume;
@@ -45,6 +51,7 @@ pub use cmi_format::transfer::{
     part_count, part_size, PartSizeError, DEFAULT_PART, MAX_OBJECT, MAX_PART, MAX_PARTS,
     MAX_SINGLE_PUT, MIN_PART,
 };
+pub use copy::push_from_s3;
 pub use plan::{plan, Plan, PlanOptions, Rewrite};
 
 /// Server-side encryption asked for on every object written.
@@ -75,6 +82,14 @@ pub struct PushOptions {
     pub expected_bucket_owner: Option<String>,
     /// Encryption of the objects written; the bucket's default when `None`.
     pub sse: Option<Sse>,
+    /// S3 source: objects of at most this many bytes are copied with one CopyObject (S3 then
+    /// computes their full-object SHA-256); larger ones with UploadPartCopy (composite
+    /// checksum). At most [`MAX_SINGLE_PUT`].
+    pub copy_max: u64,
+    /// S3 source: refuse, before anything is copied, when the SHA-256 of a file would not be
+    /// known (an object copied in parts whose source has no full-object SHA-256), as a
+    /// manifest needs it.
+    pub require_sha256: bool,
 }
 
 /// Default of [`PushOptions::single_put_max`]: 16 MiB.
@@ -88,6 +103,8 @@ impl Default for PushOptions {
             single_put_max: DEFAULT_SINGLE_PUT_MAX,
             expected_bucket_owner: None,
             sse: None,
+            copy_max: MAX_SINGLE_PUT,
+            require_sha256: false,
         }
     }
 }
@@ -106,6 +123,12 @@ pub enum Action {
         /// Parts not sent again.
         parts_reused: u64,
     },
+    /// Copied server-side from an S3 source (CopyObject or UploadPartCopy): no object byte
+    /// passed through this machine.
+    Copied {
+        /// The number of UploadPartCopy parts; 0 for one CopyObject.
+        parts: u64,
+    },
 }
 
 /// One file of a push.
@@ -117,7 +140,9 @@ pub struct FileReport {
     pub key: String,
     /// Size in bytes.
     pub size: u64,
-    /// Lowercase hex SHA-256 of the content, from the read that sent it.
+    /// Lowercase hex SHA-256 of the content, from the read that sent it; for a copy from S3,
+    /// the full-object SHA-256 S3 holds for the source or computed for the copy, and empty
+    /// when S3 only has a composite checksum of the object (copied in parts).
     pub sha256: String,
     /// What was done.
     pub action: Action,
@@ -232,7 +257,7 @@ pub struct PushDocument {
     /// Object bytes sent.
     pub bytes_sent: u64,
     /// The artifact digest of the pushed files (as `manifest` computes it); `None` when
-    /// nothing was pushed.
+    /// nothing was pushed, or when the SHA-256 of a file copied from S3 is not known.
     pub artifact_digest: Option<String>,
     /// With `--delete`: the keys under the destination prefix that were not sent and were
     /// deleted after the push, or, on a dry run, that would be; empty otherwise.
@@ -304,7 +329,9 @@ impl PushDocument {
                 })
                 .collect(),
             bytes_sent: report.map_or(0, PushReport::bytes_sent),
-            artifact_digest: report.map(|_| artifact_digest(&records)),
+            artifact_digest: report
+                .filter(|r| r.files.iter().all(|f| !f.sha256.is_empty()))
+                .map(|_| artifact_digest(&records)),
             files,
             deleted: Vec::new(),
         }
@@ -362,6 +389,18 @@ pub enum PushError {
         /// What HeadObject returned.
         found: String,
     },
+
+    /// The SHA-256 of files copied from S3 is not known without reading them.
+    #[error(
+        "the SHA-256 of {} is not known without reading: copied in parts, their source objects have \
+         only a composite checksum; leave out --manifest-out and run `manifest s3://...` on the \
+         destination, or raise --copy-max (up to 5 GiB) so that S3 computes a full-object SHA-256",
+        .paths.join(", ")
+    )]
+    Sha256Unknown {
+        /// The files.
+        paths: Vec<String>,
+    },
 }
 
 /// A destination: the S3 client and where the files go.
@@ -373,7 +412,7 @@ pub struct Destination {
     pub uri: S3Uri,
 }
 
-/// Sends the files of `plan` (its selection, with its rewrites) from `source` to
+/// Sends the files of `plan` (its selection, with its rewrites) from the local `source` to
 /// `destination`. The caller decides whether a plan whose check failed may be sent.
 pub async fn push(
     source: &LocalSource,
@@ -406,23 +445,7 @@ async fn push_files(
     progress: Arc<dyn Progress>,
 ) -> Result<PushReport, PushError> {
     let concurrency = options.concurrency.max(1);
-    let largest_part = files
-        .iter()
-        .map(|f| part_size(f.size, options.part_size).unwrap_or(DEFAULT_PART))
-        .max()
-        .unwrap_or(DEFAULT_PART)
-        .max(options.single_put_max.min(MAX_SINGLE_PUT));
-    let budget_units = upload::units(largest_part.saturating_mul(concurrency as u64));
-    let context = Arc::new(upload::Context {
-        client: destination.client.clone(),
-        bucket: destination.uri.bucket.clone(),
-        prefix: destination.uri.prefix.clone(),
-        options: options.clone(),
-        budget: Arc::new(Semaphore::new(budget_units as usize)),
-        budget_units,
-        slots: Arc::new(Semaphore::new(concurrency)),
-        progress: Arc::clone(&progress),
-    });
+    let context = context(files, destination, options, Arc::clone(&progress));
     progress.plan(files.len() as u64, files.iter().map(|f| f.size).sum());
     let mut reports: Vec<FileReport> = stream::iter(files.iter().cloned())
         .map(|entry| {
@@ -440,5 +463,33 @@ async fn push_files(
     Ok(PushReport {
         destination: destination.uri.to_string(),
         files: reports,
+    })
+}
+
+/// What every request of a push of `files` to `destination` shares: the memory budget
+/// (concurrency x the largest part) and the request slots.
+fn context(
+    files: &[Entry],
+    destination: &Destination,
+    options: &PushOptions,
+    progress: Arc<dyn Progress>,
+) -> Arc<upload::Context> {
+    let concurrency = options.concurrency.max(1);
+    let largest_part = files
+        .iter()
+        .map(|f| part_size(f.size, options.part_size).unwrap_or(DEFAULT_PART))
+        .max()
+        .unwrap_or(DEFAULT_PART)
+        .max(options.single_put_max.min(MAX_SINGLE_PUT));
+    let budget_units = upload::units(largest_part.saturating_mul(concurrency as u64));
+    Arc::new(upload::Context {
+        client: destination.client.clone(),
+        bucket: destination.uri.bucket.clone(),
+        prefix: destination.uri.prefix.clone(),
+        options: options.clone(),
+        budget: Arc::new(Semaphore::new(budget_units as usize)),
+        budget_units,
+        slots: Arc::new(Semaphore::new(concurrency)),
+        progress,
     })
 }

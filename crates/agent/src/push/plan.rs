@@ -15,7 +15,6 @@ use tokio::sync::Semaphore;
 use super::PushError;
 use crate::check::{check_listed, CheckOptions};
 use crate::hash::{FileDigest, HashError, HashOptions, Progress};
-use crate::local::LocalSource;
 use crate::source::{Listing, ReadError, Source, SourceError};
 
 /// How the files to push are chosen and checked.
@@ -70,10 +69,11 @@ impl Plan {
     }
 }
 
-/// Lists `source`, selects the files to push, applies `--fix-index` and checks the result as
-/// it will be at the destination. A file that cannot be examined (a dangling link, a FIFO)
+/// Lists `source` (a local folder or an S3 prefix), selects the files to push, applies
+/// `--fix-index` and checks the result as it will be at the destination (for S3, by the
+/// ranged reads of `check s3://`). A file that cannot be examined (a dangling link, a FIFO)
 /// among the files to send stays in the listing, so the check names it.
-pub async fn plan(source: &LocalSource, options: &PlanOptions) -> Result<Plan, PushError> {
+pub async fn plan<S: Source>(source: &S, options: &PlanOptions) -> Result<Plan, PushError> {
     let listing = source.list().await?;
     let model_type = match listing.entries.iter().find(|e| e.path == CONFIG_JSON) {
         Some(entry) if entry.size <= DOCUMENT_LIMIT => source
@@ -113,7 +113,7 @@ pub async fn plan(source: &LocalSource, options: &PlanOptions) -> Result<Plan, P
 }
 
 /// The index without the metadata keys Bedrock refuses, when it has any.
-async fn fix_index(source: &LocalSource, entry: &Entry) -> Result<Option<Rewrite>, PushError> {
+async fn fix_index<S: Source>(source: &S, entry: &Entry) -> Result<Option<Rewrite>, PushError> {
     if entry.size > DOCUMENT_LIMIT {
         return Ok(None);
     }
@@ -163,12 +163,12 @@ fn sent_listing(listing: &Listing, selection: &Selection) -> Listing {
 }
 
 /// The source as the destination will hold it: rewritten files read from memory.
-struct Rewritten<'a> {
-    source: &'a LocalSource,
+struct Rewritten<'a, S> {
+    source: &'a S,
     rewrites: &'a [Rewrite],
 }
 
-impl Source for Rewritten<'_> {
+impl<S: Source> Source for Rewritten<'_, S> {
     fn describe(&self) -> String {
         self.source.describe()
     }

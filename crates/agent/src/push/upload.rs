@@ -66,11 +66,13 @@ impl Context {
             .expect("the request slots are never closed")
     }
 
-    fn key(&self, path: &str) -> String {
+    /// The destination key of `path`.
+    pub(crate) fn key(&self, path: &str) -> String {
         format!("{}{path}", self.prefix)
     }
 
-    fn sse(&self) -> (Option<ServerSideEncryption>, Option<String>, Option<bool>) {
+    /// The encryption headers of the objects written.
+    pub(crate) fn sse(&self) -> (Option<ServerSideEncryption>, Option<String>, Option<bool>) {
         match &self.options.sse {
             None => (None, None, None),
             Some(Sse::Aes256) => (Some(ServerSideEncryption::Aes256), None, None),
@@ -95,7 +97,8 @@ async fn take_budget(
         .expect("the budget is never closed")
 }
 
-fn s3_error<E>(
+/// The error of an S3 request about `path`.
+pub(crate) fn s3_error<E>(
     path: &str,
     operation: &'static str,
     error: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
@@ -514,7 +517,11 @@ fn reused(listed: Option<&ListedPart>, part: &ReadPart) -> bool {
 }
 
 /// CreateMultipartUpload with SHA-256 checksums and the push's encryption; the upload id.
-async fn create_upload(context: &Context, path: &str, key: &str) -> Result<String, PushError> {
+pub(crate) async fn create_upload(
+    context: &Context,
+    path: &str,
+    key: &str,
+) -> Result<String, PushError> {
     let (sse, kms_key, bucket_key) = context.sse();
     let _slot = context.slot().await;
     let created = context

@@ -81,6 +81,8 @@ pub(crate) struct Remote {
     pub(crate) multipart: bool,
     /// The object's part count, when HeadObject was asked for a part.
     pub(crate) parts_count: Option<u64>,
+    /// The object's ETag, as S3 sent it (quoted).
+    pub(crate) etag: Option<String>,
 }
 
 /// HeadObject with checksum mode (of part `part_number` when given: its size is that
@@ -92,14 +94,34 @@ pub(crate) async fn head(
     part_number: Option<i32>,
 ) -> Result<Option<Remote>, PushError> {
     let _slot = context.slot().await;
-    let result = context
-        .client
+    head_object(
+        &context.client,
+        &context.bucket,
+        path,
+        key,
+        part_number,
+        context.options.expected_bucket_owner.clone(),
+    )
+    .await
+}
+
+/// HeadObject with checksum mode of `bucket`/`key` with `client` (the file `path`, for
+/// errors), of part `part_number` when given; `None` when there is no object.
+pub(crate) async fn head_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    path: &str,
+    key: &str,
+    part_number: Option<i32>,
+    expected_bucket_owner: Option<String>,
+) -> Result<Option<Remote>, PushError> {
+    let result = client
         .head_object()
-        .bucket(&context.bucket)
+        .bucket(bucket)
         .key(key)
         .checksum_mode(ChecksumMode::Enabled)
         .set_part_number(part_number)
-        .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
+        .set_expected_bucket_owner(expected_bucket_owner)
         .send()
         .await;
     match result {
@@ -117,6 +139,7 @@ pub(crate) async fn head(
                     || etag_parts,
                 checksum,
                 parts_count: head.parts_count().and_then(|n| u64::try_from(n).ok()),
+                etag: head.e_tag().map(str::to_string),
             }))
         }
         Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
