@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use cmi_agent::push::{Action, Destination, Plan, PushDocument, PushReport};
 use cmi_agent::{LocalSource, Source};
+use cmi_format::Finding;
 
 use crate::cli::{OutputFormat, PushArgs, ReportFormat};
 use crate::render::text::human_bytes;
@@ -26,8 +27,9 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
     let described = source.describe();
     let runtime = runtime()?;
     let plan = runtime.block_on(cmi_agent::push::plan(&source, &plan_options))?;
-    let go = plan.passed(args.strict) && !args.dry_run;
-    let report = if go {
+    let shown = uri.to_string();
+    let mut warnings = cmi_agent::push::offline_warnings(&shown, &options);
+    let report = if plan.passed(args.strict) && !args.dry_run {
         let progress = render::progress::for_terminal(args.quiet);
         let report = runtime.block_on(async {
             let config = cmi_agent::aws::load(&args.aws.options()).await?;
@@ -35,13 +37,17 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                 client: cmi_agent::s3::s3_client(&config),
                 uri: uri.clone(),
             };
+            warnings = cmi_agent::push::preflight(&destination, &config, &options).await?;
+            if args.strict && !warnings.is_empty() {
+                return anyhow::Ok(None);
+            }
             let report =
                 cmi_agent::push::push(&source, &plan, &destination, &options, progress.clone())
                     .await?;
-            anyhow::Ok(report)
+            anyhow::Ok(Some(report))
         })?;
         drop(progress);
-        if let Some(path) = &args.manifest_out {
+        if let (Some(path), Some(report)) = (&args.manifest_out, &report) {
             let summary = match &plan.report {
                 Some(report) => report.summary.clone(),
                 None => {
@@ -57,7 +63,7 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                 .manifest(&described, summary, &plan.listing.meta)
                 .write(path)?;
         }
-        Some(report)
+        report
     } else {
         None
     };
@@ -71,18 +77,23 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                 args.strict,
                 args.dry_run,
                 report.as_ref(),
+                &warnings,
             );
             let mut text = serde_json::to_string_pretty(&serde_json::to_value(&document)?)?;
             text.push('\n');
             stdout.write_all(text.as_bytes())?;
         }
-        OutputFormat::Text => write_text(&mut stdout, &args, &uri, &plan, report.as_ref())?,
+        OutputFormat::Text => {
+            write_text(&mut stdout, &args, &uri, &plan, &warnings, report.as_ref())?
+        }
     }
-    Ok(if plan.passed(args.strict) {
-        PASSED
-    } else {
-        FAILED
-    })
+    Ok(
+        if plan.passed(args.strict) && !(args.strict && !warnings.is_empty()) {
+            PASSED
+        } else {
+            FAILED
+        },
+    )
 }
 
 fn write_text(
@@ -90,6 +101,7 @@ fn write_text(
     args: &PushArgs,
     uri: &cmi_agent::S3Uri,
     plan: &Plan,
+    warnings: &[Finding],
     report: Option<&PushReport>,
 ) -> Result<()> {
     for skipped in &plan.selection.skipped {
@@ -128,6 +140,23 @@ fn write_text(
     );
     if !plan.passed(args.strict) {
         writeln!(out, "nothing sent to {uri}: the check failed ({planned})")?;
+        return Ok(());
+    }
+    for warning in warnings {
+        let rule = warning.rule.rule();
+        writeln!(
+            out,
+            "warning[{}]: {}\n  hint: {}",
+            rule.code,
+            printable(&warning.message),
+            printable(&warning.hint)
+        )?;
+    }
+    if args.strict && !warnings.is_empty() {
+        writeln!(
+            out,
+            "nothing sent to {uri}: --strict, and the destination has warnings ({planned})"
+        )?;
         return Ok(());
     }
     let Some(report) = report else {

@@ -19,6 +19,7 @@
 //! [`cmi_format::transfer`], `--include`/`--exclude`, `--fix-index`, and the check of the files
 //! as they will be at the destination; [`push`] then sends them.
 
+mod guard;
 mod plan;
 mod resume;
 mod upload;
@@ -31,9 +32,9 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
-use cmi_format::document::{CheckDocument, Tool};
+use cmi_format::document::{CheckDocument, FindingRecord, Tool};
 use cmi_format::s3_uri::S3Uri;
-use cmi_format::{Entry, Summary};
+use cmi_format::{Entry, Finding, Summary};
 
 use crate::hash::Progress;
 use crate::local::LocalSource;
@@ -44,6 +45,7 @@ pub use cmi_format::transfer::{
     part_count, part_size, PartSizeError, DEFAULT_PART, MAX_OBJECT, MAX_PART, MAX_PARTS,
     MAX_SINGLE_PUT, MIN_PART,
 };
+pub use guard::{offline_warnings, preflight};
 pub use plan::{plan, Plan, PlanOptions, Rewrite};
 
 /// Server-side encryption asked for on every object written.
@@ -226,6 +228,10 @@ pub struct PushDocument {
     pub planned: Vec<PlannedFile>,
     /// The files left out.
     pub skipped: Vec<SkippedFile>,
+    /// Warnings about the destination, found before any object is written (S3005: the
+    /// objects would be encrypted with the `aws/s3` key); with `--strict` they stop the push.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<FindingRecord>,
     /// What happened to each file; empty when nothing was pushed.
     pub files: Vec<FileReport>,
     /// Object bytes sent.
@@ -240,7 +246,8 @@ impl PushDocument {
     pub const SCHEMA: &'static str = "cmi-preflight.push.v1";
 
     /// The document of a push of `plan` from `source` to `destination`: `report` when the
-    /// files were sent, `None` on a dry run or a failed check.
+    /// files were sent, `None` on a dry run or a failed check; `warnings` about the
+    /// destination ([`preflight`]).
     pub fn new(
         source: &str,
         destination: &str,
@@ -248,6 +255,7 @@ impl PushDocument {
         strict: bool,
         dry_run: bool,
         report: Option<&PushReport>,
+        warnings: &[Finding],
     ) -> PushDocument {
         let files = report.map(|r| r.files.clone()).unwrap_or_default();
         let records: Vec<FileRecord> = files
@@ -299,6 +307,7 @@ impl PushDocument {
                     rule: s.rule.map(|r| r.rule().code.to_string()),
                 })
                 .collect(),
+            warnings: warnings.iter().map(FindingRecord::of).collect(),
             bytes_sent: report.map_or(0, PushReport::bytes_sent),
             artifact_digest: report.map(|_| artifact_digest(&records)),
             files,
@@ -337,6 +346,17 @@ pub enum PushError {
         /// The S3 operation.
         operation: &'static str,
         /// What S3 or the connection said.
+        reason: String,
+    },
+    /// The bucket is not the expected account's (`--expected-bucket-owner`), or could not be
+    /// seen: nothing was written.
+    #[error("bucket {bucket} is not confirmed as owned by account {expected} (--expected-bucket-owner): {reason}; nothing was written")]
+    Owner {
+        /// The bucket.
+        bucket: String,
+        /// The account given.
+        expected: String,
+        /// What S3 answered.
         reason: String,
     },
     /// The object read back differs from what was sent.

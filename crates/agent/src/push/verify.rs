@@ -2,9 +2,8 @@
 
 use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
 
-use super::upload::Context;
+use super::upload::{s3_error, Context};
 use super::PushError;
-use crate::s3::describe_sdk_error;
 
 /// An S3 SHA-256 checksum: the full-object one of a PutObject, or the composite of a
 /// multipart upload (the SHA-256 of the concatenated part digests, and the part count).
@@ -120,11 +119,7 @@ pub(crate) async fn head(
             }))
         }
         Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
-        Err(error) => Err(PushError::S3 {
-            path: path.to_string(),
-            operation: "HeadObject",
-            reason: describe_sdk_error(&error),
-        }),
+        Err(error) => Err(s3_error(context, path, key, "HeadObject", &error)),
     }
 }
 
