@@ -88,7 +88,7 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
         }
     }
     Ok(
-        if plan.passed(args.strict) && !(args.strict && !warnings.is_empty()) {
+        if plan.passed(args.strict) && (!args.strict || warnings.is_empty()) {
             PASSED
         } else {
             FAILED
