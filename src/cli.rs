@@ -754,6 +754,14 @@ pub struct PushArgs {
     #[arg(long)]
     pub sse_kms_key_id: Option<String>,
 
+    /// SSE-C, as `aws s3 cp` spells it: refused (Bedrock cannot read SSE-C objects).
+    #[arg(long = "sse-c", hide = true, num_args = 0..=1, default_missing_value = "AES256")]
+    pub sse_c: Option<String>,
+
+    /// SSE-C's key, as `aws s3 cp` spells it: refused with --sse-c.
+    #[arg(long = "sse-c-key", hide = true)]
+    pub sse_c_key: Option<String>,
+
     /// Write the manifest of the pushed files, from the hashes of the upload, to this file.
     #[arg(long)]
     pub manifest_out: Option<std::path::PathBuf>,
@@ -816,6 +824,14 @@ pub struct PushArgs {
 impl PushArgs {
     /// The agent's form of these options.
     pub fn options(&self) -> anyhow::Result<cmi_agent::push::PushOptions> {
+        if self.sse_c.is_some() || self.sse_c_key.is_some() {
+            let rule = cmi_format::RuleId::SseCustomerKey.rule();
+            anyhow::bail!(
+                "push does not write SSE-C objects ({}): {} Use --sse aws:kms [--sse-kms-key-id KEY] or --sse AES256.",
+                rule.code,
+                rule.why
+            )
+        }
         let sse = match (self.sse, &self.sse_kms_key_id) {
             (Some(SseArg::Aes256), Some(_)) => {
                 anyhow::bail!("--sse-kms-key-id needs --sse aws:kms, not AES256")

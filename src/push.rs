@@ -5,12 +5,23 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use cmi_agent::push::{lifecycle, Action, Destination, Plan, PushDocument, PushReport};
 use cmi_agent::{AnySource, LocalSource, Source};
+use cmi_format::Finding;
 
 use crate::bedrock::INTERRUPTED;
 use crate::cli::{OutputFormat, PushArgs, ReportFormat};
 use crate::render::text::human_bytes;
 use crate::render::{self, printable};
 use crate::{runtime, FAILED, PASSED};
+
+/// How the sending part of a push ended.
+enum Outcome {
+    /// Every file was sent and read back.
+    Pushed(Box<PushReport>),
+    /// Nothing was sent: `--strict` and the destination has warnings.
+    Held,
+    /// Ctrl-C stopped it.
+    Interrupted,
+}
 
 /// Runs `push`: plan, check, then send (unless the check fails or it is a dry run); with
 /// `--delete`, then delete what was not sent; with `--abort-incomplete`, only clean up.
@@ -47,13 +58,22 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
     };
     let described = source.describe();
     let plan = runtime.block_on(cmi_agent::push::plan(&source, &plan_options))?;
-    let go = plan.passed(args.strict) && !args.dry_run;
     let owner = options.expected_bucket_owner.as_deref();
     let mut deleted = Vec::new();
-    let report = if go {
+    let shown = uri.to_string();
+    let mut warnings = cmi_agent::push::offline_warnings(&shown, &options);
+    let report = if plan.passed(args.strict) && !args.dry_run {
         let progress = render::progress::for_terminal(args.quiet);
         let outcome = runtime.block_on(async {
-            let destination = destination(&args, &uri).await?;
+            let config = cmi_agent::aws::load(&args.aws.options()).await?;
+            let destination = Destination {
+                client: cmi_agent::s3::s3_client(&config),
+                uri: uri.clone(),
+            };
+            warnings = cmi_agent::push::preflight(&destination, &config, &options).await?;
+            if args.strict && !warnings.is_empty() {
+                return anyhow::Ok(Outcome::Held);
+            }
             let sending = async {
                 match &source {
                     AnySource::Local(local) => {
@@ -80,7 +100,7 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
             };
             let pushed = tokio::select! {
                 report = sending => report?,
-                () = crate::bedrock::ctrl_c() => return anyhow::Ok(None),
+                () = crate::bedrock::ctrl_c() => return anyhow::Ok(Outcome::Interrupted),
             };
             if args.delete {
                 let keep = pushed.files.iter().map(|f| f.key.clone()).collect();
@@ -88,15 +108,19 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                 lifecycle::delete(&destination, owner, &stale).await?;
                 deleted = stale.into_iter().map(|s| s.key).collect();
             }
-            anyhow::Ok(Some(pushed))
+            anyhow::Ok(Outcome::Pushed(Box::new(pushed)))
         });
         drop(progress);
-        let Some(report) = outcome? else {
-            runtime.shutdown_background();
-            interrupted();
-            return Ok(INTERRUPTED);
+        let report = match outcome? {
+            Outcome::Pushed(report) => Some(*report),
+            Outcome::Held => None,
+            Outcome::Interrupted => {
+                runtime.shutdown_background();
+                interrupted();
+                return Ok(INTERRUPTED);
+            }
         };
-        if let Some(path) = &args.manifest_out {
+        if let (Some(path), Some(report)) = (&args.manifest_out, &report) {
             let summary = match &plan.report {
                 Some(report) => report.summary.clone(),
                 None => {
@@ -112,7 +136,7 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                 .manifest(&described, summary, &plan.listing.meta)
                 .write(path)?;
         }
-        Some(report)
+        report
     } else {
         if args.delete && args.dry_run && plan.passed(args.strict) {
             let keep = plan
@@ -142,6 +166,7 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                 args.strict,
                 args.dry_run,
                 report.as_ref(),
+                &warnings,
             );
             document.deleted = deleted;
             let mut text = serde_json::to_string_pretty(&serde_json::to_value(&document)?)?;
@@ -149,7 +174,7 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
             stdout.write_all(text.as_bytes())?;
         }
         OutputFormat::Text => {
-            write_text(&mut stdout, &args, &uri, &plan, report.as_ref())?;
+            write_text(&mut stdout, &args, &uri, &plan, &warnings, report.as_ref())?;
             let verb = if args.dry_run {
                 "would delete"
             } else {
@@ -167,11 +192,13 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
             }
         }
     }
-    Ok(if plan.passed(args.strict) {
-        PASSED
-    } else {
-        FAILED
-    })
+    Ok(
+        if plan.passed(args.strict) && (!args.strict || warnings.is_empty()) {
+            PASSED
+        } else {
+            FAILED
+        },
+    )
 }
 
 /// The destination's client, from the AWS options.
@@ -257,6 +284,7 @@ fn write_text(
     args: &PushArgs,
     uri: &cmi_agent::S3Uri,
     plan: &Plan,
+    warnings: &[Finding],
     report: Option<&PushReport>,
 ) -> Result<()> {
     for skipped in &plan.selection.skipped {
@@ -294,6 +322,23 @@ fn write_text(
     );
     if !plan.passed(args.strict) {
         writeln!(out, "nothing sent to {uri}: the check failed ({planned})")?;
+        return Ok(());
+    }
+    for warning in warnings {
+        let rule = warning.rule.rule();
+        writeln!(
+            out,
+            "warning[{}]: {}\n  hint: {}",
+            rule.code,
+            printable(&warning.message),
+            printable(&warning.hint)
+        )?;
+    }
+    if args.strict && !warnings.is_empty() {
+        writeln!(
+            out,
+            "nothing sent to {uri}: --strict, and the destination has warnings ({planned})"
+        )?;
         return Ok(());
     }
     let Some(report) = report else {

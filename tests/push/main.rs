@@ -6,4 +6,5 @@ mod copy;
 mod engine;
 mod gate;
 mod lifecycle;
+mod security;
 mod select;

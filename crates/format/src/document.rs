@@ -65,6 +65,22 @@ pub struct FindingRecord {
     pub occurrences: Option<usize>,
 }
 
+impl FindingRecord {
+    /// The record of `finding`.
+    pub fn of(finding: &crate::Finding) -> FindingRecord {
+        let rule = finding.rule.rule();
+        FindingRecord {
+            code: rule.code.to_string(),
+            name: rule.name.to_string(),
+            severity: rule.severity.as_str().to_string(),
+            file: finding.file.clone(),
+            message: finding.message.clone(),
+            hint: finding.hint.clone(),
+            occurrences: finding.occurrences,
+        }
+    }
+}
+
 /// The document of a check, schema [`CheckDocument::SCHEMA`] (docs/json-output.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckDocument {
@@ -104,22 +120,7 @@ impl CheckDocument {
                 info: report.count(Severity::Info),
             },
             summary: report.summary.clone(),
-            findings: report
-                .findings
-                .iter()
-                .map(|f| {
-                    let rule = f.rule.rule();
-                    FindingRecord {
-                        code: rule.code.to_string(),
-                        name: rule.name.to_string(),
-                        severity: rule.severity.as_str().to_string(),
-                        file: f.file.clone(),
-                        message: f.message.clone(),
-                        hint: f.hint.clone(),
-                        occurrences: f.occurrences,
-                    }
-                })
-                .collect(),
+            findings: report.findings.iter().map(FindingRecord::of).collect(),
         }
     }
 }

@@ -171,6 +171,9 @@ pub struct Exchange {
     /// The names of the request's `x-amz-checksum-*` headers, lowercase, in the order sent
     /// (`x-amz-checksum-sha256`): which checksums a client computed.
     pub checksum_headers: Vec<String>,
+    /// The `x-amz-expected-bucket-owner` header, if any: the account the client required to
+    /// own the bucket.
+    pub expected_bucket_owner: Option<String>,
     /// The status sent to the client; 0 while the response is pending or when the connection
     /// was closed without one; 502 when the upstream could not be reached.
     pub status: u16,
@@ -198,6 +201,7 @@ struct Entry {
     path: String,
     range: Option<String>,
     checksum_headers: Vec<String>,
+    expected_bucket_owner: Option<String>,
     fault: Option<Fault>,
     status: AtomicU16,
     bytes: AtomicU64,
@@ -369,6 +373,7 @@ impl Proxy {
                 path: e.path.clone(),
                 range: e.range.clone(),
                 checksum_headers: e.checksum_headers.clone(),
+                expected_bucket_owner: e.expected_bucket_owner.clone(),
                 status: e.status.load(Ordering::SeqCst),
                 response_bytes: e.bytes.load(Ordering::SeqCst),
                 fault: e.fault.clone(),
@@ -512,12 +517,17 @@ async fn handle(
         .map(|name| name.as_str().to_ascii_lowercase())
         .filter(|name| name.starts_with("x-amz-checksum-"))
         .collect();
+    let expected_bucket_owner = request
+        .headers()
+        .get("x-amz-expected-bucket-owner")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let fault = state.take_fault(&method, &path);
     let entry = Arc::new(Entry {
         method,
         path,
         range,
         checksum_headers,
+        expected_bucket_owner,
         fault: fault.clone(),
         status: AtomicU16::new(0),
         bytes: AtomicU64::new(0),

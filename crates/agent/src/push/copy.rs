@@ -114,7 +114,7 @@ async fn head_source(source: &S3Source, entry: Entry) -> Result<Object, PushErro
         &entry.path,
         &key,
         None,
-        None,
+        &PushOptions::default(),
     )
     .await?
     .ok_or_else(|| PushError::Read {
@@ -297,7 +297,7 @@ async fn copy_whole(
         .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
         .send()
         .await
-        .map_err(|e| s3_error(path, "CopyObject", &e))?;
+        .map_err(|e| s3_error(context, path, key, "CopyObject", &e))?;
     Ok(answer
         .copy_object_result()
         .and_then(|r| r.checksum_sha256())
@@ -346,7 +346,7 @@ async fn copy_parts(
                 .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
                 .send()
                 .await
-                .map_err(|e| s3_error(&path, "UploadPartCopy", &e))?;
+                .map_err(|e| s3_error(&context, &path, &key, "UploadPartCopy", &e))?;
             let result = answer.copy_part_result();
             Ok::<_, PushError>((
                 number,
@@ -390,7 +390,7 @@ async fn copy_parts(
             .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
             .send()
             .await
-            .map_err(|e| s3_error(path, "CompleteMultipartUpload", &e))?;
+            .map_err(|e| s3_error(context, path, key, "CompleteMultipartUpload", &e))?;
     }
     let digests: Option<Vec<[u8; 32]>> = parts
         .iter()

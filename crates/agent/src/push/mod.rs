@@ -25,6 +25,7 @@
 //! as they will be at the destination; [`push`] then sends them.
 
 mod copy;
+mod guard;
 pub mod lifecycle;
 mod plan;
 mod resume;
@@ -38,9 +39,9 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
-use cmi_format::document::{CheckDocument, Tool};
+use cmi_format::document::{CheckDocument, FindingRecord, Tool};
 use cmi_format::s3_uri::S3Uri;
-use cmi_format::{Entry, Summary};
+use cmi_format::{Entry, Finding, Summary};
 
 use crate::hash::Progress;
 use crate::local::LocalSource;
@@ -52,6 +53,7 @@ pub use cmi_format::transfer::{
     MAX_SINGLE_PUT, MIN_PART,
 };
 pub use copy::push_from_s3;
+pub use guard::{offline_warnings, preflight};
 pub use plan::{plan, Plan, PlanOptions, Rewrite};
 
 /// Server-side encryption asked for on every object written.
@@ -252,6 +254,10 @@ pub struct PushDocument {
     pub planned: Vec<PlannedFile>,
     /// The files left out.
     pub skipped: Vec<SkippedFile>,
+    /// Warnings about the destination, found before any object is written (S3005: the
+    /// objects would be encrypted with the `aws/s3` key); with `--strict` they stop the push.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<FindingRecord>,
     /// What happened to each file; empty when nothing was pushed.
     pub files: Vec<FileReport>,
     /// Object bytes sent.
@@ -269,7 +275,8 @@ impl PushDocument {
     pub const SCHEMA: &'static str = "cmi-preflight.push.v1";
 
     /// The document of a push of `plan` from `source` to `destination`: `report` when the
-    /// files were sent, `None` on a dry run or a failed check.
+    /// files were sent, `None` on a dry run or a failed check; `warnings` about the
+    /// destination ([`preflight`]).
     pub fn new(
         source: &str,
         destination: &str,
@@ -277,6 +284,7 @@ impl PushDocument {
         strict: bool,
         dry_run: bool,
         report: Option<&PushReport>,
+        warnings: &[Finding],
     ) -> PushDocument {
         let files = report.map(|r| r.files.clone()).unwrap_or_default();
         let records: Vec<FileRecord> = files
@@ -328,6 +336,7 @@ impl PushDocument {
                     rule: s.rule.map(|r| r.rule().code.to_string()),
                 })
                 .collect(),
+            warnings: warnings.iter().map(FindingRecord::of).collect(),
             bytes_sent: report.map_or(0, PushReport::bytes_sent),
             artifact_digest: report
                 .filter(|r| r.files.iter().all(|f| !f.sha256.is_empty()))
@@ -377,6 +386,17 @@ pub enum PushError {
         /// The S3 operation.
         operation: &'static str,
         /// What S3 said, or why it was refused.
+        reason: String,
+    },
+    /// The bucket is not the expected account's (`--expected-bucket-owner`), or could not be
+    /// seen: nothing was written.
+    #[error("bucket {bucket} is not confirmed as owned by account {expected} (--expected-bucket-owner): {reason}; nothing was written")]
+    Owner {
+        /// The bucket.
+        bucket: String,
+        /// The account given.
+        expected: String,
+        /// What S3 answered.
         reason: String,
     },
     /// The object read back differs from what was sent.

@@ -16,8 +16,7 @@ use std::collections::BTreeMap;
 use aws_sdk_s3::types::ChecksumAlgorithm;
 
 use super::upload::Context;
-use super::PushError;
-use crate::s3::describe_sdk_error;
+use super::{guard, PushError};
 use cmi_format::transfer::{part_count, MAX_PART, MAX_PARTS, MIN_PART};
 
 /// A part S3 holds for an incomplete upload.
@@ -134,7 +133,18 @@ async fn find_listed(
             .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
             .send()
             .await
-            .map_err(|e| s3_error("ListMultipartUploads", describe_sdk_error(&e)))?
+            .map_err(|e| {
+                s3_error(
+                    "ListMultipartUploads",
+                    guard::describe(
+                        "ListMultipartUploads",
+                        &context.bucket,
+                        key,
+                        &context.options,
+                        &e,
+                    ),
+                )
+            })?
     };
     let mut uploads: Vec<_> = listed
         .uploads()
@@ -180,7 +190,9 @@ async fn list_parts(
                 .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
                 .send()
                 .await
-                .map_err(|e| describe_sdk_error(&e))?
+                .map_err(|e| {
+                    guard::describe("ListParts", &context.bucket, key, &context.options, &e)
+                })?
         };
         for part in page.parts() {
             if let Some(number) = part.part_number() {

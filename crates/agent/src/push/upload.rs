@@ -18,11 +18,11 @@ use tokio::task::JoinSet;
 
 use cmi_format::Entry;
 
+use super::guard;
 use super::resume::{self, ListedPart};
 use super::verify::{self, Checksum};
 use super::{Action, FileReport, PushError, PushOptions, Sse};
 use crate::hash::{read_some, Hasher, Progress};
-use crate::s3::describe_sdk_error;
 use cmi_format::transfer::{part_count, part_size, MAX_SINGLE_PUT};
 
 /// Bytes of one unit of the memory budget (a semaphore counts at most `u32::MAX` permits
@@ -97,9 +97,11 @@ async fn take_budget(
         .expect("the budget is never closed")
 }
 
-/// The error of an S3 request about `path`.
+/// A failed request about `key`, with the permission it needed when it was denied.
 pub(crate) fn s3_error<E>(
+    context: &Context,
     path: &str,
+    key: &str,
     operation: &'static str,
     error: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
 ) -> PushError
@@ -109,7 +111,7 @@ where
     PushError::S3 {
         path: path.to_string(),
         operation,
-        reason: describe_sdk_error(error),
+        reason: guard::describe(operation, &context.bucket, key, &context.options, error),
     }
 }
 
@@ -319,7 +321,7 @@ async fn put_single(
         .body(ByteStream::from(bytes))
         .send()
         .await
-        .map_err(|e| s3_error(path, "PutObject", &e))?;
+        .map_err(|e| s3_error(context, path, key, "PutObject", &e))?;
     drop(slot);
     drop(permit);
     context.progress.advance(path, size);
@@ -487,7 +489,7 @@ async fn put_multipart(
             .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
             .send()
             .await
-            .map_err(|e| s3_error(path, "CompleteMultipartUpload", &e))?;
+            .map_err(|e| s3_error(context, path, key, "CompleteMultipartUpload", &e))?;
     }
     let digests: Vec<[u8; 32]> = sent.iter().map(|p| p.digest).collect();
     let bytes_sent = sent.iter().map(|p| p.sent).sum();
@@ -536,7 +538,7 @@ pub(crate) async fn create_upload(
         .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
         .send()
         .await
-        .map_err(|e| s3_error(path, "CreateMultipartUpload", &e))?;
+        .map_err(|e| s3_error(context, path, key, "CreateMultipartUpload", &e))?;
     created
         .upload_id()
         .map(str::to_string)
@@ -644,7 +646,7 @@ impl PartUpload {
                 .body(ByteStream::from(bytes))
                 .send()
                 .await
-                .map_err(|e| s3_error(&self.path, "UploadPart", &e))?
+                .map_err(|e| s3_error(context, &self.path, &self.key, "UploadPart", &e))?
         };
         drop(permit);
         context.progress.advance(&self.path, length);

@@ -3,8 +3,7 @@
 use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
 
 use super::upload::Context;
-use super::PushError;
-use crate::s3::describe_sdk_error;
+use super::{PushError, PushOptions};
 
 /// An S3 SHA-256 checksum: the full-object one of a PutObject, or the composite of a
 /// multipart upload (the SHA-256 of the concatenated part digests, and the part count).
@@ -100,20 +99,22 @@ pub(crate) async fn head(
         path,
         key,
         part_number,
-        context.options.expected_bucket_owner.clone(),
+        &context.options,
     )
     .await
 }
 
 /// HeadObject with checksum mode of `bucket`/`key` with `client` (the file `path`, for
-/// errors), of part `part_number` when given; `None` when there is no object.
+/// errors), of part `part_number` when given, with the expected bucket owner and encryption
+/// of `options` (which also name the permission a denial lacked); `None` when there is no
+/// object.
 pub(crate) async fn head_object(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     path: &str,
     key: &str,
     part_number: Option<i32>,
-    expected_bucket_owner: Option<String>,
+    options: &PushOptions,
 ) -> Result<Option<Remote>, PushError> {
     let result = client
         .head_object()
@@ -121,7 +122,7 @@ pub(crate) async fn head_object(
         .key(key)
         .checksum_mode(ChecksumMode::Enabled)
         .set_part_number(part_number)
-        .set_expected_bucket_owner(expected_bucket_owner)
+        .set_expected_bucket_owner(options.expected_bucket_owner.clone())
         .send()
         .await;
     match result {
@@ -146,7 +147,7 @@ pub(crate) async fn head_object(
         Err(error) => Err(PushError::S3 {
             path: path.to_string(),
             operation: "HeadObject",
-            reason: describe_sdk_error(&error),
+            reason: super::guard::describe("HeadObject", bucket, key, options, &error),
         }),
     }
 }
