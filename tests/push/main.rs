@@ -4,4 +4,5 @@
 
 mod engine;
 mod gate;
+mod s3digest;
 mod select;
