@@ -73,10 +73,16 @@ impl<'a> ReportContext<'a> {
     ) -> ReportContext<'a> {
         let note = match verification.mode {
             cmi_agent::verify::VerifyMode::Full => format!(
-                "compared {} files by SHA-256 with {} ({})",
+                "compared {} files by SHA-256 with {} ({}){}",
                 verification.compared,
                 manifest_path.display(),
-                manifest.artifact_digest
+                manifest.artifact_digest,
+                match verification.by_s3_checksum {
+                    0 => String::new(),
+                    n => format!(
+                        "; {n} of them by the SHA-256 checksum S3 holds, without reading them"
+                    ),
+                }
             ),
             cmi_agent::verify::VerifyMode::MetadataOnly => format!(
                 "metadata only: compared sizes, ETags and version ids of {} files with {}; contents were not read",

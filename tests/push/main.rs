@@ -6,5 +6,6 @@ mod copy;
 mod engine;
 mod gate;
 mod lifecycle;
+mod s3digest;
 mod security;
 mod select;

@@ -65,10 +65,28 @@ pub struct FileRecord {
     /// computed again.
     #[serde(default, skip_serializing_if = "is_false")]
     pub reused: bool,
-    /// The SHA-256 checksum S3 verified for the object when `push` wrote it: the full-object
-    /// checksum (base64), or the composite `base64-N` of an N-part upload.
+    /// The SHA-256 checksum S3 holds for the object, which S3 verified against its bytes when
+    /// it was written: the full-object checksum (base64) of a single PUT, or the composite
+    /// `base64-N` of an N-part upload. Written by `push` (the checksum it sent and read back)
+    /// and by `manifest s3://` (the one HeadObject gave).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3_checksum: Option<String>,
+    /// Where `sha256` came from when it was not computed by reading the content (absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest_source: Option<DigestSource>,
+}
+
+/// Where a file's digest came from, when no byte of it was read (docs/manifest.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DigestSource {
+    /// The full-object SHA-256 checksum S3 holds for the object (a single PUT): S3 verified
+    /// it against the bytes when the object was written, so it is the file's SHA-256.
+    S3Checksum,
+    /// The earlier manifest's `sha256` (`--reuse`), because S3's composite checksum of the
+    /// object equals the `s3_checksum` that manifest recorded: S3 verified every part's
+    /// SHA-256, and `push` computed both digests from the same read.
+    S3Composite,
 }
 
 /// Why a manifest could not be made, read or written.
@@ -217,7 +235,7 @@ pub async fn create_listed<S: Source>(
         .unwrap_or_default();
     let budget = hash::budget(&options.hash);
     let mut records = Vec::with_capacity(listing.entries.len());
-    let mut to_hash = Vec::new();
+    let mut unknown = Vec::new();
     for entry in &listing.entries {
         let meta = listing.meta.get(&entry.path).cloned().unwrap_or_default();
         match old.get(entry.path.as_str()) {
@@ -225,16 +243,67 @@ pub async fn create_listed<S: Source>(
                 reused: true,
                 ..(*old).clone()
             }),
-            _ => to_hash.push((entry.clone(), meta)),
+            _ => unknown.push((entry.clone(), meta)),
+        }
+    }
+    // The checksums S3 holds: a full-object SHA-256 is the file's; a composite one lets the
+    // earlier manifest's digest stand when it recorded that very checksum.
+    let stored: Vec<_> = stream::iter(unknown)
+        .map(|(entry, meta)| async move {
+            let stored = source.stored_checksum(&entry.path).await;
+            (entry, meta, stored)
+        })
+        .buffer_unordered(options.hash.concurrency.max(1))
+        .collect()
+        .await;
+    let mut to_hash = Vec::new();
+    for (entry, meta, stored) in stored {
+        let stored = stored
+            .map_err(|error| ManifestError::Unreadable {
+                path: entry.path.clone(),
+                reason: error.reason,
+            })?
+            .filter(|stored| stored.size == entry.size);
+        let Some(stored) = stored else {
+            to_hash.push((entry, meta, None));
+            continue;
+        };
+        let record = |sha256: String, reused: bool, source: DigestSource| FileRecord {
+            path: entry.path.clone(),
+            size: entry.size,
+            sha256,
+            etag: meta.etag.clone(),
+            version_id: meta.version_id.clone(),
+            last_modified: meta.last_modified.clone(),
+            reused,
+            s3_checksum: Some(stored.s3_form()),
+            digest_source: Some(source),
+        };
+        let earlier = old.get(entry.path.as_str()).filter(|old| {
+            old.size == entry.size
+                && old
+                    .s3_checksum
+                    .as_deref()
+                    .is_some_and(|recorded| stored.matches(recorded))
+        });
+        match (stored.sha256(), earlier) {
+            (Some(sha256), _) => records.push(record(sha256, false, DigestSource::S3Checksum)),
+            (None, Some(earlier)) => records.push(record(
+                earlier.sha256.clone(),
+                true,
+                DigestSource::S3Composite,
+            )),
+            (None, None) => to_hash.push((entry, meta, Some(stored.s3_form()))),
         }
     }
     progress.plan(
         to_hash.len() as u64,
-        to_hash.iter().map(|(entry, _)| entry.size).sum(),
+        to_hash.iter().map(|(entry, _, _)| entry.size).sum(),
     );
     let hash_options = options.hash.for_files(to_hash.len());
-    let hashed: Vec<Result<(FileDigest, ObjectMeta, String), HashError>> = stream::iter(to_hash)
-        .map(|(entry, meta)| {
+    type Hashed = (FileDigest, ObjectMeta, String, Option<String>);
+    let hashed: Vec<Result<Hashed, HashError>> = stream::iter(to_hash)
+        .map(|(entry, meta, s3_checksum)| {
             let budget = &budget;
             let options = &hash_options;
             let progress = Arc::clone(&progress);
@@ -242,14 +311,14 @@ pub async fn create_listed<S: Source>(
                 let digest = source
                     .hash_file(&entry.path, entry.size, options, budget, progress)
                     .await?;
-                Ok((digest, meta, entry.path))
+                Ok((digest, meta, entry.path, s3_checksum))
             }
         })
         .buffer_unordered(hash_options.files_at_once)
         .collect()
         .await;
     for result in hashed {
-        let (digest, meta, path) = result?;
+        let (digest, meta, path, s3_checksum) = result?;
         records.push(FileRecord {
             path,
             size: digest.size,
@@ -258,7 +327,8 @@ pub async fn create_listed<S: Source>(
             version_id: digest.version_id.or(meta.version_id),
             last_modified: meta.last_modified,
             reused: false,
-            s3_checksum: None,
+            s3_checksum,
+            digest_source: None,
         });
     }
     records.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
@@ -372,6 +442,7 @@ mod tests {
             last_modified: None,
             reused: false,
             s3_checksum: None,
+            digest_source: None,
         }
     }
 

@@ -10,7 +10,7 @@ use crate::aws::{self, AwsOptions};
 use crate::hash::{FileDigest, HashError, HashOptions, Progress};
 use crate::local::LocalSource;
 use crate::s3::{S3Source, S3Uri};
-use crate::source::{Listing, ReadError, Source, SourceError};
+use crate::source::{Listing, ReadError, Source, SourceError, StoredChecksum};
 
 /// Either kind of source, chosen at run time.
 #[derive(Debug)]
@@ -110,6 +110,13 @@ impl Source for AnySource {
         match self {
             AnySource::Local(s) => s.hash_file(path, size, options, budget, progress).await,
             AnySource::S3(s) => s.hash_file(path, size, options, budget, progress).await,
+        }
+    }
+
+    async fn stored_checksum(&self, path: &str) -> Result<Option<StoredChecksum>, ReadError> {
+        match self {
+            AnySource::Local(s) => s.stored_checksum(path).await,
+            AnySource::S3(s) => s.stored_checksum(path).await,
         }
     }
 

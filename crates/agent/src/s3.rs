@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::types::ServerSideEncryption;
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, ChecksumType, ServerSideEncryption};
 use cmi_format::cmi_api::S3_URI;
 use cmi_format::s3_uri::validate_bucket_name;
 pub use cmi_format::s3_uri::{S3Uri, S3UriError};
@@ -27,7 +27,7 @@ use futures::stream::{self, StreamExt};
 use tokio::sync::Semaphore;
 
 use crate::hash::{self, FileDigest, HashError, HashOptions, OrderedHasher, Progress};
-use crate::source::{Listing, ObjectMeta, ReadError, Source, SourceError};
+use crate::source::{Listing, ObjectMeta, ReadError, Source, SourceError, StoredChecksum};
 
 /// An ETag without its quotes.
 fn unquote(etag: &str) -> String {
@@ -70,6 +70,8 @@ pub struct S3Source {
     kms_keys: Mutex<BTreeSet<String>>,
     /// ETag and modification time of each object, from the listing.
     meta: Mutex<BTreeMap<String, ObjectMeta>>,
+    /// Objects the listing says have a SHA-256 checksum (ListObjectsV2 `ChecksumAlgorithm`).
+    with_sha256: Mutex<BTreeSet<String>>,
     /// Region of the import job, to compare with the bucket's.
     bedrock_region: Option<String>,
 }
@@ -93,6 +95,7 @@ impl S3Source {
             archived: Mutex::new(BTreeMap::new()),
             kms_keys: Mutex::new(BTreeSet::new()),
             meta: Mutex::new(BTreeMap::new()),
+            with_sha256: Mutex::new(BTreeSet::new()),
             bedrock_region: None,
         }
     }
@@ -436,6 +439,7 @@ impl S3Source {
     /// Lists the objects under the prefix; an empty prefix is the S3001 finding.
     async fn list_prefix(&self, uri_text: &str) -> Result<Listing, SourceError> {
         let mut listing = Listing::default();
+        let mut with_sha256 = BTreeSet::new();
         let mut pages = self
             .client
             .list_objects_v2()
@@ -460,6 +464,12 @@ impl S3Source {
                             .insert(path.to_string(), class.as_str().to_string());
                     }
                 }
+                if object
+                    .checksum_algorithm()
+                    .contains(&ChecksumAlgorithm::Sha256)
+                {
+                    with_sha256.insert(path.to_string());
+                }
                 listing.meta.insert(path.to_string(), listed_meta(object));
                 listing.entries.push(Entry {
                     path: path.to_string(),
@@ -480,6 +490,7 @@ impl S3Source {
             .map(|folder| (folder, "a directory".to_string()))
             .collect();
         *self.meta.lock().unwrap_or_else(|p| p.into_inner()) = listing.meta.clone();
+        *self.with_sha256.lock().unwrap_or_else(|p| p.into_inner()) = with_sha256;
         debug!(objects = listing.entries.len(), uri = %uri_text, "listed S3 prefix");
         Ok(listing)
     }
@@ -673,6 +684,65 @@ impl Source for S3Source {
             etag,
             version_id,
         })
+    }
+
+    /// HeadObject with checksum mode, for an object the listing says has a SHA-256 checksum
+    /// (no request for the others), pinned to the listed ETag (`If-Match`) so that the
+    /// checksum is that of the version listed.
+    async fn stored_checksum(&self, path: &str) -> Result<Option<StoredChecksum>, ReadError> {
+        let listed = self
+            .with_sha256
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(path);
+        if !listed {
+            return Ok(None);
+        }
+        let etag = self
+            .meta
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(path)
+            .and_then(|m| m.etag.clone());
+        let output = self
+            .client
+            .head_object()
+            .bucket(&self.uri.bucket)
+            .key(format!("{}{}", self.uri.prefix, path))
+            .checksum_mode(ChecksumMode::Enabled)
+            .set_if_match(etag.map(|e| format!("\"{e}\"")))
+            .send()
+            .await
+            .map_err(|e| match e.raw_response().map(|r| r.status().as_u16()) {
+                Some(412) => ReadError::new(format!(
+                    "{} changed since it was listed (its ETag no longer matches)",
+                    self.uri.object_arn(path)
+                )),
+                _ => self.read_error(path, e),
+            })?;
+        let Some(text) = output.checksum_sha256() else {
+            return Ok(None);
+        };
+        let (value, parts) = match text.rsplit_once('-') {
+            Some((value, n)) if n.parse::<u64>().is_ok() => (value, n.parse::<u64>().ok()),
+            _ => (text, None),
+        };
+        // S3's multipart ETag ends in `-N`, N the part count (which moto's HeadObject leaves
+        // out of the composite checksum).
+        let etag_parts = output
+            .e_tag()
+            .map(|etag| etag.trim_matches('"'))
+            .and_then(|etag| etag.rsplit_once('-'))
+            .and_then(|(_, n)| n.parse::<u64>().ok());
+        let composite = parts.is_some()
+            || output.checksum_type() == Some(&ChecksumType::Composite)
+            || etag_parts.is_some();
+        Ok(Some(StoredChecksum {
+            size: u64::try_from(output.content_length().unwrap_or(0)).unwrap_or(0),
+            value: value.to_string(),
+            parts: parts.or(etag_parts),
+            full_object: !composite,
+        }))
     }
 
     async fn findings(&self) -> Vec<Finding> {

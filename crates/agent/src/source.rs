@@ -134,6 +134,52 @@ pub struct ObjectMeta {
     pub last_modified: Option<String>,
 }
 
+/// The SHA-256 checksum a store holds for an object and verified against its bytes when it
+/// was written (Amazon S3 User Guide, "Checking object integrity in Amazon S3"): a changed
+/// object gets a new one, so it identifies the content without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChecksum {
+    /// The object's size.
+    pub size: u64,
+    /// The base64 SHA-256, without a part count.
+    pub value: String,
+    /// The part count of a composite checksum (`base64-N`), when S3 names it.
+    pub parts: Option<u64>,
+    /// Whether the checksum is of the whole object (a single PUT), so that it is the file's
+    /// SHA-256; false for the composite checksum of a multipart upload (the SHA-256 of the
+    /// part digests), told by the checksum's `-N`, its type `COMPOSITE` or the ETag's `-N`.
+    pub full_object: bool,
+}
+
+impl StoredChecksum {
+    /// The file's SHA-256 in lowercase hex, when the checksum is of the whole object.
+    pub fn sha256(&self) -> Option<String> {
+        if !self.full_object {
+            return None;
+        }
+        let raw = aws_smithy_types::base64::decode(&self.value).ok()?;
+        (raw.len() == 32).then(|| hex::encode(raw))
+    }
+
+    /// S3's form: `base64`, or `base64-N` for a composite checksum of N parts.
+    pub fn s3_form(&self) -> String {
+        match self.parts {
+            Some(parts) if !self.full_object => format!("{}-{parts}", self.value),
+            _ => self.value.clone(),
+        }
+    }
+
+    /// Whether `recorded` (S3's form, `base64` or `base64-N`, as a push manifest records it)
+    /// is this checksum: the same SHA-256, and the same part count where both name one.
+    pub fn matches(&self, recorded: &str) -> bool {
+        let (value, parts) = match recorded.rsplit_once('-') {
+            Some((value, n)) if n.parse::<u64>().is_ok() => (value, n.parse::<u64>().ok()),
+            _ => (recorded, None),
+        };
+        value == self.value && (parts.is_none() || self.parts.is_none() || parts == self.parts)
+    }
+}
+
 /// Where an artifact's files come from: a local folder, or an S3 prefix.
 pub trait Source: Sync {
     /// The source as the user named it, for reports.
@@ -161,9 +207,56 @@ pub trait Source: Sync {
         progress: Arc<dyn Progress>,
     ) -> impl Future<Output = Result<FileDigest, HashError>> + Send;
 
+    /// The SHA-256 checksum the store holds for the listed file at `path`, read without its
+    /// content (S3: HeadObject with checksum mode); `None` when the source keeps none.
+    fn stored_checksum(
+        &self,
+        _path: &str,
+    ) -> impl Future<Output = Result<Option<StoredChecksum>, ReadError>> + Send {
+        async { Ok(None) }
+    }
+
     /// Findings the source gathered while it was read (for S3: encryption keys that only the
     /// bucket's account can use). Called once, after every read.
     fn findings(&self) -> impl Future<Output = Vec<Finding>> + Send {
         async { Vec::new() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(value: &str, parts: Option<u64>, full_object: bool) -> StoredChecksum {
+        StoredChecksum {
+            size: 1,
+            value: value.to_string(),
+            parts,
+            full_object,
+        }
+    }
+
+    #[test]
+    fn only_a_full_object_checksum_is_a_sha256() {
+        let digest = [7u8; 32];
+        let value = aws_smithy_types::base64::encode(digest);
+        assert_eq!(
+            stored(&value, None, true).sha256(),
+            Some(hex::encode(digest))
+        );
+        assert_eq!(stored(&value, Some(3), false).sha256(), None);
+        assert_eq!(stored("bm90IDMyIGJ5dGVz", None, true).sha256(), None);
+    }
+
+    #[test]
+    fn a_recorded_checksum_matches_with_or_without_its_part_count() {
+        let composite = stored("abc=", Some(3), false);
+        assert_eq!(composite.s3_form(), "abc=-3");
+        assert!(composite.matches("abc=-3"));
+        assert!(composite.matches("abc="));
+        assert!(!composite.matches("abc=-4"));
+        assert!(!composite.matches("abd=-3"));
+        assert!(stored("abc=", None, false).matches("abc=-3"));
+        assert_eq!(stored("abc=", None, true).s3_form(), "abc=");
     }
 }

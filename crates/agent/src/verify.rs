@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::hash::{self, HashOptions, Progress};
 use crate::manifest::{FileRecord, Manifest, ManifestError};
 use crate::s3::S3Source;
-use crate::source::{Listing, Source};
+use crate::source::{Listing, Source, StoredChecksum};
 
 /// How the contents were compared; `full` or `metadata-only` in the verify document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +37,10 @@ pub struct Verification {
     pub mode: VerifyMode,
     /// Files present on both sides whose contents (or metadata) were compared.
     pub compared: usize,
+    /// Of those, the files compared by the SHA-256 checksum S3 holds for them instead of
+    /// being read: a full-object checksum against the manifest's `sha256`, or a composite one
+    /// against its `s3_checksum`.
+    pub by_s3_checksum: usize,
 }
 
 /// The manifest a verification compared with, as the verify document names it.
@@ -60,6 +64,14 @@ pub struct Comparison {
     pub manifest: ManifestReference,
     /// Files compared beyond their presence and size.
     pub compared: usize,
+    /// Of those, the files compared by S3's stored SHA-256 checksum, without reading them;
+    /// absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub by_s3_checksum: usize,
+}
+
+fn is_zero(value: &usize) -> bool {
+    *value == 0
 }
 
 impl Comparison {
@@ -73,6 +85,7 @@ impl Comparison {
                 files: manifest.files.len(),
             },
             compared: verification.compared,
+            by_s3_checksum: verification.by_s3_checksum,
         }
     }
 }
@@ -195,8 +208,35 @@ fn report(manifest: &Manifest, mut findings: Vec<Finding>) -> Report {
     }
 }
 
-/// Hashes every file of `source` that the manifest lists with the same size, and reports
-/// every difference.
+/// How S3's stored checksum of a file compares with its record, when it settles it.
+fn by_checksum(record: &FileRecord, stored: &StoredChecksum) -> Option<Option<Finding>> {
+    if stored.size != record.size {
+        return None;
+    }
+    if let Some(sha256) = stored.sha256() {
+        return Some((sha256 != record.sha256).then(|| {
+            Finding::new(
+                RuleId::DigestChanged,
+                record.path.clone(),
+                format!(
+                    "has SHA-256 {sha256} (the full-object checksum S3 holds); the manifest says {}",
+                    record.sha256
+                ),
+            )
+        }));
+    }
+    // A composite checksum that differs proves nothing (the same bytes sent in other parts
+    // have another): the file is read.
+    record
+        .s3_checksum
+        .as_deref()
+        .is_some_and(|recorded| stored.matches(recorded))
+        .then_some(None)
+}
+
+/// Compares every file of `source` that the manifest lists with the same size: by the
+/// SHA-256 checksum S3 holds for it where that settles it (see [`Verification`]), else by
+/// hashing it again; and reports every difference.
 pub async fn verify<S: Source>(
     source: &S,
     manifest: &Manifest,
@@ -205,6 +245,30 @@ pub async fn verify<S: Source>(
 ) -> Result<Verification, ManifestError> {
     let listing = source.list().await?;
     let (mut findings, common) = compare_listing(manifest, &listing);
+    let compared = common.len();
+    let stored: Vec<_> = stream::iter(common)
+        .map(|record| async move { (record, source.stored_checksum(&record.path).await) })
+        .buffer_unordered(options.concurrency.max(1))
+        .collect()
+        .await;
+    let mut common = Vec::new();
+    let mut by_s3_checksum = 0;
+    for (record, stored) in stored {
+        let stored = stored.map_err(|error| ManifestError::Unreadable {
+            path: record.path.clone(),
+            reason: error.reason,
+        })?;
+        match stored
+            .as_ref()
+            .and_then(|stored| by_checksum(record, stored))
+        {
+            Some(finding) => {
+                by_s3_checksum += 1;
+                findings.extend(finding);
+            }
+            None => common.push(record),
+        }
+    }
     let options = &options.for_files(common.len());
     let budget = hash::budget(options);
     progress.plan(
@@ -244,7 +308,8 @@ pub async fn verify<S: Source>(
     Ok(Verification {
         report: report(manifest, findings),
         mode: VerifyMode::Full,
-        compared: common.len(),
+        compared,
+        by_s3_checksum,
     })
 }
 
@@ -300,6 +365,7 @@ pub async fn verify_metadata(
         report: report(manifest, findings),
         mode: VerifyMode::MetadataOnly,
         compared: common.len(),
+        by_s3_checksum: 0,
     })
 }
 

@@ -192,6 +192,7 @@ impl PushReport {
                 last_modified: meta.get(&f.path).and_then(|m| m.last_modified.clone()),
                 reused: false,
                 s3_checksum: Some(f.s3_checksum.clone()),
+                digest_source: None,
             })
             .collect();
         records.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
@@ -298,6 +299,7 @@ impl PushDocument {
                 last_modified: None,
                 reused: false,
                 s3_checksum: None,
+                digest_source: None,
             })
             .collect();
         PushDocument {
