@@ -816,12 +816,97 @@ pub struct PushArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 
-    /// AWS options.
+    /// Then import the pushed artifact, as `import` does (same checks, same idempotency
+    /// token), with --job-name, --model-name and --role-arn.
+    #[arg(long, requires_all = ["job_name", "model_name", "role_arn"], conflicts_with_all = ["dry_run", "abort_incomplete"], help_heading = "Import")]
+    pub import: bool,
+
+    /// Name of the import job (with --import).
+    #[arg(long, requires = "import", help_heading = "Import")]
+    pub job_name: Option<String>,
+
+    /// Name of the imported model (with --import).
+    #[arg(long, requires = "import", help_heading = "Import")]
+    pub model_name: Option<String>,
+
+    /// The execution role that Bedrock assumes to read the bucket (with --import).
+    #[arg(long, requires = "import", help_heading = "Import")]
+    pub role_arn: Option<String>,
+
+    /// Customer-managed KMS key of the hosting account that will encrypt the imported model.
+    #[arg(long, requires = "import", help_heading = "Import")]
+    pub kms_key_id: Option<String>,
+
+    /// A tag of the job, KEY=VALUE (repeatable).
+    #[arg(long = "job-tag", value_name = "KEY=VALUE", value_parser = parse_tag, requires = "import", help_heading = "Import")]
+    pub job_tags: Vec<(String, String)>,
+
+    /// A tag of the imported model, KEY=VALUE (repeatable).
+    #[arg(long = "model-tag", value_name = "KEY=VALUE", value_parser = parse_tag, requires = "import", help_heading = "Import")]
+    pub model_tags: Vec<(String, String)>,
+
+    /// A subnet of the VPC through which the job reads S3 (repeatable; with
+    /// --security-group-id).
+    #[arg(long = "subnet-id", value_name = "SUBNET", requires_all = ["import", "security_group_ids"], help_heading = "Import")]
+    pub subnet_ids: Vec<String>,
+
+    /// A security group of the job's VPC access (repeatable; with --subnet-id).
+    #[arg(long = "security-group-id", value_name = "GROUP", requires_all = ["import", "subnet_ids"], help_heading = "Import")]
+    pub security_group_ids: Vec<String>,
+
+    /// Follow the import job to its end (Ctrl-C stops following, not the job).
+    #[arg(long, requires = "import", help_heading = "Import")]
+    pub wait: bool,
+
+    /// First wait between two status requests; it doubles up to a minute.
+    #[arg(long, default_value = "5s", value_parser = parse_wait, help_heading = "Import")]
+    pub poll_interval: std::time::Duration,
+
+    /// Check the pushed artifact again before the import as the execution role (assumed
+    /// through STS, if its trust policy lets the caller), as Bedrock will read it.
+    #[arg(long, requires = "import", help_heading = "Import")]
+    pub check_as_role: bool,
+
+    /// Connection (both S3 and Bedrock) and the Bedrock endpoint.
     #[command(flatten)]
-    pub aws: AwsArgs,
+    pub bedrock: BedrockArgs,
 }
 
 impl PushArgs {
+    /// The AWS options of the S3 requests (the caller's own credentials: `--role-arn` is the
+    /// import's execution role, not a role to assume).
+    pub fn aws_options(&self) -> cmi_agent::aws::AwsOptions {
+        self.bedrock.connection.options()
+    }
+
+    /// The `import` that `--import` runs on the pushed prefix, with the push's manifest when
+    /// `--manifest-out` wrote one; `None` without `--import`.
+    pub fn import_args(&self) -> Option<ImportArgs> {
+        if !self.import {
+            return None;
+        }
+        Some(ImportArgs {
+            source: self.destination.clone(),
+            job_name: self.job_name.clone()?,
+            model_name: self.model_name.clone()?,
+            role_arn: self.role_arn.clone()?,
+            kms_key_id: self.kms_key_id.clone(),
+            job_tags: self.job_tags.clone(),
+            model_tags: self.model_tags.clone(),
+            subnet_ids: self.subnet_ids.clone(),
+            security_group_ids: self.security_group_ids.clone(),
+            wait: self.wait,
+            poll_interval: self.poll_interval,
+            no_check: self.no_check,
+            check_as_role: self.check_as_role,
+            external_id: None,
+            strict: self.strict,
+            manifest: self.manifest_out.clone(),
+            format: self.format,
+            bedrock: self.bedrock.clone(),
+        })
+    }
+
     /// The agent's form of these options.
     pub fn options(&self) -> anyhow::Result<cmi_agent::push::PushOptions> {
         if self.sse_c.is_some() || self.sse_c_key.is_some() {

@@ -24,7 +24,8 @@ enum Outcome {
 }
 
 /// Runs `push`: plan, check, then send (unless the check fails or it is a dry run); with
-/// `--delete`, then delete what was not sent; with `--abort-incomplete`, only clean up.
+/// `--delete`, then delete what was not sent; with `--import`, then import the pushed prefix
+/// as `import` does; with `--abort-incomplete`, only clean up.
 pub(crate) fn push(args: PushArgs) -> Result<u8> {
     let options = args.options()?;
     let plan_options = args.plan_options()?;
@@ -44,7 +45,7 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
     }
     let source = if cmi_agent::open::is_s3(&args.source) {
         let open = cmi_agent::OpenOptions {
-            aws: args.aws.options(),
+            aws: args.aws_options(),
             bedrock_region: args.bedrock_region.clone(),
             confined: false,
         };
@@ -65,7 +66,7 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
     let report = if plan.passed(args.strict) && !args.dry_run {
         let progress = render::progress::for_terminal(args.quiet);
         let outcome = runtime.block_on(async {
-            let config = cmi_agent::aws::load(&args.aws.options()).await?;
+            let config = cmi_agent::aws::load(&args.aws_options()).await?;
             let destination = Destination {
                 client: cmi_agent::s3::s3_client(&config),
                 uri: uri.clone(),
@@ -192,18 +193,23 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
             }
         }
     }
-    Ok(
-        if plan.passed(args.strict) && (!args.strict || warnings.is_empty()) {
-            PASSED
-        } else {
-            FAILED
-        },
-    )
+    let passed = plan.passed(args.strict) && (!args.strict || warnings.is_empty());
+    if !passed {
+        return Ok(FAILED);
+    }
+    match (report, args.import_args()) {
+        (Some(_), Some(import)) => {
+            drop(stdout);
+            drop(runtime);
+            crate::bedrock::import(import)
+        }
+        _ => Ok(PASSED),
+    }
 }
 
 /// The destination's client, from the AWS options.
 async fn destination(args: &PushArgs, uri: &cmi_agent::S3Uri) -> Result<Destination> {
-    let config = cmi_agent::aws::load(&args.aws.options()).await?;
+    let config = cmi_agent::aws::load(&args.aws_options()).await?;
     Ok(Destination {
         client: cmi_agent::s3::s3_client(&config),
         uri: uri.clone(),

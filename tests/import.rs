@@ -523,3 +523,62 @@ async fn on_a_terminal_following_shows_a_spinner() {
     assert!(screen.contains("Completed"), "{screen}");
     assert!(screen.contains("\u{1b}["), "styled on a terminal: {screen}");
 }
+
+/// `push --import`: the artifact is pushed, then imported through the same idempotent path as
+/// `import` (with the push's manifest); running the same command again sends nothing and
+/// submits no second job.
+#[tokio::test(flavor = "multi_thread")]
+async fn push_then_import_in_one_command_and_again_without_a_second_job() {
+    let env = env().await;
+    let emulator = env.emulator(Duration::from_millis(300), 1);
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/valid/llama");
+    let out = tempfile::tempdir().expect("temp dir");
+    let manifest = out.path().join("pushed.json");
+    let role = role("reader");
+    let args = [
+        "push",
+        fixture.to_str().expect("UTF-8"),
+        "s3://models/pushed/",
+        "--manifest-out",
+        manifest.to_str().expect("UTF-8"),
+        "-q",
+        "--import",
+        "--job-name",
+        "pushed-ok",
+        "--model-name",
+        "pushed-ok-model",
+        "--role-arn",
+        &role,
+        "--wait",
+        "--poll-interval",
+        "100ms",
+    ];
+    let output = env.run(&emulator, &args);
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("pushed 6 files to s3://models/pushed/"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Completed"), "{stdout}");
+    let creates = emulator.calls_to("CreateModelImportJob");
+    assert_eq!(creates.len(), 1);
+    let sent = &creates[0].input;
+    assert_eq!(sent["roleArn"], role);
+    assert_eq!(
+        sent["modelDataSource"]["s3DataSource"]["s3Uri"],
+        "s3://models/pushed/"
+    );
+
+    let again = env.run(&emulator, &args);
+    let (stdout, stderr) = text(&again);
+    assert_eq!(again.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("unchanged"), "{stdout}");
+    assert!(stdout.contains(", 0 B sent"), "{stdout}");
+    assert_eq!(
+        emulator.calls_to("CreateModelImportJob").len(),
+        2,
+        "the same token is sent again"
+    );
+    assert_eq!(emulator.jobs().len(), 1, "and Bedrock returns the same job");
+}
