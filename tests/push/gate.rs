@@ -7,11 +7,8 @@ use std::path::Path;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::documents;
 use crate::engine::{run, setup};
-
-#[path = "../support/documents.rs"]
-#[allow(dead_code)]
-pub(crate) mod documents;
 
 fn testdata(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

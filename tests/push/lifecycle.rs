@@ -8,8 +8,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use cmi_testkit::moto::{self, Moto};
 use cmi_testkit::proxy::{Fault, Matcher, Proxy};
 
+use crate::documents;
 use crate::engine::{run, setup, Setup};
-use crate::gate::documents;
 
 const MIB: usize = 1024 * 1024;
 const PART: usize = 5 * MIB;

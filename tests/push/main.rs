@@ -2,6 +2,9 @@
 //! loopback, with the testkit's proxy between the SDK and moto to count bytes, log checksum
 //! headers and inject faults.
 
+#[path = "../support/documents.rs"]
+mod documents;
+
 mod copy;
 mod engine;
 mod gate;

@@ -307,7 +307,6 @@ async fn copy_whole(
 /// A multipart upload of UploadPartCopy parts of `part_size` bytes, each with a SHA-256
 /// checksum requested; completed only once every part is copied. The composite checksum
 /// when S3 returned every part's SHA-256.
-#[allow(clippy::too_many_arguments)]
 async fn copy_parts(
     context: &Arc<Context>,
     path: &str,
