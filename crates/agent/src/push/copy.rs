@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedPart};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use tokio::task::JoinSet;
 
@@ -373,24 +373,7 @@ async fn copy_parts(
                 .build()
         })
         .collect();
-    {
-        let _slot = context.slot().await;
-        context
-            .client
-            .complete_multipart_upload()
-            .bucket(&context.bucket)
-            .key(key)
-            .upload_id(&upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(completed))
-                    .build(),
-            )
-            .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
-            .send()
-            .await
-            .map_err(|e| s3_error(context, path, key, "CompleteMultipartUpload", &e))?;
-    }
+    upload::complete_upload(context, path, key, &upload_id, completed).await?;
     let digests: Option<Vec<[u8; 32]>> = parts
         .iter()
         .map(|(_, _, checksum)| {

@@ -473,24 +473,7 @@ async fn put_multipart(
                 .build()
         })
         .collect();
-    {
-        let _slot = context.slot().await;
-        context
-            .client
-            .complete_multipart_upload()
-            .bucket(&context.bucket)
-            .key(key)
-            .upload_id(&upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(completed))
-                    .build(),
-            )
-            .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
-            .send()
-            .await
-            .map_err(|e| s3_error(context, path, key, "CompleteMultipartUpload", &e))?;
-    }
+    complete_upload(context, path, key, &upload_id, completed).await?;
     let digests: Vec<[u8; 32]> = sent.iter().map(|p| p.digest).collect();
     let bytes_sent = sent.iter().map(|p| p.sent).sum();
     let action = if resumed {
@@ -657,4 +640,32 @@ impl PartUpload {
             sent: length,
         })
     }
+}
+
+/// CompleteMultipartUpload of `upload_id` with `completed` (every part, in order, with its
+/// SHA-256 where S3 gave or verified one), under a request slot.
+pub(crate) async fn complete_upload(
+    context: &Context,
+    path: &str,
+    key: &str,
+    upload_id: &str,
+    completed: Vec<CompletedPart>,
+) -> Result<(), PushError> {
+    let _slot = context.slot().await;
+    context
+        .client
+        .complete_multipart_upload()
+        .bucket(&context.bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(completed))
+                .build(),
+        )
+        .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
+        .send()
+        .await
+        .map_err(|e| s3_error(context, path, key, "CompleteMultipartUpload", &e))?;
+    Ok(())
 }
