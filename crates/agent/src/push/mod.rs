@@ -489,7 +489,8 @@ async fn push_files(
 }
 
 /// What every request of a push of `files` to `destination` shares: the memory budget
-/// (concurrency x the largest part) and the request slots.
+/// (concurrency x the largest buffer: a part, or a whole file sent in one PUT) and the
+/// request slots.
 fn context(
     files: &[Entry],
     destination: &Destination,
@@ -497,12 +498,19 @@ fn context(
     progress: Arc<dyn Progress>,
 ) -> Arc<upload::Context> {
     let concurrency = options.concurrency.max(1);
+    // The largest buffer a request holds: a whole file sent in one PUT, else a part.
     let largest_part = files
         .iter()
-        .map(|f| part_size(f.size, options.part_size).unwrap_or(DEFAULT_PART))
+        .map(|f| {
+            if f.size <= options.single_put_max.min(MAX_SINGLE_PUT) {
+                f.size
+            } else {
+                part_size(f.size, options.part_size).unwrap_or(DEFAULT_PART)
+            }
+        })
         .max()
         .unwrap_or(DEFAULT_PART)
-        .max(options.single_put_max.min(MAX_SINGLE_PUT));
+        .max(1);
     let budget_units = upload::units(largest_part.saturating_mul(concurrency as u64));
     Arc::new(upload::Context {
         client: destination.client.clone(),
