@@ -14,7 +14,7 @@
 //! path-style.
 //!
 //! The contenders, each with its default settings, in a fresh child whose peak RSS is its
-//! `ru_maxrss` from `wait4`:
+//! `ru_maxrss` from `wait4` (and its CPU time, user + system, from the same call):
 //! - the AWS CLI, `aws s3 cp --recursive` (beside the test Python, in the project's virtual
 //!   environment, or on the PATH);
 //! - `rclone copy` (the Debian package), configured by environment variables: skipped with a
@@ -201,13 +201,13 @@ fn clean_command(program: impl Into<OsString>) -> Command {
     command
 }
 
-/// Runs `command` to its end; returns its status, wall time in seconds and peak RSS in KiB
-/// (`ru_maxrss` of that child alone, from `wait4`).
+/// Runs `command` to its end; returns its status, wall time in seconds, peak RSS in KiB
+/// (`ru_maxrss` of that child alone, from `wait4`) and CPU seconds (user + system).
 #[expect(
     clippy::zombie_processes,
     reason = "the child is reaped by wait4, which also returns its own resource usage"
 )]
-fn measured(mut command: Command) -> (ExitStatus, f64, u64) {
+fn measured(mut command: Command) -> (ExitStatus, f64, u64, f64) {
     let started = Instant::now();
     let child = command
         .stdout(Stdio::null())
@@ -228,7 +228,9 @@ fn measured(mut command: Command) -> (ExitStatus, f64, u64) {
     );
     let seconds = started.elapsed().as_secs_f64();
     let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0);
-    (ExitStatus::from_raw(status), seconds, peak)
+    let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let cpu_seconds = cpu(usage.ru_utime) + cpu(usage.ru_stime);
+    (ExitStatus::from_raw(status), seconds, peak, cpu_seconds)
 }
 
 /// The keys under `prefix` (relative to it) and their sizes, sorted.
@@ -257,6 +259,8 @@ struct Row {
     tool: &'static str,
     seconds: f64,
     peak_kib: u64,
+    /// CPU seconds of the tool's process (user + system).
+    cpu_seconds: f64,
     requests: u64,
     sent: u64,
     /// push only: `manifest s3://` of what it sent, plain and with `--reuse` of its manifest.
@@ -387,7 +391,7 @@ async fn run(
     let prefix = format!("{slug}-{}", dataset.name);
     proxy.reset_stats();
     let command = tools.command(tool, dataset, &prefix, &proxy.endpoint());
-    let (status, seconds, peak_kib) = measured(command);
+    let (status, seconds, peak_kib, cpu_seconds) = measured(command);
     assert!(
         status.success(),
         "{tool} on {} failed: {status}",
@@ -417,6 +421,7 @@ async fn run(
         tool,
         seconds,
         peak_kib,
+        cpu_seconds,
         requests: stats.requests,
         sent: stats.request_bytes,
         manifest,
@@ -442,7 +447,7 @@ fn manifest_cost(tools: &Tools, prefix: &str, proxy: &Proxy, reuse: Option<&Path
     if let Some(reuse) = reuse {
         command.arg("--reuse").arg(reuse);
     }
-    let (status, _, _) = measured(command);
+    let (status, _, _, _) = measured(command);
     assert!(
         status.success(),
         "manifest s3:// of {prefix} failed: {status}"
@@ -469,16 +474,17 @@ fn print_table(tools: &Tools, dataset: &Dataset, rows: &[Row]) {
         human(dataset.bytes / dataset.files.len() as u64)
     );
     println!(
-        "{:<14} {:>8} {:>8} {:>13} {:>9} {:>10}",
-        "tool", "seconds", "MB/s", "peak RSS MiB", "requests", "sent MiB"
+        "{:<14} {:>8} {:>8} {:>13} {:>8} {:>9} {:>10}",
+        "tool", "seconds", "MB/s", "peak RSS MiB", "CPU s", "requests", "sent MiB"
     );
     for row in rows {
         println!(
-            "{:<14} {:>8.2} {:>8.1} {:>13.1} {:>9} {:>10.1}",
+            "{:<14} {:>8.2} {:>8.1} {:>13.1} {:>8.1} {:>9} {:>10.1}",
             row.tool,
             row.seconds,
             dataset.bytes as f64 / row.seconds / 1e6,
             row.peak_kib as f64 / 1024.0,
+            row.cpu_seconds,
             row.requests,
             row.sent as f64 / MIB as f64
         );
@@ -539,8 +545,9 @@ fn main() {
         Err(_) => 16 * MIB,
     };
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_cmi-preflight"));
-    let chosen = |variable: &str, name: &str| {
-        std::env::var(variable).map_or(true, |list| list.split(',').any(|n| n.trim() == name))
+    let chosen = |variable: &str, name: &str| match std::env::var(variable) {
+        Ok(list) => list.split(',').any(|n| n.trim() == name),
+        Err(_) => true,
     };
     let work = tempfile::Builder::new()
         .prefix("cmi-bench-push-")
@@ -572,18 +579,18 @@ fn main() {
         }
         None => println!("aws: the AWS CLI is not installed (./scripts/test installs awscli into .venv): skipped"),
     }
-    if !chosen("CMI_BENCH_PUSH_TOOLS", "rclone") {
-    } else if tools.rclone {
-        contenders.push("rclone copy");
-    } else {
-        println!("rclone: not on the PATH (Debian package rclone): skipped");
+    match (chosen("CMI_BENCH_PUSH_TOOLS", "rclone"), tools.rclone) {
+        (false, _) => {}
+        (true, true) => contenders.push("rclone copy"),
+        (true, false) => println!("rclone: not on the PATH (Debian package rclone): skipped"),
     }
-    if !chosen("CMI_BENCH_PUSH_TOOLS", "push") {
-    } else if tools.push {
-        println!("push arguments: {:?}", tools.push_args);
-        contenders.push("push");
-    } else {
-        println!("push: not built yet (`cmi-preflight push --help` fails)");
+    match (chosen("CMI_BENCH_PUSH_TOOLS", "push"), tools.push) {
+        (false, _) => {}
+        (true, true) => {
+            println!("push arguments: {:?}", tools.push_args);
+            contenders.push("push");
+        }
+        (true, false) => println!("push: not built yet (`cmi-preflight push --help` fails)"),
     }
     print_load("start");
 
