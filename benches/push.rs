@@ -14,24 +14,36 @@
 //! path-style.
 //!
 //! The contenders, each with its default settings, in a fresh child whose peak RSS is its
-//! `ru_maxrss` from `wait4`:
+//! `ru_maxrss` from `wait4` (and its CPU time, user + system, from the same call):
 //! - the AWS CLI, `aws s3 cp --recursive` (beside the test Python, in the project's virtual
 //!   environment, or on the PATH);
 //! - `rclone copy` (the Debian package), configured by environment variables: skipped with a
 //!   message when `rclone` is not on the PATH;
-//! - `cmi-preflight push --no-check` (random bytes are no model); while the binary has no
-//!   `push` subcommand the row says "push: not built yet". Extra arguments from
-//!   `CMI_BENCH_PUSH_ARGS` (split on spaces).
+//! - `cmi-preflight push --no-check --manifest-out FILE` (random bytes are no model; the
+//!   manifest is written from the hashes of the upload); while the binary has no `push`
+//!   subcommand the row says "push: not built yet". Extra arguments from
+//!   `CMI_BENCH_PUSH_ARGS` (split on spaces), e.g. `--single-put-max 67108864`.
 //!
-//! After each upload the bucket is listed and every key and size must match the folder; the
-//! prefix is then deleted to free the disk. The table gives each tool's MB/s and the ratios
-//! push/aws and push/rclone (the other tool's time over push's: above 1 is push faster). No
-//! timed assertion. Under `cargo test --features bench-s3 --all-targets` the same code runs on
+//! `CMI_BENCH_PUSH_TOOLS` (a comma-separated subset of `aws,rclone,push`) and
+//! `CMI_BENCH_PUSH_SETS` (of `two,sixteen`) restrict the run, e.g. to compare push's settings.
+//!
+//! After each upload the bucket is listed and every key and size must match the folder, and
+//! every object's bytes, as the server stored them, must equal the local file's; the prefix is
+//! then deleted to free the disk. The table gives each tool's MB/s and the ratios push/aws and
+//! push/rclone (the other tool's time over push's: above 1 is push faster).
+//!
+//! For push, two more results: its peak RSS against its memory bound, concurrency x the
+//! largest buffer (a part, or a whole file sent in one PUT) + 64 MiB; and `manifest s3://` of
+//! the pushed artifact, before the prefix is deleted, counted by the proxy: its requests and the
+//! object bytes it read (GetObject response bodies), once plain (which reads every object
+//! without a full-object SHA-256 stored by S3) and once with `--reuse` of push's manifest (S3's
+//! composite checksums of multipart objects then vouch for the recorded digests). No timed
+//! assertion. Under `cargo test --features bench-s3 --all-targets` the same code runs on
 //! folders of a few MiB as a smoke test.
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -104,6 +116,37 @@ fn make_dataset(root: &Path, name: &str, count: u64, size: u64) -> Dataset {
     }
 }
 
+/// Whether the files at `a` and `b` hold the same bytes.
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    let (Ok(mut a), Ok(mut b)) = (File::open(a), File::open(b)) else {
+        return false;
+    };
+    let mut left = vec![0u8; 8 * MIB as usize];
+    let mut right = vec![0u8; 8 * MIB as usize];
+    loop {
+        let n = read_up_to(&mut a, &mut left);
+        let m = read_up_to(&mut b, &mut right);
+        if n != m || left[..n] != right[..m] {
+            return false;
+        }
+        if n == 0 {
+            return true;
+        }
+    }
+}
+
+/// Reads until `buffer` is full or the file ends; the number of bytes read.
+fn read_up_to(file: &mut File, buffer: &mut [u8]) -> usize {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..]).expect("read") {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    filled
+}
+
 /// A size in MiB or GiB.
 fn human(bytes: u64) -> String {
     if bytes >= GIB && bytes.is_multiple_of(GIB) {
@@ -158,13 +201,13 @@ fn clean_command(program: impl Into<OsString>) -> Command {
     command
 }
 
-/// Runs `command` to its end; returns its status, wall time in seconds and peak RSS in KiB
-/// (`ru_maxrss` of that child alone, from `wait4`).
+/// Runs `command` to its end; returns its status, wall time in seconds, peak RSS in KiB
+/// (`ru_maxrss` of that child alone, from `wait4`) and CPU seconds (user + system).
 #[expect(
     clippy::zombie_processes,
     reason = "the child is reaped by wait4, which also returns its own resource usage"
 )]
-fn measured(mut command: Command) -> (ExitStatus, f64, u64) {
+fn measured(mut command: Command) -> (ExitStatus, f64, u64, f64) {
     let started = Instant::now();
     let child = command
         .stdout(Stdio::null())
@@ -185,7 +228,9 @@ fn measured(mut command: Command) -> (ExitStatus, f64, u64) {
     );
     let seconds = started.elapsed().as_secs_f64();
     let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0);
-    (ExitStatus::from_raw(status), seconds, peak)
+    let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let cpu_seconds = cpu(usage.ru_utime) + cpu(usage.ru_stime);
+    (ExitStatus::from_raw(status), seconds, peak, cpu_seconds)
 }
 
 /// The keys under `prefix` (relative to it) and their sizes, sorted.
@@ -214,8 +259,19 @@ struct Row {
     tool: &'static str,
     seconds: f64,
     peak_kib: u64,
+    /// CPU seconds of the tool's process (user + system).
+    cpu_seconds: f64,
     requests: u64,
     sent: u64,
+    /// push only: `manifest s3://` of what it sent, plain and with `--reuse` of its manifest.
+    manifest: Option<(ManifestCost, ManifestCost)>,
+}
+
+/// What `manifest s3://` of an artifact cost, counted by the proxy.
+struct ManifestCost {
+    requests: u64,
+    /// GetObject response bodies.
+    object_bytes: u64,
 }
 
 /// What a contender needs to run.
@@ -225,9 +281,53 @@ struct Tools {
     push: bool,
     binary: PathBuf,
     push_args: Vec<String>,
+    /// Where push writes its manifest.
+    manifest_dir: PathBuf,
 }
 
 impl Tools {
+    /// The value of push's option `name` in `CMI_BENCH_PUSH_ARGS`, else `default`.
+    fn push_option(&self, name: &str, default: u64) -> u64 {
+        self.push_args
+            .iter()
+            .position(|a| a == name)
+            .and_then(|i| self.push_args.get(i + 1))
+            .map(|v| v.parse().expect("a number of bytes"))
+            .unwrap_or(default)
+    }
+
+    /// Push's memory bound for `dataset` in bytes: concurrency x the largest buffer it holds
+    /// (the whole file for a file sent in one PUT, else one part) + 64 MiB.
+    fn push_bound(&self, dataset: &Dataset) -> u64 {
+        let concurrency = self.push_option("--concurrency", 16);
+        let single_put_max =
+            self.push_option("--single-put-max", cmi_agent::push::DEFAULT_SINGLE_PUT_MAX);
+        let requested = self
+            .push_args
+            .iter()
+            .any(|a| a == "--part-size")
+            .then(|| self.push_option("--part-size", 0));
+        let largest = dataset
+            .files
+            .iter()
+            .map(|(_, size)| {
+                if *size <= single_put_max {
+                    *size
+                } else {
+                    cmi_agent::push::part_size(*size, requested).expect("a valid part size")
+                }
+            })
+            .max()
+            .unwrap_or(0);
+        concurrency * largest + 64 * MIB
+    }
+
+    /// Where push writes the manifest of `dataset`.
+    fn manifest_path(&self, dataset: &Dataset) -> PathBuf {
+        self.manifest_dir
+            .join(format!("push-{}.json", dataset.name))
+    }
+
     /// The command uploading `dataset` to `s3://BUCKET/prefix/` through `endpoint`.
     fn command(&self, tool: &str, dataset: &Dataset, prefix: &str, endpoint: &str) -> Command {
         match tool {
@@ -266,7 +366,8 @@ impl Tools {
                     .arg(&dataset.dir)
                     .arg(format!("s3://{BUCKET}/{prefix}/"))
                     .args(["--endpoint-url", endpoint, "--region", moto::REGION])
-                    .args(["--no-check", "-q"])
+                    .args(["--no-check", "-q", "--manifest-out"])
+                    .arg(self.manifest_path(dataset))
                     .args(&self.push_args);
                 command
             }
@@ -290,7 +391,7 @@ async fn run(
     let prefix = format!("{slug}-{}", dataset.name);
     proxy.reset_stats();
     let command = tools.command(tool, dataset, &prefix, &proxy.endpoint());
-    let (status, seconds, peak_kib) = measured(command);
+    let (status, seconds, peak_kib, cpu_seconds) = measured(command);
     assert!(
         status.success(),
         "{tool} on {} failed: {status}",
@@ -303,17 +404,67 @@ async fn run(
         "{tool}: the bucket does not hold the files of {}",
         dataset.name
     );
-    std::fs::remove_dir_all(server.root().join(BUCKET).join(&prefix)).expect("delete prefix");
+    let stored = server.root().join(BUCKET).join(&prefix);
+    for (name, _) in &dataset.files {
+        assert!(
+            same_bytes(&dataset.dir.join(name), &stored.join(name)),
+            "{tool}: the object {prefix}/{name} does not hold the bytes of the file"
+        );
+    }
+    let manifest = (tool == "push").then(|| {
+        let plain = manifest_cost(tools, &prefix, proxy, None);
+        let reuse = manifest_cost(tools, &prefix, proxy, Some(&tools.manifest_path(dataset)));
+        (plain, reuse)
+    });
+    std::fs::remove_dir_all(&stored).expect("delete prefix");
     Row {
         tool,
         seconds,
         peak_kib,
+        cpu_seconds,
         requests: stats.requests,
         sent: stats.request_bytes,
+        manifest,
     }
 }
 
-fn print_table(dataset: &Dataset, rows: &[Row]) {
+/// Runs `manifest s3://BUCKET/prefix/` (with `--reuse` of `reuse`) through the proxy; its
+/// requests and the object bytes it read.
+fn manifest_cost(tools: &Tools, prefix: &str, proxy: &Proxy, reuse: Option<&Path>) -> ManifestCost {
+    proxy.reset_stats();
+    let mut command = clean_command(&tools.binary);
+    command
+        .arg("manifest")
+        .arg(format!("s3://{BUCKET}/{prefix}/"))
+        .args([
+            "--endpoint-url",
+            &proxy.endpoint(),
+            "--region",
+            moto::REGION,
+        ])
+        .args(["-q", "--output"])
+        .arg(tools.manifest_dir.join("manifest-s3.json"));
+    if let Some(reuse) = reuse {
+        command.arg("--reuse").arg(reuse);
+    }
+    let (status, _, _, _) = measured(command);
+    assert!(
+        status.success(),
+        "manifest s3:// of {prefix} failed: {status}"
+    );
+    let object_bytes = proxy
+        .log()
+        .iter()
+        .filter(|e| e.method == "GET" && e.path.contains("x-id=GetObject"))
+        .map(|e| e.response_bytes)
+        .sum();
+    ManifestCost {
+        requests: proxy.stats().requests,
+        object_bytes,
+    }
+}
+
+fn print_table(tools: &Tools, dataset: &Dataset, rows: &[Row]) {
     let time = |tool: &str| rows.iter().find(|r| r.tool == tool).map(|r| r.seconds);
     println!();
     println!(
@@ -323,16 +474,17 @@ fn print_table(dataset: &Dataset, rows: &[Row]) {
         human(dataset.bytes / dataset.files.len() as u64)
     );
     println!(
-        "{:<14} {:>8} {:>8} {:>13} {:>9} {:>10}",
-        "tool", "seconds", "MB/s", "peak RSS MiB", "requests", "sent MiB"
+        "{:<14} {:>8} {:>8} {:>13} {:>8} {:>9} {:>10}",
+        "tool", "seconds", "MB/s", "peak RSS MiB", "CPU s", "requests", "sent MiB"
     );
     for row in rows {
         println!(
-            "{:<14} {:>8.2} {:>8.1} {:>13.1} {:>9} {:>10.1}",
+            "{:<14} {:>8.2} {:>8.1} {:>13.1} {:>8.1} {:>9} {:>10.1}",
             row.tool,
             row.seconds,
             dataset.bytes as f64 / row.seconds / 1e6,
             row.peak_kib as f64 / 1024.0,
+            row.cpu_seconds,
             row.requests,
             row.sent as f64 / MIB as f64
         );
@@ -350,6 +502,29 @@ fn print_table(dataset: &Dataset, rows: &[Row]) {
         "push/rclone (rclone time / push time; target >= 1): {}",
         ratio("rclone copy")
     );
+    if let Some(push) = rows.iter().find(|r| r.tool == "push") {
+        let bound = tools.push_bound(dataset);
+        let peak = push.peak_kib * 1024;
+        println!(
+            "push peak RSS {:.1} MiB, bound (concurrency x largest buffer + 64 MiB) {:.1} MiB: {}",
+            peak as f64 / MIB as f64,
+            bound as f64 / MIB as f64,
+            if peak <= bound { "within" } else { "ABOVE" }
+        );
+        if let Some((plain, reuse)) = &push.manifest {
+            for (how, cost) in [
+                ("manifest s3://", plain),
+                ("manifest s3:// --reuse push's", reuse),
+            ] {
+                println!(
+                    "{how}: {} requests for {} files, {:.1} MiB of object data read",
+                    cost.requests,
+                    dataset.files.len(),
+                    cost.object_bytes as f64 / MIB as f64
+                );
+            }
+        }
+    }
     if let (Some(aws), Some(rclone)) = (time("aws s3 cp"), time("rclone copy")) {
         println!(
             "rclone/aws (AWS CLI time / rclone time): {:.2}",
@@ -370,6 +545,14 @@ fn main() {
         Err(_) => 16 * MIB,
     };
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_cmi-preflight"));
+    let chosen = |variable: &str, name: &str| match std::env::var(variable) {
+        Ok(list) => list.split(',').any(|n| n.trim() == name),
+        Err(_) => true,
+    };
+    let work = tempfile::Builder::new()
+        .prefix("cmi-bench-push-")
+        .tempdir_in("/tmp")
+        .expect("temporary folder");
     let tools = Tools {
         aws: aws_cli(),
         rclone: runs(Command::new("rclone").arg("version")),
@@ -378,6 +561,7 @@ fn main() {
         push_args: std::env::var("CMI_BENCH_PUSH_ARGS")
             .map(|a| a.split_whitespace().map(String::from).collect())
             .unwrap_or_default(),
+        manifest_dir: work.path().to_path_buf(),
     };
     let shape = Shape::S3_LIKE;
     println!("binary: {}", binary.display());
@@ -388,35 +572,37 @@ fn main() {
     );
     let mut contenders: Vec<&'static str> = Vec::new();
     match &tools.aws {
+        _ if !chosen("CMI_BENCH_PUSH_TOOLS", "aws") => {}
         Some(aws) => {
             println!("aws: {}", aws.display());
             contenders.push("aws s3 cp");
         }
         None => println!("aws: the AWS CLI is not installed (./scripts/test installs awscli into .venv): skipped"),
     }
-    if tools.rclone {
-        contenders.push("rclone copy");
-    } else {
-        println!("rclone: not on the PATH (Debian package rclone): skipped");
+    match (chosen("CMI_BENCH_PUSH_TOOLS", "rclone"), tools.rclone) {
+        (false, _) => {}
+        (true, true) => contenders.push("rclone copy"),
+        (true, false) => println!("rclone: not on the PATH (Debian package rclone): skipped"),
     }
-    if tools.push {
-        contenders.push("push");
-    } else {
-        println!("push: not built yet (`cmi-preflight push --help` fails)");
+    match (chosen("CMI_BENCH_PUSH_TOOLS", "push"), tools.push) {
+        (false, _) => {}
+        (true, true) => {
+            println!("push arguments: {:?}", tools.push_args);
+            contenders.push("push");
+        }
+        (true, false) => println!("push: not built yet (`cmi-preflight push --help` fails)"),
     }
     print_load("start");
 
-    let work = tempfile::Builder::new()
-        .prefix("cmi-bench-push-")
-        .tempdir_in("/tmp")
-        .expect("temporary folder");
     let started = Instant::now();
-    let datasets = [
-        make_dataset(work.path(), "two", 2, per_folder / 2),
-        make_dataset(work.path(), "sixteen", 16, per_folder / 16),
-    ];
+    let datasets: Vec<Dataset> = [("two", 2), ("sixteen", 16)]
+        .into_iter()
+        .filter(|(name, _)| chosen("CMI_BENCH_PUSH_SETS", name))
+        .map(|(name, count)| make_dataset(work.path(), name, count, per_folder / count))
+        .collect();
     println!(
-        "wrote 2 folders of {} in {:.1} s",
+        "wrote {} folder(s) of {} in {:.1} s",
+        datasets.len(),
         human(per_folder),
         started.elapsed().as_secs_f64()
     );
@@ -438,7 +624,7 @@ fn main() {
             for tool in &contenders {
                 rows.push(run(&tools, tool, dataset, &server, &proxy, &client).await);
             }
-            print_table(dataset, &rows);
+            print_table(&tools, dataset, &rows);
         }
     });
     drop(proxy);
