@@ -94,17 +94,18 @@ pub struct PushOptions {
     pub require_sha256: bool,
 }
 
-/// Default of [`PushOptions::single_put_max`]: 64 MiB, chosen by measurement
-/// (`benches/push.rs`, 16 files of 64 MiB, push alone, fast S3 behind the proxy at 80 MB/s and
-/// 20 ms per connection, 2 shared vCPUs): with 8 MiB and 16 MiB every file went in 8 MiB
-/// parts (9.6 s and 7.9 s, 209 requests) and `manifest s3://` read all 1 GiB back; with 64 MiB
-/// and 256 MiB every file went in one PUT (5.6 s and 6.2 s, 49 requests), each with S3's
-/// full-object SHA-256, and `manifest s3://` read 1.5 MiB of object data. The price is memory:
-/// a file sent in one PUT is held whole, so the bound becomes concurrency x the largest such
-/// file (16 x 64 MiB = 1 GiB at most) where parts alone hold concurrency x part size; 256 MiB
-/// would allow 4 GiB for no further gain. 64 MiB covers the small files of an artifact (configs,
-/// tokenizers up to tens of MB); shards of GBs stay multipart with composite checksums.
-pub const DEFAULT_SINGLE_PUT_MAX: u64 = 64 * 1024 * 1024;
+/// Default of [`PushOptions::single_put_max`]: 8 MiB, the default part size, so that memory
+/// stays within `--concurrency` x part size whatever the sizes of the files (a file sent in one
+/// PUT is held whole). Measured (`benches/push.rs`, 16 files of 64 MiB, push alone, fast S3
+/// behind the proxy at 80 MB/s and 20 ms per connection, 2 shared vCPUs): with 8 MiB and
+/// 16 MiB every file went in 8 MiB parts (9.6 s and 7.9 s, 209 requests, 276 and 261 MiB RSS)
+/// and `manifest s3://` without `--reuse` read all 1 GiB back; with 64 MiB and 256 MiB every
+/// file went in one PUT (5.6 s and 6.2 s, 49 requests, 1,043 MiB RSS), each with S3's
+/// full-object SHA-256, and `manifest s3://` read 1.5 MiB. Raising it buys that speed and
+/// those checksums for such files at the price of concurrency x the largest of them in memory;
+/// the default keeps the bound, and `manifest s3:// --reuse` of push's manifest reads no object
+/// data either way.
+pub const DEFAULT_SINGLE_PUT_MAX: u64 = 8 * 1024 * 1024;
 
 impl Default for PushOptions {
     fn default() -> Self {
