@@ -727,8 +727,9 @@ pub struct PushArgs {
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
 
-    /// Bytes of each part of a multipart upload (5 MiB to 5 GiB; raised for files that would
-    /// need more than 10,000 parts). Default 8 MiB.
+    /// Bytes of each part of a multipart upload (5 MiB to 5 GiB; a size that would cut a file
+    /// into more than 10,000 parts is refused). Default 8 MiB, doubled for a file until it fits
+    /// 10,000 parts.
     #[arg(long)]
     pub part_size: Option<u64>,
 

@@ -74,8 +74,8 @@ pub struct PushOptions {
     /// Requests in flight at once, across all files; memory is bounded by this times the part
     /// size.
     pub concurrency: usize,
-    /// The part size asked for; [`part_size`] raises it for files that would need more than
-    /// [`MAX_PARTS`] parts.
+    /// The part size asked for (refused by [`part_size`] for a file it would cut into more than
+    /// [`MAX_PARTS`] parts); without it, [`DEFAULT_PART`] doubled until each file fits.
     pub part_size: Option<u64>,
     /// Files of at most this many bytes are sent in one PutObject with their full-object
     /// SHA-256; larger ones in a multipart upload.
