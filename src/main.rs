@@ -27,6 +27,7 @@ pub(crate) const FAILED: u8 = 1;
 pub(crate) const COULD_NOT_RUN: u8 = 2;
 
 fn main() -> ExitCode {
+    cmi_agent::allocator::return_large_buffers();
     let cli = Cli::parse();
     match &cli.command {
         Command::Watch(args) => init_event_log(cli.verbose, args.log_format),

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod allocator;
 pub mod aws;
 pub mod backoff;
 pub mod bedrock;
