@@ -31,7 +31,7 @@ fn content(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-fn base64_sha256(bytes: &[u8]) -> String {
+pub(crate) fn base64_sha256(bytes: &[u8]) -> String {
     aws_smithy_base64(&Sha256::digest(bytes))
 }
 

@@ -16,9 +16,8 @@ use cmi_testkit::moto::{self, Moto};
 use cmi_testkit::proxy::{Fault, Matcher, Proxy};
 use cmi_testkit::s3::create_bucket;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-use crate::engine::{run, setup};
+use crate::engine::{base64_sha256, run, setup};
 
 fn fixture() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/valid/llama")
@@ -96,38 +95,9 @@ async fn sse_kms_objects_carry_the_key_a_bucket_key_and_the_sha256() {
         let bytes = std::fs::read(fixture().join(key.trim_start_matches("llama/"))).expect("read");
         let size = bytes.len();
         if size <= cmi_agent::push::DEFAULT_SINGLE_PUT_MAX as usize {
-            let expected = aws_smithy_base64(&Sha256::digest(&bytes));
+            let expected = base64_sha256(&bytes);
             assert_eq!(head["ChecksumSHA256"], expected.as_str(), "{head}");
         }
-    }
-}
-
-fn aws_smithy_base64(bytes: &[u8]) -> String {
-    use base64_table::encode;
-    encode(bytes)
-}
-
-mod base64_table {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    pub(super) fn encode(bytes: &[u8]) -> String {
-        let mut text = String::new();
-        for chunk in bytes.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    text.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    text.push('=');
-                }
-            }
-        }
-        text
     }
 }
 
