@@ -10,7 +10,7 @@ use crate::aws::{self, AwsOptions};
 use crate::hash::{FileDigest, HashError, HashOptions, Progress};
 use crate::local::LocalSource;
 use crate::s3::{S3Source, S3Uri};
-use crate::source::{Listing, ReadError, Source, SourceError, StoredChecksum};
+use crate::source::{Listing, Provenance, ReadError, Source, SourceError, StoredChecksum};
 
 /// Either kind of source, chosen at run time.
 #[derive(Debug)]
@@ -117,6 +117,13 @@ impl Source for AnySource {
         match self {
             AnySource::Local(s) => s.stored_checksum(path).await,
             AnySource::S3(s) => s.stored_checksum(path).await,
+        }
+    }
+
+    fn provenance(&self) -> Option<Provenance> {
+        match self {
+            AnySource::Local(s) => s.provenance(),
+            AnySource::S3(s) => s.provenance(),
         }
     }
 

@@ -180,6 +180,22 @@ impl StoredChecksum {
     }
 }
 
+/// Where an artifact comes from when it is a published revision: the Hugging Face Hub
+/// repository and the commit every read was pinned to (an `hf://` source, or a snapshot folder
+/// of the local Hugging Face cache). Reports and manifests record it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Provenance {
+    /// The repository id, `org/name`.
+    pub repo: String,
+    /// The revision as the user named it (branch, tag or commit), when one was named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// The 40-hex commit that every read was pinned to.
+    pub commit: String,
+    /// The repository's page at that commit, on the endpoint that served it.
+    pub url: String,
+}
+
 /// Where an artifact's files come from: a local folder, or an S3 prefix.
 pub trait Source: Sync {
     /// The source as the user named it, for reports.
@@ -214,6 +230,12 @@ pub trait Source: Sync {
         _path: &str,
     ) -> impl Future<Output = Result<Option<StoredChecksum>, ReadError>> + Send {
         async { Ok(None) }
+    }
+
+    /// The Hub repository and commit the files come from, when the source is a published
+    /// revision; `None` for a plain folder or prefix.
+    fn provenance(&self) -> Option<Provenance> {
+        None
     }
 
     /// Findings the source gathered while it was read (for S3: encryption keys that only the

@@ -29,6 +29,7 @@ pub mod document;
 pub mod dtype;
 pub mod finding;
 pub mod generation;
+pub mod hub_uri;
 pub mod index;
 mod inputs;
 pub mod layout;
