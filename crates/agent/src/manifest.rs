@@ -484,6 +484,7 @@ mod tests {
             etag: Some(etag.into()),
             version_id: None,
             last_modified: Some(time.into()),
+            published_sha256: None,
         };
         assert!(reusable(&old, 10, &meta("e1", "t1")));
         assert!(!reusable(&old, 11, &meta("e1", "t1")));

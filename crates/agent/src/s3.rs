@@ -43,6 +43,7 @@ pub(crate) fn listed_meta(object: &aws_sdk_s3::types::Object) -> ObjectMeta {
         last_modified: object
             .last_modified()
             .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok()),
+        published_sha256: None,
     }
 }
 
@@ -346,6 +347,7 @@ impl S3Source {
             last_modified: output
                 .last_modified()
                 .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok()),
+            published_sha256: None,
         })
     }
 

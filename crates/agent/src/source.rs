@@ -132,6 +132,9 @@ pub struct ObjectMeta {
     pub version_id: Option<String>,
     /// Last modification: the S3 object's, or the local file's mtime, in RFC 3339.
     pub last_modified: Option<String>,
+    /// The SHA-256 (lowercase hex) the source publishes for the file without having read it
+    /// (the Hub's LFS object id): a claim to verify against the bytes, not a digest of them.
+    pub published_sha256: Option<String>,
 }
 
 /// The SHA-256 checksum a store holds for an object and verified against its bytes when it
