@@ -342,3 +342,199 @@ fn snapshot_download_writes_the_folder_byte_for_byte_in_the_cache_layout() {
     assert_eq!(cdn.len(), 2, "{log:?}");
     assert!(cdn.iter().all(|r| r.method == "GET" && r.status == 200));
 }
+
+#[test]
+fn hf_hub_download_pins_branches_tags_pull_requests_and_commits() {
+    let hub = HubEmulator::start(vec![HubRepo::new("org/pinned", fixture("llama"))
+        .with_revision("v1", fixture("llama-tied"))
+        .with_revision("refs/pr/1", fixture("mistral"))])
+    .expect("start");
+    let v1 = hub.commit("org/pinned", "v1");
+    let cases = [
+        ("main", fixture("llama")),
+        ("v1", fixture("llama-tied")),
+        (v1.as_str(), fixture("llama-tied")),
+        ("refs/pr/1", fixture("mistral")),
+    ];
+    let revisions: Vec<&str> = cases.iter().map(|(revision, _)| *revision).collect();
+    let home = tempfile::tempdir().expect("temp dir");
+    let script = "import sys, json\n\
+        from huggingface_hub import hf_hub_download\n\
+        args = json.loads(sys.argv[1])\n\
+        out = {r: {f: hf_hub_download('org/pinned', f, revision=r) for f in args['files']}\n\
+               for r in args['revisions']}\n\
+        print(json.dumps(out))";
+    let files = ["config.json", "model.safetensors"];
+    let args = serde_json::json!({"revisions": revisions, "files": files});
+    let Some(out) = run(&hub, home.path(), script, &args) else {
+        return;
+    };
+    for (revision, folder) in &cases {
+        for file in files {
+            let path = out[*revision][file].as_str().expect("a path");
+            let want = std::fs::read(folder.join(file)).expect("fixture file");
+            assert_eq!(
+                std::fs::read(path).expect("download"),
+                want,
+                "{revision} {file}"
+            );
+        }
+    }
+    assert_ne!(
+        std::fs::read(fixture("llama").join("model.safetensors")).expect("llama"),
+        std::fs::read(fixture("llama-tied").join("model.safetensors")).expect("llama-tied"),
+    );
+    let entry = cache_entry(home.path(), "org/pinned");
+    assert_eq!(
+        std::fs::read_to_string(entry.join("refs/v1")).expect("refs/v1"),
+        v1
+    );
+    assert_eq!(
+        std::fs::read_to_string(entry.join("refs/refs/pr/1")).expect("refs/refs/pr/1"),
+        hub.commit("org/pinned", "refs/pr/1")
+    );
+    // The revision travels quoted, as one path segment.
+    assert!(hub
+        .requests()
+        .iter()
+        .any(|r| r.path.starts_with("/org/pinned/resolve/refs%2Fpr%2F1/")));
+}
+
+/// The tensors of a safetensors file's header, `name -> [dtype, shape]`, read by the format's
+/// definition (an 8-byte little-endian length, then that much JSON).
+fn header_tensors(path: &Path) -> Value {
+    let bytes = std::fs::read(path).expect("safetensors file");
+    let mut length = [0u8; 8];
+    length.copy_from_slice(&bytes[..8]);
+    let length = usize::try_from(u64::from_le_bytes(length)).expect("header length");
+    let header: Value = serde_json::from_slice(&bytes[8..8 + length]).expect("header JSON");
+    let tensors = header
+        .as_object()
+        .expect("a JSON object")
+        .iter()
+        .filter(|(name, _)| name.as_str() != "__metadata__")
+        .map(|(name, info)| {
+            (
+                name.clone(),
+                serde_json::json!([info["dtype"], info["shape"]]),
+            )
+        })
+        .collect();
+    Value::Object(tensors)
+}
+
+#[test]
+fn get_safetensors_metadata_reads_single_file_and_sharded_headers() {
+    let hub = HubEmulator::start(vec![
+        HubRepo::new("org/single", fixture("llama")),
+        HubRepo::new("org/sharded", fixture("llama-sharded")),
+    ])
+    .expect("start");
+    let home = tempfile::tempdir().expect("temp dir");
+    let script = "import sys, json\n\
+        from huggingface_hub import get_safetensors_metadata\n\
+        out = {}\n\
+        for repo in json.loads(sys.argv[1]):\n\
+        \x20   m = get_safetensors_metadata(repo)\n\
+        \x20   out[repo] = {'sharded': m.sharded, 'files': {f: {t: [i.dtype, i.shape]\n\
+        \x20       for t, i in fm.tensors.items()} for f, fm in m.files_metadata.items()}}\n\
+        print(json.dumps(out))";
+    let Some(out) = run(
+        &hub,
+        home.path(),
+        script,
+        &serde_json::json!(["org/single", "org/sharded"]),
+    ) else {
+        return;
+    };
+    assert_eq!(out["org/single"]["sharded"], false);
+    assert_eq!(
+        out["org/single"]["files"]["model.safetensors"],
+        header_tensors(&fixture("llama").join("model.safetensors"))
+    );
+    assert_eq!(out["org/sharded"]["sharded"], true);
+    let shards = [
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    ];
+    let files = out["org/sharded"]["files"].as_object().expect("files");
+    assert_eq!(files.len(), shards.len());
+    for shard in shards {
+        assert_eq!(
+            files[shard],
+            header_tensors(&fixture("llama-sharded").join(shard)),
+            "{shard}"
+        );
+    }
+    // One ranged read per safetensors file, on the CDN, without the token.
+    let ranged: Vec<_> = hub
+        .requests()
+        .into_iter()
+        .filter(|r| r.host == HubHost::Cdn)
+        .collect();
+    assert_eq!(ranged.len(), 3, "{ranged:?}");
+    assert!(ranged
+        .iter()
+        .all(|r| r.range.as_deref() == Some("bytes=0-100000") && r.status == 206));
+}
+
+#[test]
+fn model_info_and_list_repo_tree_show_the_files_with_their_lfs_sha256() {
+    let folder = fixture("llama-sharded");
+    let hub = HubEmulator::start(vec![
+        HubRepo::new("org/sharded", &folder).with_revision("v1", fixture("llama"))
+    ])
+    .expect("start");
+    let home = tempfile::tempdir().expect("temp dir");
+    let script = "import sys, json\n\
+        from huggingface_hub import HfApi\n\
+        api = HfApi()\n\
+        out = {}\n\
+        for rev in [None, 'v1']:\n\
+        \x20   i = api.model_info('org/sharded', revision=rev, files_metadata=True)\n\
+        \x20   out[rev or 'default'] = {'sha': i.sha, 'id': i.id, 'private': i.private,\n\
+        \x20       'gated': i.gated, 'siblings': [{'name': s.rfilename, 'size': s.size,\n\
+        \x20       'blob_id': s.blob_id, 'lfs': s.lfs and {'sha256': s.lfs.sha256, 'size': s.lfs.size,\n\
+        \x20       'pointer_size': s.lfs.pointer_size}} for s in i.siblings]}\n\
+        tree = api.list_repo_tree('org/sharded', recursive=True, expand=True)\n\
+        out['tree'] = sorted([f.path, f.lfs['sha256'] if f.lfs else None] for f in tree)\n\
+        print(json.dumps(out))";
+    let Some(out) = run(&hub, home.path(), script, &Value::Null) else {
+        return;
+    };
+    let info = &out["default"];
+    assert_eq!(info["sha"], hub.commit("org/sharded", "main"));
+    assert_eq!(info["id"], "org/sharded");
+    assert_eq!(info["private"], false);
+    assert_eq!(info["gated"], false);
+    assert_eq!(out["v1"]["sha"], hub.commit("org/sharded", "v1"));
+    let siblings = info["siblings"].as_array().expect("siblings");
+    assert_eq!(
+        siblings.len(),
+        std::fs::read_dir(&folder).expect("fixture").count()
+    );
+    let mut tree = Vec::new();
+    for sibling in siblings {
+        let name = sibling["name"].as_str().expect("a name");
+        let bytes = std::fs::read(folder.join(name)).expect("fixture file");
+        assert_eq!(sibling["size"], bytes.len(), "{name}");
+        assert_eq!(
+            sibling["blob_id"].as_str().map(str::len),
+            Some(40),
+            "{name}"
+        );
+        if name.ends_with(".safetensors") {
+            assert_eq!(sibling["lfs"]["sha256"], sha256_hex(&bytes), "{name}");
+            assert_eq!(sibling["lfs"]["size"], bytes.len(), "{name}");
+            assert!(sibling["lfs"]["pointer_size"]
+                .as_u64()
+                .is_some_and(|n| n > 100));
+            tree.push(serde_json::json!([name, sha256_hex(&bytes)]));
+        } else {
+            assert!(sibling["lfs"].is_null(), "{name}");
+            tree.push(serde_json::json!([name, null]));
+        }
+    }
+    tree.sort_by_key(|item| item[0].as_str().unwrap_or("").to_string());
+    assert_eq!(out["tree"], Value::Array(tree));
+}
