@@ -538,3 +538,142 @@ fn model_info_and_list_repo_tree_show_the_files_with_their_lfs_sha256() {
     tree.sort_by_key(|item| item[0].as_str().unwrap_or("").to_string());
     assert_eq!(out["tree"], Value::Array(tree));
 }
+
+/// Runs each case of `cases` (`[name, function, args, kwargs]`, the function one of
+/// `hf_hub_download` and `model_info`) and records the class of what it raised (`ok` when
+/// nothing), with the HTTP status and `Retry-After` of the response behind it.
+const CASES: &str = "import sys, json\n\
+    from huggingface_hub import hf_hub_download, HfApi\n\
+    calls = {'download': hf_hub_download, 'info': HfApi().model_info}\n\
+    out = {}\n\
+    for name, call, args, kwargs in json.loads(sys.argv[1]):\n\
+    \x20   try:\n\
+    \x20       calls[call](*args, **kwargs)\n\
+    \x20       out[name] = {'raised': 'ok'}\n\
+    \x20   except Exception as e:\n\
+    \x20       cause = e if getattr(e, 'response', None) is not None else e.__cause__\n\
+    \x20       response = getattr(cause, 'response', None)\n\
+    \x20       out[name] = {'raised': type(e).__name__,\n\
+    \x20           'status': response.status_code if response is not None else None,\n\
+    \x20           'retry_after': response.headers.get('Retry-After') if response is not None else None}\n\
+    print(json.dumps(out))";
+
+#[test]
+fn errors_are_the_client_exception_classes_and_the_token_never_reaches_the_cdn() {
+    let hub = HubEmulator::start(vec![
+        HubRepo::new("org/llama", fixture("llama")),
+        HubRepo::new("org/gated", fixture("llama"))
+            .gated()
+            .grant("hf_granted"),
+        HubRepo::new("org/private", fixture("llama"))
+            .private()
+            .grant("hf_granted"),
+    ])
+    .expect("start");
+    let home = tempfile::tempdir().expect("temp dir");
+    let token = |token: &str| serde_json::json!({"token": token});
+    let none = serde_json::json!({});
+    let weights = "model.safetensors";
+    let cases = serde_json::json!([
+        ["gated_no_token", "download", ["org/gated", weights], none],
+        ["gated_other_token", "download", ["org/gated", weights], token("hf_other")],
+        ["gated_info", "info", ["org/gated"], none],
+        ["gated_granted", "download", ["org/gated", weights], token("hf_granted")],
+        ["private_info_no_token", "info", ["org/private"], none],
+        ["private_download_no_token", "download", ["org/private", weights], none],
+        ["private_other_token", "info", ["org/private"], token("hf_other")],
+        ["private_granted", "download", ["org/private", weights], token("hf_granted")],
+        ["unknown_repo", "info", ["org/none"], none],
+        ["unknown_revision", "download", ["org/llama", "config.json"], {"revision": "nope"}],
+        ["unknown_revision_info", "info", ["org/llama"], {"revision": "nope"}],
+        ["missing_file", "download", ["org/llama", "nope.json"], none],
+    ]);
+    let Some(out) = run(&hub, home.path(), CASES, &cases) else {
+        return;
+    };
+    let expect = [
+        ("gated_no_token", "GatedRepoError", Some(401)),
+        ("gated_other_token", "GatedRepoError", Some(403)),
+        ("gated_info", "ok", None),
+        ("gated_granted", "ok", None),
+        (
+            "private_info_no_token",
+            "RepositoryNotFoundError",
+            Some(401),
+        ),
+        (
+            "private_download_no_token",
+            "RepositoryNotFoundError",
+            Some(401),
+        ),
+        ("private_other_token", "RepositoryNotFoundError", Some(404)),
+        ("private_granted", "ok", None),
+        ("unknown_repo", "RepositoryNotFoundError", Some(401)),
+        ("unknown_revision", "RevisionNotFoundError", Some(404)),
+        ("unknown_revision_info", "RevisionNotFoundError", Some(404)),
+        ("missing_file", "EntryNotFoundError", Some(404)),
+    ];
+    for (name, raised, status) in expect {
+        assert_eq!(out[name]["raised"], raised, "{name}: {}", out[name]);
+        if let Some(status) = status {
+            assert_eq!(out[name]["status"], status, "{name}: {}", out[name]);
+        }
+    }
+    // The granted downloads sent the token to the Hub, then fetched the bytes from the CDN
+    // without it.
+    let log = hub.requests();
+    assert!(log
+        .iter()
+        .any(|r| r.host == HubHost::Hub && r.authorization && r.path.starts_with("/org/private/")));
+    let cdn: Vec<_> = log.iter().filter(|r| r.host == HubHost::Cdn).collect();
+    assert_eq!(cdn.len(), 2, "{log:?}");
+    assert!(cdn.iter().all(|r| !r.authorization && r.status == 200));
+}
+
+#[test]
+fn a_429_is_raised_by_the_client_with_its_retry_after_and_the_next_call_succeeds() {
+    let hub = HubEmulator::start(vec![HubRepo::new("org/llama", fixture("llama"))]).expect("start");
+    hub.fault(HubFault::RateLimit {
+        count: 1,
+        retry_after_secs: 3,
+    });
+    hub.fault(HubFault::Status {
+        path_contains: "/resolve/".into(),
+        status: 429,
+        count: 1,
+    });
+    let home = tempfile::tempdir().expect("temp dir");
+    let none = serde_json::json!({});
+    let cases = serde_json::json!([
+        ["info_limited", "info", ["org/llama"], none],
+        ["info_again", "info", ["org/llama"], none],
+        [
+            "download_limited",
+            "download",
+            ["org/llama", "config.json"],
+            none
+        ],
+        [
+            "download_again",
+            "download",
+            ["org/llama", "config.json"],
+            none
+        ],
+    ]);
+    let Some(out) = run(&hub, home.path(), CASES, &cases) else {
+        return;
+    };
+    // huggingface_hub 0.36 retries 5xx only (utils/_http.py, http_backoff): a 429 is raised,
+    // and hf_hub_download reports a failed metadata request without a cached copy as
+    // LocalEntryNotFoundError.
+    assert_eq!(out["info_limited"]["raised"], "HfHubHTTPError", "{out}");
+    assert_eq!(out["info_limited"]["status"], 429);
+    assert_eq!(out["info_limited"]["retry_after"], "3");
+    assert_eq!(out["info_again"]["raised"], "ok");
+    assert_eq!(
+        out["download_limited"]["raised"], "LocalEntryNotFoundError",
+        "{out}"
+    );
+    assert_eq!(out["download_limited"]["status"], 429);
+    assert_eq!(out["download_again"]["raised"], "ok");
+}
