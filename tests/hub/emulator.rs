@@ -677,3 +677,103 @@ fn a_429_is_raised_by_the_client_with_its_retry_after_and_the_next_call_succeeds
     assert_eq!(out["download_limited"]["status"], 429);
     assert_eq!(out["download_again"]["raised"], "ok");
 }
+
+#[test]
+fn nested_folders_are_listed_by_the_tree_and_resolved_by_path() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(folder.path().join("original")).expect("mkdir");
+    std::fs::write(folder.path().join("config.json"), b"{}").expect("write");
+    std::fs::write(folder.path().join("original/params.json"), b"{\"dim\": 8}").expect("write");
+    std::fs::write(
+        folder.path().join("original/consolidated.00.pth"),
+        [7u8; 64],
+    )
+    .expect("write");
+    let hub = HubEmulator::start(vec![HubRepo::new("org/nested", folder.path())]).expect("start");
+
+    let (status, _, body) = http(
+        "GET",
+        &format!(
+            "{}/api/models/org/nested/revision/main?blobs=true",
+            hub.endpoint()
+        ),
+        &[],
+    );
+    assert_eq!(status, 200);
+    let info: Value = serde_json::from_slice(&body).expect("JSON");
+    let siblings: Vec<(&str, bool)> = info["siblings"]
+        .as_array()
+        .expect("siblings")
+        .iter()
+        .map(|s| (s["rfilename"].as_str().unwrap_or(""), s["lfs"].is_object()))
+        .collect();
+    assert_eq!(
+        siblings,
+        [
+            ("config.json", false),
+            ("original/consolidated.00.pth", true),
+            ("original/params.json", false)
+        ]
+    );
+
+    let (status, _, body) = http(
+        "GET",
+        &format!("{}/api/models/org/nested/tree/main", hub.endpoint()),
+        &[],
+    );
+    assert_eq!(status, 200);
+    let tree: Value = serde_json::from_slice(&body).expect("JSON");
+    let top: Vec<(&str, &str)> = tree
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or(""),
+                e["path"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(top, [("directory", "original"), ("file", "config.json")]);
+    let (status, _, body) = http(
+        "GET",
+        &format!(
+            "{}/api/models/org/nested/tree/main/original",
+            hub.endpoint()
+        ),
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body)
+            .expect("JSON")
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    let (status, _, body) = http(
+        "GET",
+        &format!(
+            "{}/org/nested/resolve/main/original/params.json",
+            hub.endpoint()
+        ),
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(body, b"{\"dim\": 8}");
+    let (status, headers, _) = http(
+        "GET",
+        &format!(
+            "{}/org/nested/resolve/main/original/nope.json",
+            hub.endpoint()
+        ),
+        &[],
+    );
+    assert_eq!(status, 404);
+    assert_eq!(header(&headers, "x-error-code"), Some("EntryNotFound"));
+    assert_eq!(
+        header(&headers, "x-repo-commit"),
+        Some(hub.commit("org/nested", "main").as_str())
+    );
+}
