@@ -777,3 +777,32 @@ fn nested_folders_are_listed_by_the_tree_and_resolved_by_path() {
         Some(hub.commit("org/nested", "main").as_str())
     );
 }
+
+#[test]
+fn lfs_redirects_can_point_at_a_proxy_in_front_of_the_cdn() {
+    let folder = fixture("llama");
+    let hub = HubEmulator::start(vec![HubRepo::new("org/llama", &folder)]).expect("start");
+    let hub_proxy = cmi_testkit::proxy::Proxy::start(&hub.endpoint());
+    let cdn_proxy = cmi_testkit::proxy::Proxy::start(&hub.cdn_endpoint());
+    hub.cdn_via(&cdn_proxy.endpoint());
+    let url = format!(
+        "{}/org/llama/resolve/main/model.safetensors",
+        hub_proxy.endpoint()
+    );
+    let (status, headers, _) = http("GET", &url, &[]);
+    assert_eq!(status, 302);
+    let location = header(&headers, "location")
+        .expect("a Location")
+        .to_string();
+    assert!(
+        location.starts_with(&format!("{}/", cdn_proxy.endpoint())),
+        "{location}"
+    );
+    let (status, _, body) = http("GET", &location, &[]);
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        std::fs::read(folder.join("model.safetensors")).expect("weights")
+    );
+    assert_eq!((hub_proxy.requests(), cdn_proxy.requests()), (1, 1));
+}

@@ -167,7 +167,9 @@ pub enum HubFault {
 #[derive(Debug)]
 struct Shared {
     repos: Vec<Repo>,
-    cdn: String,
+    /// The base URL of the LFS redirects' `Location`: the CDN, or what [`HubEmulator::cdn_via`]
+    /// set.
+    cdn: Mutex<String>,
     log: Mutex<Vec<HubRequest>>,
     faults: Mutex<Vec<HubFault>>,
 }
@@ -222,7 +224,7 @@ impl HubEmulator {
         let (cdn_listener, cdn) = listen()?;
         let shared = Arc::new(Shared {
             repos: served,
-            cdn: format!("http://{cdn}"),
+            cdn: Mutex::new(format!("http://{cdn}")),
             log: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
         });
@@ -270,6 +272,15 @@ impl HubEmulator {
     /// The CDN's URL, `http://127.0.0.1:PORT`: LFS downloads are redirected there.
     pub fn cdn_endpoint(&self) -> String {
         format!("http://{}", self.cdn)
+    }
+
+    /// From now on, LFS redirects point at `base` (`http://127.0.0.1:PORT`) instead of
+    /// [`HubEmulator::cdn_endpoint`]: a [`crate::proxy::Proxy`] in front of the CDN, to shape or
+    /// count its traffic too.
+    pub fn cdn_via(&self, base: &str) {
+        if let Ok(mut cdn) = self.shared.cdn.lock() {
+            *cdn = base.trim_end_matches('/').to_string();
+        }
     }
 
     /// The 40-hex commit of branch or tag `revision` of `repo_id`.

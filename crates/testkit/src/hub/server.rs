@@ -445,9 +445,9 @@ fn resolve(
 ) -> Response<HubBody> {
     match &entry.lfs {
         Some(lfs) => {
+            let cdn = shared.cdn.lock().map(|cdn| cdn.clone()).unwrap_or_default();
             let location = format!(
-                "{}/repos/{}/{}?repo={}&path={}&X-Amz-Expires=3600&X-Amz-Signature=emulator",
-                shared.cdn,
+                "{cdn}/repos/{}/{}?repo={}&path={}&X-Amz-Expires=3600&X-Amz-Signature=emulator",
                 quote(&repo.id),
                 lfs.sha256,
                 quote(&repo.id),
