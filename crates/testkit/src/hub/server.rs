@@ -227,8 +227,7 @@ fn granted(repo: &Repo, token: Option<&str>) -> bool {
 fn find_repo<'s, 'p>(shared: &'s Shared, rest: &'p str) -> Option<(&'s Repo, &'p str)> {
     shared.repos.iter().find_map(|repo| {
         let after = rest.strip_prefix(repo.id.as_str())?;
-        (after.is_empty() || after.starts_with('/') || after.starts_with('?'))
-            .then_some((repo, after))
+        (after.is_empty() || after.starts_with('/')).then_some((repo, after))
     })
 }
 
@@ -651,5 +650,27 @@ impl Body for FileBody {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.remaining)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn ranges_are_read_as_http_defines_them() {
+        assert_eq!(byte_range(None, 10), Ok(None));
+        assert_eq!(byte_range(Some("bytes=2-5"), 10), Ok(Some((2, 5))));
+        assert_eq!(byte_range(Some("bytes=2-"), 10), Ok(Some((2, 9))));
+        assert_eq!(byte_range(Some("bytes=2-100"), 10), Ok(Some((2, 9))));
+        assert_eq!(byte_range(Some("bytes=-3"), 10), Ok(Some((7, 9))));
+        assert_eq!(byte_range(Some("bytes=-30"), 10), Ok(Some((0, 9))));
+        assert_eq!(byte_range(Some("bytes=10-"), 10), Err(()));
+        assert_eq!(byte_range(Some("bytes=0-0"), 0), Err(()));
+        assert_eq!(byte_range(Some("bytes=-0"), 10), Err(()));
+        // Ignored, as S3 and the Hub's CDN ignore them: the whole file is sent.
+        assert_eq!(byte_range(Some("bytes=0-1,4-5"), 10), Ok(None));
+        assert_eq!(byte_range(Some("bytes=5-2"), 10), Ok(None));
+        assert_eq!(byte_range(Some("items=0-1"), 10), Ok(None));
     }
 }
