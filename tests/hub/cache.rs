@@ -4,22 +4,21 @@
 //! repository's entry; `--follow-symlinks` opts in for other layouts; `hf://` with
 //! `--offline` or `HF_HUB_OFFLINE=1` reads the cache by branch or commit with no network.
 //!
-//! The cache is laid out exactly as huggingface_hub 0.36.2 writes it (`file_download.py`:
-//! blobs named by the LFS SHA-256 or the git blob id, relative links from the snapshot,
-//! `refs/<branch>` holding the commit), and the real client is the oracle that it is one:
-//! `snapshot_download(local_files_only=True)` finds the snapshot and `scan_cache_dir` reports
-//! the repository without a warning.
+//! The cache is made by the real huggingface_hub (`snapshot_download` from the testkit's Hub
+//! emulator), and the emulator's request log proves that nothing reads the Hub: not a
+//! snapshot folder, not `hf://` offline. The test's own model of the layout (blobs named by
+//! the LFS SHA-256 or the git blob id, relative links, `refs/<branch>` holding the commit) is
+//! checked against the real client's.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use assert_cmd::Command;
 use cmi_agent::Source;
+use cmi_testkit::hub::{HubEmulator, HubRepo};
 use serde_json::Value;
 
 const REPO: &str = "cmi-test/tiny-llama";
-/// A loopback address where nothing listens: any request to the Hub would fail the test.
-const NO_HUB: &str = "http://127.0.0.1:9";
 
 fn cmd() -> Command {
     Command::cargo_bin("cmi-preflight").expect("binary built")
@@ -122,8 +121,10 @@ fn write_cache(hf_home: &Path, commit: &str, files: &[(String, Vec<u8>)]) -> Pat
     snapshot
 }
 
-/// A cache with the test model at one commit, and a plain copy of the same files.
+/// The test model served by the Hub emulator, downloaded into a cache by the real
+/// huggingface_hub (`snapshot_download` of `main`), and a plain copy of the same files.
 struct Fixture {
+    hub: HubEmulator,
     hf_home: tempfile::TempDir,
     plain: tempfile::TempDir,
     snapshot: PathBuf,
@@ -132,18 +133,55 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let files = model_files();
         let hf_home = tempfile::tempdir().expect("temp dir");
         let plain = tempfile::tempdir().expect("temp dir");
-        let commit = git_blob_id(b"the test commit");
-        write_plain(plain.path(), &files);
-        let snapshot = write_cache(hf_home.path(), &commit, &files);
+        write_plain(plain.path(), &model_files());
+        let hub = HubEmulator::start(vec![HubRepo::new(REPO, plain.path())]).expect("emulator");
+        let commit = hub.commit(REPO, "main");
+        let script = format!(
+            "from huggingface_hub import snapshot_download\nprint(snapshot_download({REPO:?}))"
+        );
+        let output = std::process::Command::new(python())
+            .args(["-c", &script])
+            .env("HF_HOME", hf_home.path())
+            .env("HF_ENDPOINT", hub.endpoint())
+            .env("HF_HUB_DISABLE_TELEMETRY", "1")
+            .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            .env_remove("HF_TOKEN")
+            .env_remove("HF_HUB_CACHE")
+            .env_remove("HUGGINGFACE_HUB_CACHE")
+            .env_remove("HF_HUB_OFFLINE")
+            .env_remove("TRANSFORMERS_OFFLINE")
+            .output()
+            .expect("python runs");
+        assert!(
+            output.status.success(),
+            "snapshot_download failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let snapshot = hf_home
+            .path()
+            .join("hub")
+            .join(format!("models--{}", REPO.replace('/', "--")))
+            .join("snapshots")
+            .join(&commit);
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim(),
+            path_str(&snapshot)
+        );
+        hub.clear_requests();
         Fixture {
+            hub,
             hf_home,
             plain,
             snapshot,
             commit,
         }
+    }
+
+    /// Asserts that nothing reached the Hub since the download.
+    fn no_request(&self) {
+        assert_eq!(self.hub.requests(), vec![]);
     }
 
     fn entry(&self) -> PathBuf {
@@ -159,7 +197,7 @@ impl Fixture {
     fn cmd(&self) -> Command {
         let mut cmd = cmd();
         cmd.env("HF_HOME", self.hf_home.path())
-            .env("HF_ENDPOINT", NO_HUB)
+            .env("HF_ENDPOINT", self.hub.endpoint())
             .env("HF_HUB_DISABLE_TELEMETRY", "1")
             .env_remove("HF_HUB_CACHE")
             .env_remove("HUGGINGFACE_HUB_CACHE")
@@ -191,45 +229,51 @@ fn path_str(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
 }
 
+/// Every entry under `dir` (relative path, and what it is: a folder, a link and its target,
+/// or a file and its bytes), sorted.
+fn tree(dir: &Path) -> Vec<(String, String)> {
+    let mut entries = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for item in std::fs::read_dir(&folder).expect("read_dir") {
+            let path = item.expect("entry").path();
+            let relative = path
+                .strip_prefix(dir)
+                .expect("under")
+                .to_string_lossy()
+                .into_owned();
+            let meta = std::fs::symlink_metadata(&path).expect("metadata");
+            let what = if meta.is_symlink() {
+                format!(
+                    "link {}",
+                    std::fs::read_link(&path).expect("link").display()
+                )
+            } else if meta.is_dir() {
+                stack.push(path);
+                "folder".to_string()
+            } else {
+                format!("file {}", sha256_hex(&std::fs::read(&path).expect("read")))
+            };
+            entries.push((relative, what));
+        }
+    }
+    entries.sort();
+    entries
+}
+
 #[test]
-fn the_hand_made_cache_is_one_huggingface_hub_reads() {
+fn the_real_client_lays_the_cache_out_as_described() {
     let fixture = Fixture::new();
-    let script = format!(
-        r#"
-import json
-from huggingface_hub import snapshot_download, scan_cache_dir
-by_branch = snapshot_download("{REPO}", local_files_only=True)
-by_commit = snapshot_download("{REPO}", revision="{commit}", local_files_only=True)
-info = scan_cache_dir()
-repos = [(r.repo_id, sorted(rev.commit_hash for rev in r.revisions), sorted(r.refs)) for r in info.repos]
-print(json.dumps({{"by_branch": by_branch, "by_commit": by_commit, "warnings": [str(w) for w in info.warnings], "repos": repos}}))
-"#,
-        commit = fixture.commit
-    );
-    let output = std::process::Command::new(python())
-        .args(["-c", &script])
-        .env("HF_HOME", fixture.hf_home.path())
-        .env("HF_ENDPOINT", NO_HUB)
-        .env("HF_HUB_DISABLE_TELEMETRY", "1")
-        .env("HF_HUB_OFFLINE", "1")
-        .env_remove("HF_HUB_CACHE")
-        .env_remove("HUGGINGFACE_HUB_CACHE")
-        .output()
-        .expect("python runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let answer: Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    let snapshot = path_str(&fixture.snapshot);
-    assert_eq!(answer["by_branch"], snapshot);
-    assert_eq!(answer["by_commit"], snapshot);
-    assert_eq!(answer["warnings"], serde_json::json!([]));
-    assert_eq!(
-        answer["repos"],
-        serde_json::json!([[REPO, [fixture.commit], ["main"]]])
-    );
+    let described = tempfile::tempdir().expect("temp dir");
+    let snapshot = write_cache(described.path(), &fixture.commit, &model_files());
+    let entry = |snapshot: &Path| {
+        snapshot
+            .parent()
+            .and_then(Path::parent)
+            .expect("entry")
+            .to_path_buf()
+    };
+    assert_eq!(tree(&entry(&snapshot)), tree(&fixture.entry()));
 }
 
 #[test]
@@ -274,6 +318,7 @@ fn a_snapshot_folder_has_the_digest_of_a_plain_copy_and_its_provenance() {
         "{}",
         String::from_utf8_lossy(&output.stdout)
     );
+    fixture.no_request();
 }
 
 #[test]
@@ -324,6 +369,7 @@ fn a_corrupt_lfs_blob_is_hf004_in_manifest_and_verify() {
         findings,
         vec![("HF004".to_string(), "model.safetensors".to_string())]
     );
+    fixture.no_request();
 }
 
 #[test]
@@ -339,6 +385,7 @@ fn verify_of_a_sound_snapshot_against_a_plain_copys_manifest_passes() {
         .arg(&fixture.snapshot)
         .assert()
         .code(0);
+    fixture.no_request();
 }
 
 #[test]
@@ -375,6 +422,7 @@ fn links_that_leave_the_repository_entry_are_refused() {
         .expect("runs");
     assert_ne!(output.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&output.stderr).contains("extra.json is a symbolic link"));
+    fixture.no_request();
 }
 
 #[test]
@@ -407,6 +455,7 @@ fn follow_symlinks_accepts_links_of_another_layout() {
         .arg(linked.path())
         .assert()
         .code(0);
+    fixture.no_request();
 }
 
 #[test]
@@ -436,6 +485,7 @@ fn offline_hf_reads_the_cache_by_branch_and_by_commit() {
         .args(["check", "--offline", &format!("hf://{REPO}@main")])
         .assert()
         .code(0);
+    fixture.no_request();
 }
 
 #[test]
@@ -486,4 +536,5 @@ fn offline_hf_names_what_the_cache_lacks() {
     assert_ne!(output.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&output.stderr)
         .contains("cmi-test/absent is not in the Hugging Face cache"));
+    fixture.no_request();
 }
