@@ -116,8 +116,24 @@ impl HashArgs {
 /// Arguments of `manifest`.
 #[derive(Debug, clap::Args)]
 pub struct ManifestArgs {
-    /// The artifact: a local folder or s3://bucket/prefix/.
+    /// The artifact: a local folder (a snapshot folder of the Hugging Face cache too),
+    /// s3://bucket/prefix/, or hf://org/name[@revision] with --offline.
     pub source: String,
+
+    /// hf:// sources: read the snapshot of the revision from the local Hugging Face cache
+    /// (HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub) with no network at all,
+    /// as the Hub's own tools do offline; a branch or tag is looked up in the cache's refs, a
+    /// commit id names its snapshot. Also set by HF_HUB_OFFLINE=1.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Follow symbolic links to files wherever they lead (as model_signing's --allow_symlinks
+    /// does), for layouts other than the Hugging Face cache. Without it, a link that leaves
+    /// the folder is refused; in a cache snapshot (.../models--ORG--NAME/snapshots/COMMIT/)
+    /// links into the repository's entry (its blobs/) are always followed. Links to folders
+    /// are never followed.
+    #[arg(long)]
+    pub follow_symlinks: bool,
 
     /// Write the manifest to this file instead of stdout: a regular file is replaced
     /// atomically; `-` is stdout; a FIFO, a device or a symbolic link is written through, never
@@ -142,8 +158,24 @@ pub struct ManifestArgs {
 /// Arguments of `verify`.
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// The artifact: a local folder or s3://bucket/prefix/.
+    /// The artifact: a local folder (a snapshot folder of the Hugging Face cache too),
+    /// s3://bucket/prefix/, or hf://org/name[@revision] with --offline.
     pub source: String,
+
+    /// hf:// sources: read the snapshot of the revision from the local Hugging Face cache
+    /// (HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub) with no network at all,
+    /// as the Hub's own tools do offline; a branch or tag is looked up in the cache's refs, a
+    /// commit id names its snapshot. Also set by HF_HUB_OFFLINE=1.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Follow symbolic links to files wherever they lead (as model_signing's --allow_symlinks
+    /// does), for layouts other than the Hugging Face cache. Without it, a link that leaves
+    /// the folder is refused; in a cache snapshot (.../models--ORG--NAME/snapshots/COMMIT/)
+    /// links into the repository's entry (its blobs/) are always followed. Links to folders
+    /// are never followed.
+    #[arg(long)]
+    pub follow_symlinks: bool,
 
     /// The manifest to compare with.
     #[arg(long)]
@@ -552,9 +584,17 @@ pub struct ModelsArgs {
 /// Arguments of `check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The model: a local folder, or s3://bucket/prefix/ (holding config.json,
-    /// *.safetensors and the tokenizer files).
+    /// The model: a local folder (a snapshot folder of the Hugging Face cache too),
+    /// s3://bucket/prefix/, or hf://org/name[@revision] with --offline (holding config.json,
+    /// *.safetensors and the tokenizer files). Symbolic links to files are followed.
     pub source: String,
+
+    /// hf:// sources: read the snapshot of the revision from the local Hugging Face cache
+    /// (HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub) with no network at all,
+    /// as the Hub's own tools do offline; a branch or tag is looked up in the cache's refs, a
+    /// commit id names its snapshot. Also set by HF_HUB_OFFLINE=1.
+    #[arg(long)]
+    pub offline: bool,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]

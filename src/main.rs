@@ -144,6 +144,7 @@ fn check(args: CheckArgs) -> Result<u8> {
         aws: args.aws.options(),
         bedrock_region: args.bedrock_region.clone(),
         confined: false,
+        offline: args.offline || cmi_agent::hub::cache::offline_from_env(),
     };
     let report = runtime()?.block_on(async {
         let source = cmi_agent::open(&args.source, &open).await?;
@@ -173,7 +174,8 @@ fn manifest(args: ManifestArgs) -> Result<u8> {
     let open = OpenOptions {
         aws: args.aws.options(),
         bedrock_region: None,
-        confined: true,
+        confined: !args.follow_symlinks,
+        offline: args.offline || cmi_agent::hub::cache::offline_from_env(),
     };
     let options = cmi_agent::manifest::ManifestOptions {
         hash: args.hash.options(),
@@ -211,7 +213,8 @@ fn verify(args: VerifyArgs) -> Result<u8> {
     let open = OpenOptions {
         aws: args.aws.options(),
         bedrock_region: None,
-        confined: true,
+        confined: !args.follow_symlinks,
+        offline: args.offline || cmi_agent::hub::cache::offline_from_env(),
     };
     let options = args.hash.options();
     let progress = render::progress::for_terminal(args.hash.quiet);

@@ -48,6 +48,7 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
             aws: args.aws_options(),
             bedrock_region: args.bedrock_region.clone(),
             confined: false,
+            offline: false,
         };
         runtime.block_on(cmi_agent::open(&args.source, &open))?
     } else {

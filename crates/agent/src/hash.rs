@@ -120,12 +120,22 @@ impl Progress for NoProgress {
 
 /// Why a file could not be hashed.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{path}: {reason}")]
+#[error("{path}: {}{reason}", rule_prefix(*.rule))]
 pub struct HashError {
     /// The file, relative to the source.
     pub path: String,
     /// What went wrong.
     pub reason: String,
+    /// The rule the failure falls under, when the file was read whole and its bytes are
+    /// what is wrong (HF004, a cached file that does not match its blob's name); `None` when
+    /// the file could not be read.
+    pub rule: Option<cmi_format::RuleId>,
+}
+
+/// `CODE name: ` of the rule an error falls under, or nothing.
+fn rule_prefix(rule: Option<cmi_format::RuleId>) -> String {
+    rule.map(|rule| format!("{} {}: ", rule.rule().code, rule.rule().name))
+        .unwrap_or_default()
 }
 
 impl HashError {
@@ -134,6 +144,15 @@ impl HashError {
         HashError {
             path: path.to_string(),
             reason: reason.into(),
+            rule: None,
+        }
+    }
+
+    /// A file read whole whose bytes break `rule`.
+    pub fn under(rule: cmi_format::RuleId, path: &str, reason: impl Into<String>) -> HashError {
+        HashError {
+            rule: Some(rule),
+            ..HashError::new(path, reason)
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod check;
 pub mod doctor;
 pub mod files;
 pub mod hash;
+pub mod hub;
 pub mod import;
 pub mod jobs;
 pub mod local;

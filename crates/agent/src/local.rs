@@ -13,17 +13,24 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use crate::hash::{self, FileDigest, HashError, HashOptions, LocalRead, Progress};
-use crate::source::{Listing, ObjectMeta, ReadError, Source, SourceError};
+use crate::hub::cache::{self, Snapshot};
+use crate::source::{Listing, ObjectMeta, Provenance, ReadError, Source, SourceError};
+use cmi_format::RuleId;
 
 /// A model folder on the local file system.
 ///
 /// Symbolic links to files are followed (a Hugging Face cache snapshot is made of them);
-/// links to folders are not, so a link cycle cannot trap the listing.
+/// links to folders are not, so a link cycle cannot trap the listing. A snapshot folder of
+/// the local Hugging Face cache (`.../models--ORG--NAME/snapshots/<commit>/`) is recognized:
+/// it has the repository and commit as provenance, its links into the repository's entry
+/// count as inside it, and every LFS file is checked against its blob's name when hashed.
 #[derive(Debug, Clone)]
 pub struct LocalSource {
     root: PathBuf,
     display: String,
     confined: bool,
+    snapshot: Option<Snapshot>,
+    endpoint: String,
 }
 
 /// Bytes read at once when hashing a local file: large enough to amortize the system call,
@@ -37,6 +44,8 @@ impl LocalSource {
         let display = root.display().to_string();
         match std::fs::metadata(&root) {
             Ok(meta) if meta.is_dir() => Ok(LocalSource {
+                snapshot: Snapshot::of_folder(&root),
+                endpoint: cache::endpoint(),
                 root,
                 display,
                 confined: false,
@@ -57,8 +66,19 @@ impl LocalSource {
         &self.root
     }
 
+    /// The snapshot folder of the local Hugging Face cache that `snapshot` found (for an
+    /// `hf://` source read offline), described as `display`.
+    pub fn cached(snapshot: Snapshot, display: String) -> Result<LocalSource, SourceError> {
+        let mut local = LocalSource::open(&snapshot.folder)?;
+        local.display = display;
+        local.snapshot = Some(snapshot);
+        Ok(local)
+    }
+
     /// Makes a symbolic link that leaves the folder an error of the listing instead of a
-    /// file to follow, as manifests require.
+    /// file to follow, as manifests require. In a cache snapshot, a link that stays inside
+    /// the repository's entry (`models--ORG--NAME/`, its `blobs/`) is the cache's own and is
+    /// followed.
     pub fn confined(mut self) -> LocalSource {
         self.confined = true;
         self
@@ -75,7 +95,10 @@ impl LocalSource {
             std::fs::canonicalize(link),
             std::fs::canonicalize(&self.root),
         ) {
-            (Ok(resolved), Ok(root)) => resolved.starts_with(root),
+            (Ok(resolved), Ok(root)) => {
+                resolved.starts_with(root)
+                    || self.snapshot.as_ref().is_some_and(|s| s.holds(&resolved))
+            }
             _ => false,
         };
         if inside {
@@ -193,6 +216,10 @@ impl Source for LocalSource {
         self.display.clone()
     }
 
+    fn provenance(&self) -> Option<Provenance> {
+        self.snapshot.as_ref().map(|s| s.provenance(&self.endpoint))
+    }
+
     async fn list(&self) -> Result<Listing, SourceError> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.list_blocking())
@@ -235,6 +262,10 @@ impl LocalSource {
     ) -> Result<FileDigest, HashError> {
         let full = self.root.join(path);
         let relative = path.to_string();
+        let blob = self
+            .snapshot
+            .as_ref()
+            .and_then(|_| cache::blob_sha256(&full));
         progress.start(path, size);
         let digest = tokio::task::spawn_blocking(move || {
             hash::hash_local_file(&full, &relative, size, LOCAL_BLOCK, read, progress.as_ref())
@@ -242,7 +273,17 @@ impl LocalSource {
         })
         .await
         .map_err(|join| HashError::new(path, join.to_string()))??;
-        Ok(digest)
+        match blob {
+            Some(blob) if blob != digest.sha256 => Err(HashError::under(
+                RuleId::CacheBlobMismatch,
+                path,
+                format!(
+                    "has SHA-256 {}, but its blob in the Hugging Face cache is named {blob}, the SHA-256 the Hub published for it: the cached copy is corrupt",
+                    digest.sha256
+                ),
+            )),
+            _ => Ok(digest),
+        }
     }
 }
 

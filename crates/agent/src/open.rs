@@ -1,13 +1,16 @@
-//! Opening a source from what the user typed: a local folder or `s3://bucket/prefix/`.
+//! Opening a source from what the user typed: a local folder, `s3://bucket/prefix/`, or
+//! `hf://org/name[@revision]` read offline from the local Hugging Face cache.
 
 use std::ops::Range;
 use std::sync::Arc;
 
+use cmi_format::hub_uri::{is_hub, HubUri, HubUriError};
 use cmi_format::Finding;
 use tokio::sync::Semaphore;
 
 use crate::aws::{self, AwsOptions};
 use crate::hash::{FileDigest, HashError, HashOptions, Progress};
+use crate::hub::cache::{self, CacheError};
 use crate::local::LocalSource;
 use crate::s3::{S3Source, S3Uri};
 use crate::source::{Listing, Provenance, ReadError, Source, SourceError, StoredChecksum};
@@ -30,6 +33,9 @@ pub struct OpenOptions {
     pub bedrock_region: Option<String>,
     /// Refuse local symbolic links that leave the folder (manifests).
     pub confined: bool,
+    /// Read `hf://` from the local Hugging Face cache only, with no network
+    /// (`--offline`, `HF_HUB_OFFLINE=1`).
+    pub offline: bool,
 }
 
 /// Why a source could not be opened.
@@ -44,6 +50,12 @@ pub enum OpenError {
     /// The local folder is missing or not a folder.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// A malformed `hf://` URI.
+    #[error(transparent)]
+    HubUri(#[from] HubUriError),
+    /// Offline, the revision is not in the local Hugging Face cache.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
 }
 
 /// Whether a source names S3 (any case of the scheme, so that `S3://` reaches the parser and
@@ -67,6 +79,16 @@ pub async fn open(source: &str, options: &OpenOptions) -> Result<AnySource, Open
         Ok(AnySource::S3(
             S3Source::new(&config, uri, reader).with_bedrock_region(options.bedrock_region.clone()),
         ))
+    } else if options.offline && is_hub(source) {
+        let uri: HubUri = source.parse()?;
+        let snapshot = cache::snapshot(&cache::cache_dir(), &uri)?;
+        tracing::debug!(repo = %uri.repo_id, commit = %snapshot.commit, folder = %snapshot.folder.display(), "reading the Hugging Face cache offline");
+        let local = LocalSource::cached(snapshot, source.to_string())?;
+        Ok(AnySource::Local(if options.confined {
+            local.confined()
+        } else {
+            local
+        }))
     } else {
         let local = LocalSource::open(source)?;
         Ok(AnySource::Local(if options.confined {

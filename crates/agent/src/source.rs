@@ -31,8 +31,9 @@ pub enum SourceError {
     /// an empty prefix): the check reports this finding alone.
     #[error("{}", .0.message)]
     Blocked(Box<Finding>),
-    /// A symbolic link points outside the folder; a manifest never follows one.
-    #[error("{path} is a symbolic link to {target}, outside the folder; copy the file in instead of linking it")]
+    /// A symbolic link points outside the folder (or, in a Hugging Face cache snapshot,
+    /// outside the repository's entry); a manifest follows one only when told to.
+    #[error("{path} is a symbolic link to {target}, outside the folder; copy the file in instead of linking it, or follow links anywhere with --follow-symlinks")]
     LinkOutside {
         /// The link, relative to the folder.
         path: String,

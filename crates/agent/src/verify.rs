@@ -300,9 +300,10 @@ pub async fn verify<S: Source>(
                     digest.sha256, record.sha256
                 ),
             )),
-            Err(error) => {
-                return Err(ManifestError::Hash(error));
-            }
+            Err(error) => match error.rule {
+                Some(rule) => findings.push(Finding::new(rule, record.path.clone(), error.reason)),
+                None => return Err(ManifestError::Hash(error)),
+            },
         }
     }
     Ok(Verification {

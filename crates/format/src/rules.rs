@@ -8,7 +8,8 @@
 //! sharded index, `CF` config.json, `TK` tokenizer files, `SH` tensor names and shapes, `S3`
 //! reading the artifact from S3 as the execution role, `MF` comparing an artifact with its
 //! manifest (these two found by the agent, not by this crate), `RG` the Bedrock Region of the
-//! import (checked when the caller names it).
+//! import (checked when the caller names it), `HF` the Hugging Face Hub and its local cache
+//! (found by the agent).
 //! A code is never reused for another meaning.
 
 use crate::severity::Severity;
@@ -57,10 +58,11 @@ macro_rules! rules {
 }
 
 /// Groups whose rules concern something other than the files of one folder: how the
-/// artifact is stored in S3 (`S3`), how it compares with a manifest (`MF`), or the Region it
-/// is imported in (`RG`). They need more than a folder (the S3 emulator, a manifest, a
-/// Region), so scenarios exercise them instead of folder fixtures.
-pub const SCENARIO_GROUPS: &[&str] = &["S3", "MF", "RG"];
+/// artifact is stored in S3 (`S3`), how it compares with a manifest (`MF`), the Region it
+/// is imported in (`RG`), or how the Hugging Face Hub or its local cache holds it (`HF`).
+/// They need more than a folder (the S3 emulator, a manifest, a Region, a Hub cache), so
+/// scenarios exercise them instead of folder fixtures.
+pub const SCENARIO_GROUPS: &[&str] = &["S3", "MF", "RG", "HF"];
 
 impl Rule {
     /// The group of the rule: the two letters of its code.
@@ -437,6 +439,10 @@ rules! {
         summary: "Custom Model Import offers the model's architecture in other Regions only (GPT-OSS: us-east-1).",
         why: "The AWS documentation restricts some architectures to some Regions; their import fails anywhere else.",
         fix: "Import in a Region that offers the architecture (GPT-OSS: us-east-1), with the bucket in the same Region.";
+    CacheBlobMismatch => "HF004", "cache-blob-mismatch", Error,
+        summary: "A file of a local Hugging Face cache snapshot does not hash to the SHA-256 its LFS blob is named by (found by `manifest` and `verify`, which read every byte; `check` does not read whole files).",
+        why: "huggingface_hub names the blob of an LFS file by the file's SHA-256 (file_download.py); other bytes under that name are a corrupt or altered copy, and importing it would import something the Hub never published.",
+        fix: "Download the file again (`hf download ORG/NAME FILE --revision COMMIT --force-download`), or delete the blob and the snapshot's link to it and download the snapshot again.";
 }
 
 #[cfg(test)]
@@ -461,7 +467,7 @@ mod tests {
             assert!(names.insert(rule.name), "duplicate name {}", rule.name);
             let (prefix, number) = rule.code.split_at(2);
             assert!(
-                ["LY", "ST", "IX", "CF", "TK", "SH", "S3", "MF", "RG"].contains(&prefix),
+                ["LY", "ST", "IX", "CF", "TK", "SH", "S3", "MF", "RG", "HF"].contains(&prefix),
                 "{}",
                 rule.code
             );

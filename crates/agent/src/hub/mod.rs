@@ -1,0 +1,3 @@
+//! The Hugging Face Hub as a source.
+
+pub mod cache;
