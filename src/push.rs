@@ -48,6 +48,7 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
             aws: args.aws_options(),
             bedrock_region: args.bedrock_region.clone(),
             confined: false,
+            hub: None,
         };
         runtime.block_on(cmi_agent::open(&args.source, &open))?
     } else {
@@ -97,6 +98,11 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                         )
                         .await
                     }
+                    AnySource::Hub(hub) => Err(cmi_agent::SourceError::Remote {
+                        what: format!("cannot push {}", hub.describe()),
+                        reason: "push reads a local folder or an S3 prefix".to_string(),
+                    }
+                    .into()),
                 }
             };
             let pushed = tokio::select! {
