@@ -1,0 +1,4 @@
+//! Tests of the Hugging Face Hub as a source: one binary, one module per part. They run
+//! against the testkit's Hub emulator over loopback.
+
+mod emulator;
