@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cmi_agent::{AnySource, CheckOptions, OpenOptions};
+use cmi_agent::{AnySource, CheckOptions, OpenOptions, Source};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{
@@ -146,12 +146,14 @@ fn check(args: CheckArgs) -> Result<u8> {
         confined: false,
         hub: None,
     };
-    let report = runtime()?.block_on(async {
+    let (report, provenance) = runtime()?.block_on(async {
         let source = cmi_agent::open(&args.source, &open).await?;
-        anyhow::Ok(cmi_agent::check(&source, options).await?)
+        let report = cmi_agent::check(&source, options).await?;
+        anyhow::Ok((report, source.provenance()))
     })?;
     let mut stdout = anstream::stdout().lock();
-    let context = render::ReportContext::check(&args.source, args.strict);
+    let context =
+        render::ReportContext::check(&args.source, args.strict).with_provenance(provenance);
     render::report(&mut stdout, args.format, &context, &report)
         .context("cannot write the report")?;
     Ok(verdict(report.passed(args.strict)))

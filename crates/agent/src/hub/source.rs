@@ -250,7 +250,10 @@ impl Source for HubSource {
                     published_sha256: sibling
                         .lfs
                         .as_ref()
-                        .map(|lfs| lfs.sha256.to_ascii_lowercase()),
+                        .map(|lfs| lfs.sha256.to_ascii_lowercase())
+                        .filter(|sha256| {
+                            sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit())
+                        }),
                 },
             );
             listing.entries.push(Entry {
