@@ -2,3 +2,4 @@
 //! against the testkit's Hub emulator over loopback.
 
 mod emulator;
+mod source;
