@@ -116,7 +116,8 @@ impl HashArgs {
 /// Arguments of `manifest`.
 #[derive(Debug, clap::Args)]
 pub struct ManifestArgs {
-    /// The artifact: a local folder or s3://bucket/prefix/.
+    /// The artifact: a local folder, s3://bucket/prefix/ or hf://org/name[@revision] (whose
+    /// LFS files' SHA-256 is the Hub's, not read).
     pub source: String,
 
     /// Write the manifest to this file instead of stdout: a regular file is replaced
@@ -552,8 +553,10 @@ pub struct ModelsArgs {
 /// Arguments of `check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The model: a local folder, or s3://bucket/prefix/ (holding config.json,
-    /// *.safetensors and the tokenizer files).
+    /// The model: a local folder, s3://bucket/prefix/ (holding config.json, *.safetensors and
+    /// the tokenizer files), or a model on the Hugging Face Hub, hf://org/name[@revision]
+    /// (read at the revision's commit, from HF_ENDPOINT with HF_TOKEN or the token file of
+    /// `hf auth login`).
     pub source: String,
 
     /// Output format.
