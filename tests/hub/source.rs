@@ -78,6 +78,8 @@ fn check_of_hf_gives_the_folders_verdict_and_findings() {
         ("valid", "llama-sharded"),
         ("invalid", "st003-header-out-of-bounds"),
         ("invalid", "cf002-unsupported-model-type"),
+        ("invalid", "ly006-sub-folder"),
+        ("invalid", "ly013-not-a-file"),
     ];
     let repos = cases
         .iter()

@@ -500,7 +500,7 @@ impl S3Source {
 /// The folders of a listing: every key prefix that ends at a `/` (`a` and `a/b` of the key
 /// `a/b/c`) and is not itself an object, as the local source lists directories, so that a
 /// folder under a name the artifact needs (`tokenizer.json/...`) is LY013 on both.
-fn folders(entries: &[Entry]) -> Vec<String> {
+pub(crate) fn folders(entries: &[Entry]) -> Vec<String> {
     let files: BTreeSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
     let mut out = BTreeSet::new();
     for entry in entries {

@@ -4,7 +4,9 @@
 //! ([`HubClient::revision`]); every read after it is pinned to that commit
 //! (`/{repo}/resolve/{commit}/{path}`, ranged), so that a push to the repository during a run
 //! cannot mix two versions. The listing carries each file's size, its git blob id as the
-//! ETag and, for LFS files, the SHA-256 the Hub publishes ([`ObjectMeta::published_sha256`]).
+//! ETag and, for LFS files, the SHA-256 the Hub publishes ([`ObjectMeta::published_sha256`]);
+//! its folders are listed as the S3 source lists them (keys' prefixes), so that the layout
+//! rules see what they see in the local folder.
 //! Access denials are HF001 and missing repositories, revisions or files HF002.
 
 use std::ops::Range;
@@ -262,6 +264,10 @@ impl Source for HubSource {
             });
         }
         listing.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        listing.not_files = crate::s3::folders(&listing.entries)
+            .into_iter()
+            .map(|folder| (folder, "a directory".to_string()))
+            .collect();
         Ok(listing)
     }
 
