@@ -117,7 +117,8 @@ impl HashArgs {
 #[derive(Debug, clap::Args)]
 pub struct ManifestArgs {
     /// The artifact: a local folder (a snapshot folder of the Hugging Face cache too),
-    /// s3://bucket/prefix/, or hf://org/name[@revision] with --offline.
+    /// s3://bucket/prefix/ or hf://org/name[@revision] (whose LFS files' SHA-256 is the Hub's,
+    /// not read; with --offline, read from the local cache).
     pub source: String,
 
     /// hf:// sources: read the snapshot of the revision from the local Hugging Face cache
@@ -584,9 +585,11 @@ pub struct ModelsArgs {
 /// Arguments of `check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The model: a local folder (a snapshot folder of the Hugging Face cache too),
-    /// s3://bucket/prefix/, or hf://org/name[@revision] with --offline (holding config.json,
-    /// *.safetensors and the tokenizer files). Symbolic links to files are followed.
+    /// The model: a local folder (a snapshot folder of the Hugging Face cache too; symbolic
+    /// links to files are followed), s3://bucket/prefix/ (holding config.json, *.safetensors and
+    /// the tokenizer files), or a model on the Hugging Face Hub, hf://org/name[@revision] (read
+    /// at the revision's commit, from HF_ENDPOINT with HF_TOKEN or the token file of
+    /// `hf auth login`; with --offline, from the local cache).
     pub source: String,
 
     /// hf:// sources: read the snapshot of the revision from the local Hugging Face cache

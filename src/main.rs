@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cmi_agent::{AnySource, CheckOptions, OpenOptions};
+use cmi_agent::{AnySource, CheckOptions, OpenOptions, Source};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{
@@ -144,14 +144,17 @@ fn check(args: CheckArgs) -> Result<u8> {
         aws: args.aws.options(),
         bedrock_region: args.bedrock_region.clone(),
         confined: false,
-        offline: args.offline || cmi_agent::hub::cache::offline_from_env(),
+        offline: args.offline,
+        hub: None,
     };
-    let report = runtime()?.block_on(async {
+    let (report, provenance) = runtime()?.block_on(async {
         let source = cmi_agent::open(&args.source, &open).await?;
-        anyhow::Ok(cmi_agent::check(&source, options).await?)
+        let report = cmi_agent::check(&source, options).await?;
+        anyhow::Ok((report, source.provenance()))
     })?;
     let mut stdout = anstream::stdout().lock();
-    let context = render::ReportContext::check(&args.source, args.strict);
+    let context =
+        render::ReportContext::check(&args.source, args.strict).with_provenance(provenance);
     render::report(&mut stdout, args.format, &context, &report)
         .context("cannot write the report")?;
     Ok(verdict(report.passed(args.strict)))
@@ -175,7 +178,8 @@ fn manifest(args: ManifestArgs) -> Result<u8> {
         aws: args.aws.options(),
         bedrock_region: None,
         confined: !args.follow_symlinks,
-        offline: args.offline || cmi_agent::hub::cache::offline_from_env(),
+        offline: args.offline,
+        hub: None,
     };
     let options = cmi_agent::manifest::ManifestOptions {
         hash: args.hash.options(),
@@ -214,7 +218,8 @@ fn verify(args: VerifyArgs) -> Result<u8> {
         aws: args.aws.options(),
         bedrock_region: None,
         confined: !args.follow_symlinks,
-        offline: args.offline || cmi_agent::hub::cache::offline_from_env(),
+        offline: args.offline,
+        hub: None,
     };
     let options = args.hash.options();
     let progress = render::progress::for_terminal(args.hash.quiet);

@@ -49,6 +49,7 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
             bedrock_region: args.bedrock_region.clone(),
             confined: false,
             offline: false,
+            hub: None,
         };
         runtime.block_on(cmi_agent::open(&args.source, &open))?
     } else {
@@ -98,6 +99,11 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                         )
                         .await
                     }
+                    AnySource::Hub(hub) => Err(cmi_agent::SourceError::Remote {
+                        what: format!("cannot push {}", hub.describe()),
+                        reason: "push reads a local folder or an S3 prefix".to_string(),
+                    }
+                    .into()),
                 }
             };
             let pushed = tokio::select! {

@@ -59,7 +59,10 @@ use super::ReportContext;
 /// always been written (through [`serde_json::Value`]).
 pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) -> io::Result<()> {
     let value = match &context.comparison {
-        None => serde_json::to_value(CheckDocument::new(context.source, context.strict, report))?,
+        None => serde_json::to_value(
+            CheckDocument::new(context.source, context.strict, report)
+                .with_provenance(context.provenance.clone()),
+        )?,
         Some(comparison) => serde_json::to_value(VerifyDocument::new(
             context.source,
             report,

@@ -50,6 +50,8 @@ pub struct ReportContext<'a> {
     pub notes: Vec<String>,
     /// What `verify` compared, which makes the JSON document a verify document.
     pub comparison: Option<cmi_agent::verify::Comparison>,
+    /// The Hub repository and commit that were read, for an `hf://` source.
+    pub provenance: Option<cmi_agent::source::Provenance>,
 }
 
 impl<'a> ReportContext<'a> {
@@ -61,7 +63,24 @@ impl<'a> ReportContext<'a> {
             strict,
             notes: Vec::new(),
             comparison: None,
+            provenance: None,
         }
+    }
+
+    /// This context with the Hub repository and commit that were read: the JSON document
+    /// carries it, and the text report names `repo@commit` before the verdict.
+    pub fn with_provenance(
+        mut self,
+        provenance: Option<cmi_agent::source::Provenance>,
+    ) -> ReportContext<'a> {
+        if let Some(provenance) = &provenance {
+            self.notes.push(format!(
+                "read {}@{} ({})",
+                provenance.repo, provenance.commit, provenance.url
+            ));
+        }
+        self.provenance = provenance;
+        self
     }
 
     /// The context of `verify`: the manifest compared with, and how contents were compared.
@@ -100,6 +119,7 @@ impl<'a> ReportContext<'a> {
                 manifest,
                 verification,
             )),
+            provenance: None,
         }
     }
 }

@@ -295,7 +295,7 @@ fn a_snapshot_folder_has_the_digest_of_a_plain_copy_and_its_provenance() {
         provenance.url,
         format!(
             "{}/{REPO}/tree/{}",
-            cmi_agent::hub::cache::endpoint(),
+            cmi_agent::hub::config::endpoint_from_env(),
             fixture.commit
         )
     );

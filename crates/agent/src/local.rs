@@ -45,7 +45,7 @@ impl LocalSource {
         match std::fs::metadata(&root) {
             Ok(meta) if meta.is_dir() => Ok(LocalSource {
                 snapshot: Snapshot::of_folder(&root),
-                endpoint: cache::endpoint(),
+                endpoint: crate::hub::config::endpoint_from_env(),
                 root,
                 display,
                 confined: false,

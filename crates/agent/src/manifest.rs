@@ -18,7 +18,7 @@ use cmi_format::Summary;
 
 use crate::check::{check_listed, CheckOptions};
 use crate::hash::{self, FileDigest, HashError, HashOptions, Hasher, Progress};
-use crate::source::{Listing, ObjectMeta, Source, SourceError};
+use crate::source::{Listing, ObjectMeta, Provenance, Source, SourceError};
 
 /// A manifest, schema [`Manifest::SCHEMA`] (docs/manifest.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,8 +29,11 @@ pub struct Manifest {
     pub tool: Tool,
     /// When it was written, RFC 3339 UTC.
     pub created: String,
-    /// The source as given: a local folder or `s3://bucket/prefix/`.
+    /// The source as given: a local folder, `s3://bucket/prefix/` or `hf://org/name[@rev]`.
     pub source: String,
+    /// The Hub repository and commit the files were read at, for an `hf://` source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
     /// `sha256:` and the digest over the canonical file list (see the module doc).
     pub artifact_digest: String,
     /// What the check learned about the model.
@@ -87,6 +90,11 @@ pub enum DigestSource {
     /// object equals the `s3_checksum` that manifest recorded: S3 verified every part's
     /// SHA-256, and `push` computed both digests from the same read.
     S3Composite,
+    /// The SHA-256 the Hugging Face Hub publishes for an LFS file (its LFS object id, the
+    /// `lfs.sha256` of the model info), taken without reading the file. The Hub computes it
+    /// when the file is uploaded and serves the file under it, so a copy whose bytes hash to
+    /// it is the file of that commit.
+    HubLfs,
 }
 
 /// Why a manifest could not be made, read or written.
@@ -238,10 +246,21 @@ pub async fn create_listed<S: Source>(
     let mut unknown = Vec::new();
     for entry in &listing.entries {
         let meta = listing.meta.get(&entry.path).cloned().unwrap_or_default();
-        match old.get(entry.path.as_str()) {
-            Some(old) if reusable(old, entry.size, &meta) => records.push(FileRecord {
+        match (old.get(entry.path.as_str()), &meta.published_sha256) {
+            (Some(old), _) if reusable(old, entry.size, &meta) => records.push(FileRecord {
                 reused: true,
                 ..(*old).clone()
+            }),
+            (_, Some(published)) => records.push(FileRecord {
+                path: entry.path.clone(),
+                size: entry.size,
+                sha256: published.clone(),
+                etag: meta.etag.clone(),
+                version_id: meta.version_id.clone(),
+                last_modified: meta.last_modified.clone(),
+                reused: false,
+                s3_checksum: None,
+                digest_source: Some(DigestSource::HubLfs),
             }),
             _ => unknown.push((entry.clone(), meta)),
         }
@@ -337,6 +356,7 @@ pub async fn create_listed<S: Source>(
         tool: Tool::current(),
         created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         source: source.describe(),
+        provenance: source.provenance(),
         artifact_digest: artifact_digest(&records),
         model: summary,
         files: records,

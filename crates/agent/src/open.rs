@@ -1,5 +1,5 @@
-//! Opening a source from what the user typed: a local folder, `s3://bucket/prefix/`, or
-//! `hf://org/name[@revision]` read offline from the local Hugging Face cache.
+//! Opening a source from what the user typed: a local folder, `s3://bucket/prefix/` or
+//! `hf://org/name[@revision]` (from the Hub, or offline from the local Hugging Face cache).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -11,17 +11,20 @@ use tokio::sync::Semaphore;
 use crate::aws::{self, AwsOptions};
 use crate::hash::{FileDigest, HashError, HashOptions, Progress};
 use crate::hub::cache::{self, CacheError};
+use crate::hub::{HubClient, HubConfig, HubSource};
 use crate::local::LocalSource;
 use crate::s3::{S3Source, S3Uri};
 use crate::source::{Listing, Provenance, ReadError, Source, SourceError, StoredChecksum};
 
-/// Either kind of source, chosen at run time.
+/// Any kind of source, chosen at run time.
 #[derive(Debug)]
 pub enum AnySource {
     /// A local folder.
     Local(LocalSource),
     /// An S3 prefix.
     S3(S3Source),
+    /// A model on the Hugging Face Hub.
+    Hub(HubSource),
 }
 
 /// How to open a source.
@@ -33,9 +36,12 @@ pub struct OpenOptions {
     pub bedrock_region: Option<String>,
     /// Refuse local symbolic links that leave the folder (manifests).
     pub confined: bool,
-    /// Read `hf://` from the local Hugging Face cache only, with no network
-    /// (`--offline`, `HF_HUB_OFFLINE=1`).
+    /// Read `hf://` from the local Hugging Face cache only, with no network (`--offline`;
+    /// `HF_HUB_OFFLINE=1` in the Hub's configuration does the same).
     pub offline: bool,
+    /// The Hub's configuration, for `hf://`; `None` resolves it from the environment
+    /// ([`HubConfig::from_env`]).
+    pub hub: Option<HubConfig>,
 }
 
 /// Why a source could not be opened.
@@ -56,6 +62,9 @@ pub enum OpenError {
     /// Offline, the revision is not in the local Hugging Face cache.
     #[error(transparent)]
     Cache(#[from] CacheError),
+    /// The Hub client could not be set up (an `HF_ENDPOINT` that is not a URL).
+    #[error(transparent)]
+    Hub(#[from] crate::hub::HubError),
 }
 
 /// Whether a source names S3 (any case of the scheme, so that `S3://` reaches the parser and
@@ -66,9 +75,24 @@ pub fn is_s3(source: &str) -> bool {
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("s3://"))
 }
 
-/// Opens `source`; for S3 this loads the AWS configuration and assumes the role, if any.
+/// Opens `source`; for S3 this loads the AWS configuration and assumes the role, if any; for
+/// the Hub nothing is requested before the listing.
 pub async fn open(source: &str, options: &OpenOptions) -> Result<AnySource, OpenError> {
-    if is_s3(source) {
+    if is_hub(source) {
+        let uri: HubUri = source.parse()?;
+        let config = options.hub.clone().unwrap_or_else(HubConfig::from_env);
+        if !(options.offline || config.offline) {
+            return Ok(AnySource::Hub(HubSource::new(HubClient::new(config)?, uri)));
+        }
+        let snapshot = cache::snapshot(&config.hub_cache, &uri)?;
+        tracing::debug!(repo = %uri.repo_id, commit = %snapshot.commit, folder = %snapshot.folder.display(), "reading the Hugging Face cache offline");
+        let local = LocalSource::cached(snapshot, source.to_string())?;
+        Ok(AnySource::Local(if options.confined {
+            local.confined()
+        } else {
+            local
+        }))
+    } else if is_s3(source) {
         let uri: S3Uri = source.parse()?;
         let config = aws::load(&options.aws).await?;
         let reader = options
@@ -79,16 +103,6 @@ pub async fn open(source: &str, options: &OpenOptions) -> Result<AnySource, Open
         Ok(AnySource::S3(
             S3Source::new(&config, uri, reader).with_bedrock_region(options.bedrock_region.clone()),
         ))
-    } else if options.offline && is_hub(source) {
-        let uri: HubUri = source.parse()?;
-        let snapshot = cache::snapshot(&cache::cache_dir(), &uri)?;
-        tracing::debug!(repo = %uri.repo_id, commit = %snapshot.commit, folder = %snapshot.folder.display(), "reading the Hugging Face cache offline");
-        let local = LocalSource::cached(snapshot, source.to_string())?;
-        Ok(AnySource::Local(if options.confined {
-            local.confined()
-        } else {
-            local
-        }))
     } else {
         let local = LocalSource::open(source)?;
         Ok(AnySource::Local(if options.confined {
@@ -104,6 +118,7 @@ impl Source for AnySource {
         match self {
             AnySource::Local(s) => s.describe(),
             AnySource::S3(s) => s.describe(),
+            AnySource::Hub(s) => s.describe(),
         }
     }
 
@@ -111,6 +126,7 @@ impl Source for AnySource {
         match self {
             AnySource::Local(s) => s.list().await,
             AnySource::S3(s) => s.list().await,
+            AnySource::Hub(s) => s.list().await,
         }
     }
 
@@ -118,6 +134,7 @@ impl Source for AnySource {
         match self {
             AnySource::Local(s) => s.read_range(path, range).await,
             AnySource::S3(s) => s.read_range(path, range).await,
+            AnySource::Hub(s) => s.read_range(path, range).await,
         }
     }
 
@@ -132,6 +149,7 @@ impl Source for AnySource {
         match self {
             AnySource::Local(s) => s.hash_file(path, size, options, budget, progress).await,
             AnySource::S3(s) => s.hash_file(path, size, options, budget, progress).await,
+            AnySource::Hub(s) => s.hash_file(path, size, options, budget, progress).await,
         }
     }
 
@@ -139,6 +157,7 @@ impl Source for AnySource {
         match self {
             AnySource::Local(s) => s.stored_checksum(path).await,
             AnySource::S3(s) => s.stored_checksum(path).await,
+            AnySource::Hub(s) => s.stored_checksum(path).await,
         }
     }
 
@@ -146,6 +165,7 @@ impl Source for AnySource {
         match self {
             AnySource::Local(s) => s.provenance(),
             AnySource::S3(s) => s.provenance(),
+            AnySource::Hub(s) => s.provenance(),
         }
     }
 
@@ -153,6 +173,7 @@ impl Source for AnySource {
         match self {
             AnySource::Local(s) => s.findings().await,
             AnySource::S3(s) => s.findings().await,
+            AnySource::Hub(s) => s.findings().await,
         }
     }
 }

@@ -184,21 +184,7 @@ impl StoredChecksum {
     }
 }
 
-/// Where an artifact comes from when it is a published revision: the Hugging Face Hub
-/// repository and the commit every read was pinned to (an `hf://` source, or a snapshot folder
-/// of the local Hugging Face cache). Reports and manifests record it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Provenance {
-    /// The repository id, `org/name`.
-    pub repo: String,
-    /// The revision as the user named it (branch, tag or commit), when one was named.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revision: Option<String>,
-    /// The 40-hex commit that every read was pinned to.
-    pub commit: String,
-    /// The repository's page at that commit, on the endpoint that served it.
-    pub url: String,
-}
+pub use cmi_format::document::Provenance;
 
 /// Where an artifact's files come from: a local folder, or an S3 prefix.
 pub trait Source: Sync {

@@ -81,6 +81,22 @@ impl FindingRecord {
     }
 }
 
+/// Where an artifact comes from when it is a published revision: the Hugging Face Hub
+/// repository and the commit every read was pinned to (an `hf://` source, or a snapshot folder
+/// of the local Hugging Face cache). Reports and manifests record it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Provenance {
+    /// The repository id, `org/name`.
+    pub repo: String,
+    /// The revision as the user named it (branch, tag or commit), when one was named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// The 40-hex commit that every read was pinned to.
+    pub commit: String,
+    /// The repository's page at that commit, on the endpoint that served it.
+    pub url: String,
+}
+
 /// The document of a check, schema [`CheckDocument::SCHEMA`] (docs/json-output.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckDocument {
@@ -100,6 +116,9 @@ pub struct CheckDocument {
     pub summary: Summary,
     /// The findings, ordered by file, then severity, then code.
     pub findings: Vec<FindingRecord>,
+    /// The Hub repository and commit that were read, for an `hf://` source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
 }
 
 impl CheckDocument {
@@ -121,7 +140,14 @@ impl CheckDocument {
             },
             summary: report.summary.clone(),
             findings: report.findings.iter().map(FindingRecord::of).collect(),
+            provenance: None,
         }
+    }
+
+    /// The document with the Hub repository and commit that were read.
+    pub fn with_provenance(mut self, provenance: Option<Provenance>) -> CheckDocument {
+        self.provenance = provenance;
+        self
     }
 }
 

@@ -20,71 +20,12 @@ use cmi_format::hub_uri::HubUri;
 
 use crate::source::Provenance;
 
-/// The Hub's address when `HF_ENDPOINT` is not set (huggingface_hub's `constants.py`).
-pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
-
 /// The prefix of a model repository's folder in the cache (`repo_folder_name` in
 /// huggingface_hub's `file_download.py`: `models--` and the id with `/` replaced by `--`).
 const MODEL_PREFIX: &str = "models--";
 
 /// What replaces `/` of a repository id in its folder name (`REPO_ID_SEPARATOR`).
 const SEPARATOR: &str = "--";
-
-/// The values of a boolean environment variable that mean true (`ENV_VARS_TRUE_VALUES`).
-const TRUE_VALUES: &[&str] = &["1", "ON", "YES", "TRUE"];
-
-/// The cache folder, resolved as huggingface_hub's `constants.py` does: `HF_HUB_CACHE`, else
-/// the legacy `HUGGINGFACE_HUB_CACHE`, else `$HF_HOME/hub`, with `HF_HOME` defaulting to
-/// `$XDG_CACHE_HOME/huggingface`, then `~/.cache/huggingface`. A leading `~` is the home folder.
-pub fn cache_dir() -> PathBuf {
-    cache_dir_from(|name| std::env::var(name).ok())
-}
-
-/// [`cache_dir`] with the environment given by `var`.
-pub fn cache_dir_from(var: impl Fn(&str) -> Option<String>) -> PathBuf {
-    let home = || var("HOME").map_or_else(|| PathBuf::from("~"), PathBuf::from);
-    let expand = |path: String| match path.strip_prefix('~') {
-        Some("") => home(),
-        Some(rest) if rest.starts_with('/') => home().join(&rest[1..]),
-        _ => PathBuf::from(path),
-    };
-    if let Some(cache) = var("HF_HUB_CACHE").or_else(|| var("HUGGINGFACE_HUB_CACHE")) {
-        return expand(cache);
-    }
-    let hf_home = match var("HF_HOME") {
-        Some(hf_home) => expand(hf_home),
-        None => match var("XDG_CACHE_HOME") {
-            Some(xdg) => expand(xdg).join("huggingface"),
-            None => home().join(".cache").join("huggingface"),
-        },
-    };
-    hf_home.join("hub")
-}
-
-/// Whether the environment asks for no network (`HF_HUB_OFFLINE`, else `TRANSFORMERS_OFFLINE`,
-/// set to 1, ON, YES or TRUE in any case), as huggingface_hub's `constants.py` reads it.
-pub fn offline_from_env() -> bool {
-    offline_from(|name| std::env::var(name).ok())
-}
-
-/// [`offline_from_env`] with the environment given by `var`.
-pub fn offline_from(var: impl Fn(&str) -> Option<String>) -> bool {
-    let value = var("HF_HUB_OFFLINE")
-        .filter(|v| !v.is_empty())
-        .or_else(|| var("TRANSFORMERS_OFFLINE"));
-    value.is_some_and(|v| TRUE_VALUES.contains(&v.to_ascii_uppercase().as_str()))
-}
-
-/// The Hub's address: `HF_ENDPOINT` without a trailing `/`, else [`DEFAULT_ENDPOINT`].
-pub fn endpoint() -> String {
-    std::env::var("HF_ENDPOINT")
-        .ok()
-        .filter(|e| !e.is_empty())
-        .map_or_else(
-            || DEFAULT_ENDPOINT.to_string(),
-            |e| e.trim_end_matches('/').to_string(),
-        )
-}
 
 /// The folder of a model repository in the cache: `models--ORG--NAME`.
 pub fn repo_folder_name(repo_id: &str) -> String {
@@ -289,66 +230,6 @@ pub fn blob_sha256(file: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
-
-    #[test]
-    fn the_cache_folder_is_resolved_as_huggingface_hub_does() {
-        let home = [("HOME", "/home/u")];
-        assert_eq!(
-            cache_dir_from(env(&home)),
-            PathBuf::from("/home/u/.cache/huggingface/hub")
-        );
-        assert_eq!(
-            cache_dir_from(env(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/x")])),
-            PathBuf::from("/x/huggingface/hub")
-        );
-        assert_eq!(
-            cache_dir_from(env(&[("XDG_CACHE_HOME", "/x"), ("HF_HOME", "~/hf")])),
-            PathBuf::from("~/hf/hub")
-        );
-        assert_eq!(
-            cache_dir_from(env(&[("HOME", "/home/u"), ("HF_HOME", "~/hf")])),
-            PathBuf::from("/home/u/hf/hub")
-        );
-        assert_eq!(
-            cache_dir_from(env(&[
-                ("HF_HOME", "/h"),
-                ("HUGGINGFACE_HUB_CACHE", "/legacy")
-            ])),
-            PathBuf::from("/legacy")
-        );
-        assert_eq!(
-            cache_dir_from(env(&[
-                ("HF_HUB_CACHE", "/c"),
-                ("HUGGINGFACE_HUB_CACHE", "/legacy")
-            ])),
-            PathBuf::from("/c")
-        );
-    }
-
-    #[test]
-    fn offline_reads_the_true_values_of_huggingface_hub() {
-        for value in ["1", "on", "YES", "True"] {
-            assert!(offline_from(env(&[("HF_HUB_OFFLINE", value)])), "{value}");
-        }
-        for value in ["0", "false", "", "2"] {
-            assert!(!offline_from(env(&[("HF_HUB_OFFLINE", value)])), "{value}");
-        }
-        assert!(offline_from(env(&[("TRANSFORMERS_OFFLINE", "1")])));
-        assert!(!offline_from(env(&[
-            ("HF_HUB_OFFLINE", "0"),
-            ("TRANSFORMERS_OFFLINE", "1")
-        ])));
-        assert!(!offline_from(env(&[])));
-    }
 
     #[test]
     fn repository_folders_are_named_as_the_cache_names_them() {

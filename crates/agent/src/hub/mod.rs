@@ -1,3 +1,11 @@
-//! The Hugging Face Hub as a source.
+//! The Hugging Face Hub: its configuration ([`config`]), its HTTP API ([`client`]), models
+//! on it as a source ([`source`], `hf://org/name[@revision]`) and its local cache ([`cache`]).
 
 pub mod cache;
+pub mod client;
+pub mod config;
+pub mod source;
+
+pub use client::{HubClient, HubError, HubErrorKind};
+pub use config::HubConfig;
+pub use source::HubSource;

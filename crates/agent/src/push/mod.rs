@@ -211,6 +211,7 @@ impl PushReport {
             tool: Tool::current(),
             created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             source: source.to_string(),
+            provenance: None,
             artifact_digest: artifact_digest(&records),
             model: summary,
             files: records,
