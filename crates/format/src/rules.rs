@@ -57,10 +57,11 @@ macro_rules! rules {
 }
 
 /// Groups whose rules concern something other than the files of one folder: how the
-/// artifact is stored in S3 (`S3`), how it compares with a manifest (`MF`), or the Region it
-/// is imported in (`RG`). They need more than a folder (the S3 emulator, a manifest, a
-/// Region), so scenarios exercise them instead of folder fixtures.
-pub const SCENARIO_GROUPS: &[&str] = &["S3", "MF", "RG"];
+/// artifact is stored in S3 (`S3`), how it compares with a manifest (`MF`), the Region it
+/// is imported in (`RG`), or what the Hugging Face Hub serves (`HF`). They need more than a
+/// folder (the S3 emulator, a manifest, a Region, the Hub emulator), so scenarios exercise
+/// them instead of folder fixtures.
+pub const SCENARIO_GROUPS: &[&str] = &["S3", "MF", "RG", "HF"];
 
 impl Rule {
     /// The group of the rule: the two letters of its code.
@@ -437,6 +438,10 @@ rules! {
         summary: "Custom Model Import offers the model's architecture in other Regions only (GPT-OSS: us-east-1).",
         why: "The AWS documentation restricts some architectures to some Regions; their import fails anywhere else.",
         fix: "Import in a Region that offers the architecture (GPT-OSS: us-east-1), with the bucket in the same Region.";
+    HubDigestMismatch => "HF003", "hub-digest-mismatch", Error,
+        summary: "The bytes a Hugging Face Hub repository served for a file do not hash to the SHA-256 the Hub publishes for it (its LFS object id).",
+        why: "The file was corrupted on the way (a proxy, a mirror, a CDN node) or the repository's storage is damaged: what would be imported is not the model that was published. Push checks every byte it streams against that SHA-256 before an object is completed.",
+        fix: "Push again (a transient corruption goes away); if it stays, report it to the Hub or the mirror named by HF_ENDPOINT. Nothing was written for the file: its multipart upload was aborted.";
 }
 
 #[cfg(test)]
@@ -461,7 +466,7 @@ mod tests {
             assert!(names.insert(rule.name), "duplicate name {}", rule.name);
             let (prefix, number) = rule.code.split_at(2);
             assert!(
-                ["LY", "ST", "IX", "CF", "TK", "SH", "S3", "MF", "RG"].contains(&prefix),
+                ["LY", "ST", "IX", "CF", "TK", "SH", "S3", "MF", "RG", "HF"].contains(&prefix),
                 "{}",
                 rule.code
             );

@@ -29,19 +29,20 @@ mod guard;
 pub mod lifecycle;
 mod plan;
 mod resume;
+mod stream;
 mod upload;
 mod verify;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use cmi_format::document::{CheckDocument, FindingRecord, Tool};
 use cmi_format::s3_uri::S3Uri;
-use cmi_format::{Entry, Finding, Summary};
+use cmi_format::{Entry, Finding, RuleId, Summary};
 
 use crate::hash::Progress;
 use crate::local::LocalSource;
@@ -55,6 +56,7 @@ pub use cmi_format::transfer::{
 pub use copy::push_from_s3;
 pub use guard::{offline_warnings, preflight};
 pub use plan::{plan, Plan, PlanOptions, Rewrite};
+pub use stream::push_from_source;
 
 /// Server-side encryption asked for on every object written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -422,6 +424,24 @@ pub enum PushError {
         found: String,
     },
 
+    /// The bytes read of a file do not hash to the SHA-256 its source publishes (HF003): its
+    /// multipart upload was aborted, or its PutObject never sent, so no object was written.
+    #[error(
+        "{path}: {} {}: the bytes served hash to SHA-256 {read}, but the source publishes {published}; \
+         nothing was written for it (its upload was aborted): {}",
+        RuleId::HubDigestMismatch.rule().code,
+        RuleId::HubDigestMismatch.rule().name,
+        RuleId::HubDigestMismatch.rule().fix
+    )]
+    DigestMismatch {
+        /// The file.
+        path: String,
+        /// The SHA-256 the source publishes (lowercase hex).
+        published: String,
+        /// The SHA-256 of the bytes read (lowercase hex).
+        read: String,
+    },
+
     /// The SHA-256 of files copied from S3 is not known without reading them.
     #[error(
         "the SHA-256 of {} is not known without reading: copied in parts, their source objects have \
@@ -479,14 +499,14 @@ async fn push_files(
     let concurrency = options.concurrency.max(1);
     let context = context(files, destination, options, Arc::clone(&progress));
     progress.plan(files.len() as u64, files.iter().map(|f| f.size).sum());
-    let mut reports: Vec<FileReport> = stream::iter(files.iter().cloned())
+    let mut reports: Vec<FileReport> = futures::stream::iter(files.iter().cloned())
         .map(|entry| {
             let context = Arc::clone(&context);
             let content = match rewrites.iter().find(|r| r.path == entry.path) {
                 Some(rewrite) => upload::Content::Memory(rewrite.bytes.clone()),
                 None => upload::Content::File(source.root().join(&entry.path)),
             };
-            async move { upload::push_file(&context, content, &entry).await }
+            async move { upload::push_file(&context, &content, &entry).await }
         })
         .buffer_unordered(concurrency)
         .try_collect()
