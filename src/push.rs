@@ -170,6 +170,7 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                 &warnings,
             );
             document.deleted = deleted;
+            document.provenance = source.provenance();
             let mut text = serde_json::to_string_pretty(&serde_json::to_value(&document)?)?;
             text.push('\n');
             stdout.write_all(text.as_bytes())?;

@@ -47,7 +47,7 @@ use cmi_format::{Entry, Finding, RuleId, Summary};
 use crate::hash::Progress;
 use crate::local::LocalSource;
 use crate::manifest::{artifact_digest, FileRecord, Manifest};
-use crate::source::{ObjectMeta, SourceError};
+use crate::source::{ObjectMeta, Provenance, SourceError};
 
 pub use cmi_format::transfer::{
     part_count, part_size, PartSizeError, DEFAULT_PART, MAX_OBJECT, MAX_PART, MAX_PARTS,
@@ -281,6 +281,10 @@ pub struct PushDocument {
     /// With `--delete`: the keys under the destination prefix that were not sent and were
     /// deleted after the push, or, on a dry run, that would be; empty otherwise.
     pub deleted: Vec<String>,
+    /// The Hugging Face Hub repository and commit the files were read from, when the source
+    /// is a published revision ([`crate::source::Source::provenance`]); left out otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
 }
 
 impl PushDocument {
@@ -357,6 +361,7 @@ impl PushDocument {
                 .map(|_| artifact_digest(&records)),
             files,
             deleted: Vec::new(),
+            provenance: None,
         }
     }
 }
