@@ -144,6 +144,7 @@ fn check(args: CheckArgs) -> Result<u8> {
         aws: args.aws.options(),
         bedrock_region: args.bedrock_region.clone(),
         confined: false,
+        hub: None,
     };
     let report = runtime()?.block_on(async {
         let source = cmi_agent::open(&args.source, &open).await?;
@@ -174,6 +175,7 @@ fn manifest(args: ManifestArgs) -> Result<u8> {
         aws: args.aws.options(),
         bedrock_region: None,
         confined: true,
+        hub: None,
     };
     let options = cmi_agent::manifest::ManifestOptions {
         hash: args.hash.options(),
@@ -212,6 +214,7 @@ fn verify(args: VerifyArgs) -> Result<u8> {
         aws: args.aws.options(),
         bedrock_region: None,
         confined: true,
+        hub: None,
     };
     let options = args.hash.options();
     let progress = render::progress::for_terminal(args.hash.quiet);

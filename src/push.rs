@@ -43,20 +43,22 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
     if args.abort_incomplete {
         return abort_incomplete(&runtime, &args, &uri);
     }
-    let source = if cmi_agent::open::is_s3(&args.source) {
-        let open = cmi_agent::OpenOptions {
-            aws: args.aws_options(),
-            bedrock_region: args.bedrock_region.clone(),
-            confined: false,
+    let source =
+        if cmi_agent::open::is_s3(&args.source) || cmi_format::hub_uri::is_hub(&args.source) {
+            let open = cmi_agent::OpenOptions {
+                aws: args.aws_options(),
+                bedrock_region: args.bedrock_region.clone(),
+                confined: false,
+                hub: None,
+            };
+            runtime.block_on(cmi_agent::open(&args.source, &open))?
+        } else {
+            let local = LocalSource::open(&args.source)?;
+            if let Some(path) = &args.manifest_out {
+                cmi_agent::files::ensure_outside(path, local.root())?;
+            }
+            AnySource::Local(local)
         };
-        runtime.block_on(cmi_agent::open(&args.source, &open))?
-    } else {
-        let local = LocalSource::open(&args.source)?;
-        if let Some(path) = &args.manifest_out {
-            cmi_agent::files::ensure_outside(path, local.root())?;
-        }
-        AnySource::Local(local)
-    };
     let described = source.describe();
     let plan = runtime.block_on(cmi_agent::push::plan(&source, &plan_options))?;
     let owner = options.expected_bucket_owner.as_deref();
@@ -90,6 +92,16 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                     AnySource::S3(s3) => {
                         cmi_agent::push::push_from_s3(
                             s3,
+                            &plan,
+                            &destination,
+                            &options,
+                            progress.clone(),
+                        )
+                        .await
+                    }
+                    AnySource::Hub(hub) => {
+                        cmi_agent::push::push_from_source(
+                            hub,
                             &plan,
                             &destination,
                             &options,

@@ -204,6 +204,73 @@ impl OrderedHasher {
     }
 }
 
+/// Hashes the `size` bytes of `path` from parts of `options.part_size` bytes that `fetch`
+/// returns (each exactly its range, as the pieces the body arrived in), up to
+/// `options.concurrency` in flight; each part is admitted by a permit of `budget`, released
+/// once it is hashed, so memory stays within the budget's parts whatever the file sizes. The
+/// parts are hashed in order on a blocking thread. Returns the hex digest and what `fetch`
+/// said with each part, in order.
+pub(crate) async fn hash_parts<M, F, Fut>(
+    path: &str,
+    size: u64,
+    options: &HashOptions,
+    budget: &Arc<Semaphore>,
+    progress: Arc<dyn Progress>,
+    fetch: F,
+) -> Result<(String, Vec<M>), HashError>
+where
+    F: Fn(std::ops::Range<u64>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<bytes::Bytes>, M), HashError>>,
+{
+    use futures::stream::{self, StreamExt};
+    progress.start(path, size);
+    let hasher = OrderedHasher::start(progress.clone(), path.to_string());
+    let mut fetches = stream::iter(parts(size, options.part_size))
+        .map(|range| {
+            let budget = Arc::clone(budget);
+            let fetched = fetch(range);
+            async move {
+                let permit = budget
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| HashError::new(path, e.to_string()))?;
+                let (pieces, meta) = fetched.await?;
+                Ok::<_, HashError>((pieces, meta, permit))
+            }
+        })
+        .buffered(options.concurrency.max(1));
+    let mut metas = Vec::new();
+    while let Some(fetched) = fetches.next().await {
+        let (pieces, meta, permit) = fetched?;
+        metas.push(meta);
+        // The part's budget permit goes with its last piece: released once all is hashed.
+        let mut permit = Some(permit);
+        let count = pieces.len();
+        for (index, piece) in pieces.into_iter().enumerate() {
+            let release = if index + 1 == count {
+                permit.take()
+            } else {
+                None
+            };
+            hasher
+                .feed(piece, release)
+                .await
+                .map_err(|e| HashError::new(path, e))?;
+        }
+        drop(permit);
+    }
+    drop(fetches);
+    let (sha256, total) = hasher.finish().await.map_err(|e| HashError::new(path, e))?;
+    if total != size {
+        return Err(HashError::new(
+            path,
+            format!("listed with {size} bytes, hashed {total}"),
+        ));
+    }
+    progress.finish(path);
+    Ok((sha256, metas))
+}
+
 /// The shared budget of parts in flight.
 pub(crate) fn budget(options: &HashOptions) -> Arc<Semaphore> {
     Arc::new(Semaphore::new(options.concurrency.max(1)))

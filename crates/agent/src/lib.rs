@@ -1,6 +1,7 @@
 //! Everything in cmi-preflight that touches a file or the network.
 //!
-//! Sources ([`source::Source`]: a local folder, or an S3 prefix read as the execution role) list an artifact and read byte
+//! Sources ([`source::Source`]: a local folder, an S3 prefix read as the execution role, or a
+//! model on the Hugging Face Hub) list an artifact and read byte
 //! ranges; [`check::check`] asks `cmi-format` which bytes it needs, fetches them concurrently,
 //! and hands them back for validation. The format crate decides *what* to read; this crate
 //! decides *how*.
@@ -15,6 +16,7 @@ pub mod check;
 pub mod doctor;
 pub mod files;
 pub mod hash;
+pub mod hub;
 pub mod import;
 pub mod jobs;
 pub mod local;

@@ -1,4 +1,5 @@
-//! Opening a source from what the user typed: a local folder or `s3://bucket/prefix/`.
+//! Opening a source from what the user typed: a local folder, `s3://bucket/prefix/` or
+//! `hf://org/name[@revision]`.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -8,17 +9,20 @@ use tokio::sync::Semaphore;
 
 use crate::aws::{self, AwsOptions};
 use crate::hash::{FileDigest, HashError, HashOptions, Progress};
+use crate::hub::{HubClient, HubConfig, HubSource};
 use crate::local::LocalSource;
 use crate::s3::{S3Source, S3Uri};
 use crate::source::{Listing, Provenance, ReadError, Source, SourceError, StoredChecksum};
 
-/// Either kind of source, chosen at run time.
+/// Any kind of source, chosen at run time.
 #[derive(Debug)]
 pub enum AnySource {
     /// A local folder.
     Local(LocalSource),
     /// An S3 prefix.
     S3(S3Source),
+    /// A model on the Hugging Face Hub.
+    Hub(HubSource),
 }
 
 /// How to open a source.
@@ -30,6 +34,9 @@ pub struct OpenOptions {
     pub bedrock_region: Option<String>,
     /// Refuse local symbolic links that leave the folder (manifests).
     pub confined: bool,
+    /// The Hub's configuration, for `hf://`; `None` resolves it from the environment
+    /// ([`HubConfig::from_env`]).
+    pub hub: Option<HubConfig>,
 }
 
 /// Why a source could not be opened.
@@ -44,6 +51,12 @@ pub enum OpenError {
     /// The local folder is missing or not a folder.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// A malformed `hf://` URI.
+    #[error(transparent)]
+    HubUri(#[from] cmi_format::hub_uri::HubUriError),
+    /// The Hub client could not be set up (an `HF_ENDPOINT` that is not a URL).
+    #[error(transparent)]
+    Hub(#[from] crate::hub::HubError),
 }
 
 /// Whether a source names S3 (any case of the scheme, so that `S3://` reaches the parser and
@@ -54,9 +67,14 @@ pub fn is_s3(source: &str) -> bool {
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("s3://"))
 }
 
-/// Opens `source`; for S3 this loads the AWS configuration and assumes the role, if any.
+/// Opens `source`; for S3 this loads the AWS configuration and assumes the role, if any; for
+/// the Hub nothing is requested before the listing.
 pub async fn open(source: &str, options: &OpenOptions) -> Result<AnySource, OpenError> {
-    if is_s3(source) {
+    if cmi_format::hub_uri::is_hub(source) {
+        let uri: cmi_format::hub_uri::HubUri = source.parse()?;
+        let config = options.hub.clone().unwrap_or_else(HubConfig::from_env);
+        Ok(AnySource::Hub(HubSource::new(HubClient::new(config)?, uri)))
+    } else if is_s3(source) {
         let uri: S3Uri = source.parse()?;
         let config = aws::load(&options.aws).await?;
         let reader = options
@@ -82,6 +100,7 @@ impl Source for AnySource {
         match self {
             AnySource::Local(s) => s.describe(),
             AnySource::S3(s) => s.describe(),
+            AnySource::Hub(s) => s.describe(),
         }
     }
 
@@ -89,6 +108,7 @@ impl Source for AnySource {
         match self {
             AnySource::Local(s) => s.list().await,
             AnySource::S3(s) => s.list().await,
+            AnySource::Hub(s) => s.list().await,
         }
     }
 
@@ -96,6 +116,7 @@ impl Source for AnySource {
         match self {
             AnySource::Local(s) => s.read_range(path, range).await,
             AnySource::S3(s) => s.read_range(path, range).await,
+            AnySource::Hub(s) => s.read_range(path, range).await,
         }
     }
 
@@ -110,6 +131,7 @@ impl Source for AnySource {
         match self {
             AnySource::Local(s) => s.hash_file(path, size, options, budget, progress).await,
             AnySource::S3(s) => s.hash_file(path, size, options, budget, progress).await,
+            AnySource::Hub(s) => s.hash_file(path, size, options, budget, progress).await,
         }
     }
 
@@ -117,6 +139,7 @@ impl Source for AnySource {
         match self {
             AnySource::Local(s) => s.stored_checksum(path).await,
             AnySource::S3(s) => s.stored_checksum(path).await,
+            AnySource::Hub(s) => s.stored_checksum(path).await,
         }
     }
 
@@ -124,6 +147,7 @@ impl Source for AnySource {
         match self {
             AnySource::Local(s) => s.provenance(),
             AnySource::S3(s) => s.provenance(),
+            AnySource::Hub(s) => s.provenance(),
         }
     }
 
@@ -131,6 +155,7 @@ impl Source for AnySource {
         match self {
             AnySource::Local(s) => s.findings().await,
             AnySource::S3(s) => s.findings().await,
+            AnySource::Hub(s) => s.findings().await,
         }
     }
 }

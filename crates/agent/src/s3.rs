@@ -23,10 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::DateTimeFormat;
-use futures::stream::{self, StreamExt};
 use tokio::sync::Semaphore;
 
-use crate::hash::{self, FileDigest, HashError, HashOptions, OrderedHasher, Progress};
+use crate::hash::{self, FileDigest, HashError, HashOptions, Progress};
 use crate::source::{Listing, ObjectMeta, ReadError, Source, SourceError, StoredChecksum};
 
 /// An ETag without its quotes.
@@ -625,61 +624,23 @@ impl Source for S3Source {
         budget: &Arc<Semaphore>,
         progress: Arc<dyn Progress>,
     ) -> Result<FileDigest, HashError> {
-        progress.start(path, size);
         let listed_etag = self
             .meta
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(path)
             .and_then(|m| m.etag.clone());
-        let hasher = OrderedHasher::start(progress.clone(), path.to_string());
-        let mut fetches = stream::iter(hash::parts(size, options.part_size))
-            .map(|range| {
-                let budget = Arc::clone(budget);
-                let etag = listed_etag.as_deref();
-                async move {
-                    let permit = budget
-                        .acquire_owned()
-                        .await
-                        .map_err(|e| HashError::new(path, e.to_string()))?;
-                    let part = self
-                        .fetch_part(path, range, etag, options.part_attempts)
-                        .await?;
-                    Ok::<_, HashError>((part, permit))
-                }
+        let etag = listed_etag.as_deref();
+        let (sha256, parts) =
+            hash::hash_parts(path, size, options, budget, progress, |range| async move {
+                let part = self
+                    .fetch_part(path, range, etag, options.part_attempts)
+                    .await?;
+                Ok((part.pieces, (part.etag, part.version_id)))
             })
-            .buffered(options.concurrency.max(1));
-        let mut etag = listed_etag.clone();
-        let mut version_id = None;
-        while let Some(fetched) = fetches.next().await {
-            let (part, permit) = fetched?;
-            etag = etag.or(part.etag);
-            version_id = version_id.or(part.version_id);
-            // The part's budget permit goes with its last piece: released once all is hashed.
-            let mut permit = Some(permit);
-            let count = part.pieces.len();
-            for (index, piece) in part.pieces.into_iter().enumerate() {
-                let release = if index + 1 == count {
-                    permit.take()
-                } else {
-                    None
-                };
-                hasher
-                    .feed(piece, release)
-                    .await
-                    .map_err(|e| HashError::new(path, e))?;
-            }
-            drop(permit);
-        }
-        drop(fetches);
-        let (sha256, total) = hasher.finish().await.map_err(|e| HashError::new(path, e))?;
-        if total != size {
-            return Err(HashError::new(
-                path,
-                format!("listed with {size} bytes, hashed {total}"),
-            ));
-        }
-        progress.finish(path);
+            .await?;
+        let etag = listed_etag.or_else(|| parts.iter().find_map(|(etag, _)| etag.clone()));
+        let version_id = parts.into_iter().find_map(|(_, version_id)| version_id);
         Ok(FileDigest {
             sha256,
             size,

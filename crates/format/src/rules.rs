@@ -6,9 +6,9 @@
 //!
 //! Codes are grouped by prefix: `LY` layout of the folder, `ST` safetensors headers, `IX` the
 //! sharded index, `CF` config.json, `TK` tokenizer files, `SH` tensor names and shapes, `S3`
-//! reading the artifact from S3 as the execution role, `MF` comparing an artifact with its
-//! manifest (these two found by the agent, not by this crate), `RG` the Bedrock Region of the
-//! import (checked when the caller names it).
+//! reading the artifact from S3 as the execution role, `HF` reading it from the Hugging Face
+//! Hub, `MF` comparing an artifact with its manifest (these three found by the agent, not by
+//! this crate), `RG` the Bedrock Region of the import (checked when the caller names it).
 //! A code is never reused for another meaning.
 
 use crate::severity::Severity;
@@ -57,11 +57,11 @@ macro_rules! rules {
 }
 
 /// Groups whose rules concern something other than the files of one folder: how the
-/// artifact is stored in S3 (`S3`), how it compares with a manifest (`MF`), the Region it
-/// is imported in (`RG`), or what the Hugging Face Hub serves (`HF`). They need more than a
-/// folder (the S3 emulator, a manifest, a Region, the Hub emulator), so scenarios exercise
-/// them instead of folder fixtures.
-pub const SCENARIO_GROUPS: &[&str] = &["S3", "MF", "RG", "HF"];
+/// artifact is stored in S3 (`S3`), how the Hugging Face Hub serves it (`HF`), how it
+/// compares with a manifest (`MF`), or the Region it is imported in (`RG`). They need more
+/// than a folder (the S3 or Hub emulator, a manifest, a Region), so scenarios exercise them
+/// instead of folder fixtures.
+pub const SCENARIO_GROUPS: &[&str] = &["S3", "HF", "MF", "RG"];
 
 impl Rule {
     /// The group of the rule: the two letters of its code.
@@ -410,6 +410,18 @@ rules! {
         summary: "Reading an SSE-KMS object failed because the KMS key would not decrypt for the reader.",
         why: "The role needs kms:Decrypt on the object's key, granted both by the key policy and by the role's identity policy.",
         fix: "Grant the role kms:Decrypt and kms:DescribeKey in the key policy (key account) and its identity policy; `cmi-preflight policy --source-kms-key-arn` writes both statements.";
+    HubAccessDenied => "HF001", "hub-access-denied", Error,
+        summary: "The Hugging Face Hub refused to serve the model (401 or 403): it is private, gated, or the token may not read it.",
+        why: "Nothing of the model can be read, so nothing can be checked, hashed or copied to S3 for the import; a gated model (Llama, Gemma) serves its files only to accounts that accepted its conditions.",
+        fix: "For a gated model, open its page on the Hub while logged in and accept the conditions; then set HF_TOKEN to that account's token (or run `hf auth login`).";
+    HubNotFound => "HF002", "hub-not-found", Error,
+        summary: "The Hugging Face Hub has no such repository, revision or file (404).",
+        why: "A misspelt repository id or a revision (branch, tag or commit) that does not exist names nothing to import.",
+        fix: "Check the repository id and the revision on the model's page on the Hub; a private repository also needs HF_TOKEN.";
+    HubDigestMismatch => "HF003", "hub-digest-mismatch", Error,
+        summary: "The bytes a Hugging Face Hub repository served for a file do not hash to the SHA-256 the Hub publishes for it (its LFS object id).",
+        why: "The file was corrupted on the way (a proxy, a mirror, a CDN node) or the repository's storage is damaged: what would be imported is not the model that was published. Push checks every byte it streams against that SHA-256 before an object is completed.",
+        fix: "Push again (a transient corruption goes away); if it stays, report it to the Hub or the mirror named by HF_ENDPOINT. Nothing was written for the file: its multipart upload was aborted.";
     FileMissing => "MF001", "file-missing", Error,
         summary: "A file that the manifest lists is not in the artifact.",
         why: "The artifact is not the one that was released: a shard or tokenizer file was lost or never uploaded.",
@@ -438,10 +450,6 @@ rules! {
         summary: "Custom Model Import offers the model's architecture in other Regions only (GPT-OSS: us-east-1).",
         why: "The AWS documentation restricts some architectures to some Regions; their import fails anywhere else.",
         fix: "Import in a Region that offers the architecture (GPT-OSS: us-east-1), with the bucket in the same Region.";
-    HubDigestMismatch => "HF003", "hub-digest-mismatch", Error,
-        summary: "The bytes a Hugging Face Hub repository served for a file do not hash to the SHA-256 the Hub publishes for it (its LFS object id).",
-        why: "The file was corrupted on the way (a proxy, a mirror, a CDN node) or the repository's storage is damaged: what would be imported is not the model that was published. Push checks every byte it streams against that SHA-256 before an object is completed.",
-        fix: "Push again (a transient corruption goes away); if it stays, report it to the Hub or the mirror named by HF_ENDPOINT. Nothing was written for the file: its multipart upload was aborted.";
 }
 
 #[cfg(test)]
@@ -466,7 +474,7 @@ mod tests {
             assert!(names.insert(rule.name), "duplicate name {}", rule.name);
             let (prefix, number) = rule.code.split_at(2);
             assert!(
-                ["LY", "ST", "IX", "CF", "TK", "SH", "S3", "MF", "RG", "HF"].contains(&prefix),
+                ["LY", "ST", "IX", "CF", "TK", "SH", "S3", "HF", "MF", "RG"].contains(&prefix),
                 "{}",
                 rule.code
             );

@@ -14,6 +14,7 @@ pub mod bedrock;
 #[cfg(feature = "bench-s3")]
 pub mod fast_s3;
 pub mod fixtures;
+pub mod hub;
 pub mod moto;
 pub mod proxy;
 pub mod s3;
