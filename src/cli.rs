@@ -759,7 +759,9 @@ pub enum SseArg {
 /// Arguments of `push`.
 #[derive(Debug, clap::Args)]
 pub struct PushArgs {
-    /// The artifact: a local folder, or s3://bucket/prefix/ (copied server-side).
+    /// The artifact: a local folder, s3://bucket/prefix/ (copied server-side), or
+    /// hf://org/name[@revision] (streamed by ranged reads, each LFS file checked against the
+    /// SHA-256 the Hub publishes: HF003).
     pub source: String,
 
     /// Where it goes: s3://bucket/prefix/.

@@ -43,22 +43,23 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
     if args.abort_incomplete {
         return abort_incomplete(&runtime, &args, &uri);
     }
-    let source = if cmi_agent::open::is_s3(&args.source) {
-        let open = cmi_agent::OpenOptions {
-            aws: args.aws_options(),
-            bedrock_region: args.bedrock_region.clone(),
-            confined: false,
-            offline: false,
-            hub: None,
+    let source =
+        if cmi_agent::open::is_s3(&args.source) || cmi_format::hub_uri::is_hub(&args.source) {
+            let open = cmi_agent::OpenOptions {
+                aws: args.aws_options(),
+                bedrock_region: args.bedrock_region.clone(),
+                confined: false,
+                offline: false,
+                hub: None,
+            };
+            runtime.block_on(cmi_agent::open(&args.source, &open))?
+        } else {
+            let local = LocalSource::open(&args.source)?;
+            if let Some(path) = &args.manifest_out {
+                cmi_agent::files::ensure_outside(path, local.root())?;
+            }
+            AnySource::Local(local)
         };
-        runtime.block_on(cmi_agent::open(&args.source, &open))?
-    } else {
-        let local = LocalSource::open(&args.source)?;
-        if let Some(path) = &args.manifest_out {
-            cmi_agent::files::ensure_outside(path, local.root())?;
-        }
-        AnySource::Local(local)
-    };
     let described = source.describe();
     let plan = runtime.block_on(cmi_agent::push::plan(&source, &plan_options))?;
     let owner = options.expected_bucket_owner.as_deref();
@@ -99,11 +100,16 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                         )
                         .await
                     }
-                    AnySource::Hub(hub) => Err(cmi_agent::SourceError::Remote {
-                        what: format!("cannot push {}", hub.describe()),
-                        reason: "push reads a local folder or an S3 prefix".to_string(),
+                    AnySource::Hub(hub) => {
+                        cmi_agent::push::push_from_source(
+                            hub,
+                            &plan,
+                            &destination,
+                            &options,
+                            progress.clone(),
+                        )
+                        .await
                     }
-                    .into()),
                 }
             };
             let pushed = tokio::select! {
@@ -177,6 +183,7 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                 &warnings,
             );
             document.deleted = deleted;
+            document.provenance = source.provenance();
             let mut text = serde_json::to_string_pretty(&serde_json::to_value(&document)?)?;
             text.push('\n');
             stdout.write_all(text.as_bytes())?;

@@ -3,4 +3,5 @@
 
 mod cache;
 mod emulator;
+mod push;
 mod source;

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 const MIB: usize = 1024 * 1024;
 
 /// Deterministic bytes that do not repeat at part boundaries.
-fn content(len: usize, seed: u8) -> Vec<u8> {
+pub(crate) fn content(len: usize, seed: u8) -> Vec<u8> {
     let mut state = u64::from(seed) + 1;
     (0..len)
         .map(|_| {
@@ -402,7 +402,7 @@ async fn an_interrupted_upload_is_continued() {
     assert!(uploads_left(&setup).await.is_empty());
 }
 
-async fn uploads_left(setup: &Setup) -> Vec<String> {
+pub(crate) async fn uploads_left(setup: &Setup) -> Vec<String> {
     let listed = setup
         .client
         .list_multipart_uploads()

@@ -12,3 +12,4 @@ mod lifecycle;
 mod s3digest;
 mod security;
 mod select;
+mod stream;

@@ -418,6 +418,10 @@ rules! {
         summary: "The Hugging Face Hub has no such repository, revision or file (404).",
         why: "A misspelt repository id or a revision (branch, tag or commit) that does not exist names nothing to import.",
         fix: "Check the repository id and the revision on the model's page on the Hub; a private repository also needs HF_TOKEN.";
+    HubDigestMismatch => "HF003", "hub-digest-mismatch", Error,
+        summary: "The bytes a Hugging Face Hub repository served for a file do not hash to the SHA-256 the Hub publishes for it (its LFS object id).",
+        why: "The file was corrupted on the way (a proxy, a mirror, a CDN node) or the repository's storage is damaged: what would be imported is not the model that was published. Push checks every byte it streams against that SHA-256 before an object is completed.",
+        fix: "Push again (a transient corruption goes away); if it stays, report it to the Hub or the mirror named by HF_ENDPOINT. Nothing was written for the file: its multipart upload was aborted.";
     FileMissing => "MF001", "file-missing", Error,
         summary: "A file that the manifest lists is not in the artifact.",
         why: "The artifact is not the one that was released: a shard or tokenizer file was lost or never uploaded.",

@@ -76,7 +76,7 @@ pub async fn push_from_s3(
         let context = Arc::clone(&context);
         let content = Content::Memory(rewrite.bytes.clone());
         Some(futures::future::Either::Left(async move {
-            upload::push_file(&context, content, &entry).await
+            upload::push_file(&context, &content, &entry).await
         }))
     });
     let copies = objects.into_iter().map(|object| {

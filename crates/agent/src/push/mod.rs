@@ -29,24 +29,25 @@ mod guard;
 pub mod lifecycle;
 mod plan;
 mod resume;
+mod stream;
 mod upload;
 mod verify;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use cmi_format::document::{CheckDocument, FindingRecord, Tool};
 use cmi_format::s3_uri::S3Uri;
-use cmi_format::{Entry, Finding, Summary};
+use cmi_format::{Entry, Finding, RuleId, Summary};
 
 use crate::hash::Progress;
 use crate::local::LocalSource;
 use crate::manifest::{artifact_digest, FileRecord, Manifest};
-use crate::source::{ObjectMeta, SourceError};
+use crate::source::{ObjectMeta, Provenance, SourceError};
 
 pub use cmi_format::transfer::{
     part_count, part_size, PartSizeError, DEFAULT_PART, MAX_OBJECT, MAX_PART, MAX_PARTS,
@@ -55,6 +56,7 @@ pub use cmi_format::transfer::{
 pub use copy::push_from_s3;
 pub use guard::{offline_warnings, preflight};
 pub use plan::{plan, Plan, PlanOptions, Rewrite};
+pub use stream::push_from_source;
 
 /// Server-side encryption asked for on every object written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,6 +282,10 @@ pub struct PushDocument {
     /// With `--delete`: the keys under the destination prefix that were not sent and were
     /// deleted after the push, or, on a dry run, that would be; empty otherwise.
     pub deleted: Vec<String>,
+    /// The Hugging Face Hub repository and commit the files were read from, when the source
+    /// is a published revision ([`crate::source::Source::provenance`]); left out otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
 }
 
 impl PushDocument {
@@ -356,6 +362,7 @@ impl PushDocument {
                 .map(|_| artifact_digest(&records)),
             files,
             deleted: Vec::new(),
+            provenance: None,
         }
     }
 }
@@ -423,6 +430,24 @@ pub enum PushError {
         found: String,
     },
 
+    /// The bytes read of a file do not hash to the SHA-256 its source publishes (HF003): its
+    /// multipart upload was aborted, or its PutObject never sent, so no object was written.
+    #[error(
+        "{path}: {} {}: the bytes served hash to SHA-256 {read}, but the source publishes {published}; \
+         nothing was written for it (its upload was aborted): {}",
+        RuleId::HubDigestMismatch.rule().code,
+        RuleId::HubDigestMismatch.rule().name,
+        RuleId::HubDigestMismatch.rule().fix
+    )]
+    DigestMismatch {
+        /// The file.
+        path: String,
+        /// The SHA-256 the source publishes (lowercase hex).
+        published: String,
+        /// The SHA-256 of the bytes read (lowercase hex).
+        read: String,
+    },
+
     /// The SHA-256 of files copied from S3 is not known without reading them.
     #[error(
         "the SHA-256 of {} is not known without reading: copied in parts, their source objects have \
@@ -480,14 +505,14 @@ async fn push_files(
     let concurrency = options.concurrency.max(1);
     let context = context(files, destination, options, Arc::clone(&progress));
     progress.plan(files.len() as u64, files.iter().map(|f| f.size).sum());
-    let mut reports: Vec<FileReport> = stream::iter(files.iter().cloned())
+    let mut reports: Vec<FileReport> = futures::stream::iter(files.iter().cloned())
         .map(|entry| {
             let context = Arc::clone(&context);
             let content = match rewrites.iter().find(|r| r.path == entry.path) {
                 Some(rewrite) => upload::Content::Memory(rewrite.bytes.clone()),
                 None => upload::Content::File(source.root().join(&entry.path)),
             };
-            async move { upload::push_file(&context, content, &entry).await }
+            async move { upload::push_file(&context, &content, &entry).await }
         })
         .buffer_unordered(concurrency)
         .try_collect()

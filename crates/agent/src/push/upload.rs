@@ -1,10 +1,14 @@
-//! A local file to S3: one PutObject with its full-object SHA-256, or a multipart upload
-//! whose parts each carry their SHA-256; the file read once, by one blocking reader thread,
-//! part by part, under a shared byte budget.
+//! A file to S3: one PutObject with its full-object SHA-256, or a multipart upload whose
+//! parts each carry their SHA-256; the file read once, part by part, under a shared byte
+//! budget. Where the bytes come from is a [`Body`]: a local file read by one blocking reader
+//! thread ([`Content`]), or any source read by ranges (`stream.rs`). When the source
+//! publishes the file's SHA-256, the bytes read must hash to it before any object is written:
+//! a multipart upload is otherwise aborted, a single PUT never sent.
 
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -86,7 +90,7 @@ impl Context {
 }
 
 /// Takes `bytes` of the budget (all of it at most), waiting for other parts to be sent.
-async fn take_budget(
+pub(crate) async fn take_budget(
     budget: &Arc<Semaphore>,
     budget_units: u32,
     bytes: u64,
@@ -115,7 +119,8 @@ where
     }
 }
 
-fn read_error(path: &str, reason: impl std::fmt::Display) -> PushError {
+/// A failure to read `path`.
+pub(crate) fn read_error(path: &str, reason: impl std::fmt::Display) -> PushError {
     PushError::Read {
         path: path.to_string(),
         reason: reason.to_string(),
@@ -129,7 +134,90 @@ fn changed(path: &str, listed: u64, read: u64) -> PushError {
     )
 }
 
-/// Where the bytes of a file come from.
+/// The bytes of one file as the upload engine reads them.
+pub(crate) trait Body: Sync {
+    /// Whether a file too large for one PUT may go in parts; `false` sends it whole.
+    fn multipart(&self) -> bool;
+
+    /// The SHA-256 (lowercase hex) the source publishes for the file, which the bytes read
+    /// must hash to before the object is written (HF003 otherwise).
+    fn published(&self) -> Option<&str>;
+
+    /// The whole content (`size` bytes) and its raw SHA-256.
+    fn whole(
+        &self,
+        path: &str,
+        size: u64,
+    ) -> impl Future<Output = Result<(Bytes, [u8; 32]), PushError>> + Send;
+
+    /// The hex SHA-256 of the content and its S3 checksum: full-object, or composite of parts
+    /// of `part_size` bytes.
+    fn digest(
+        &self,
+        path: &str,
+        size: u64,
+        part_size: Option<u64>,
+    ) -> impl Future<Output = Result<(String, Checksum), PushError>> + Send;
+
+    /// Reads every part of `plan` into `sender`, each under its share of the budget, and
+    /// returns the raw SHA-256 of the content read in order. Stops early, without error, when
+    /// the receiver is gone (an upload failed).
+    fn parts(
+        &self,
+        plan: PartPlan,
+        sender: tokio::sync::mpsc::Sender<ReadPart>,
+    ) -> impl Future<Output = Result<[u8; 32], PushError>> + Send;
+}
+
+/// How a file is cut into parts, and the budget its parts are read under.
+pub(crate) struct PartPlan {
+    /// The file, relative to the source.
+    pub(crate) path: String,
+    /// Its size.
+    pub(crate) size: u64,
+    /// The size of every part but the last.
+    pub(crate) part_size: u64,
+    /// The parts whose MD5 is computed too ([`resume::needs_md5`]).
+    pub(crate) md5_parts: BTreeSet<i32>,
+    /// The memory budget.
+    pub(crate) budget: Arc<Semaphore>,
+    /// The budget's size.
+    pub(crate) budget_units: u32,
+}
+
+impl PartPlan {
+    /// The number of parts.
+    pub(crate) fn count(&self) -> u64 {
+        part_count(self.size, self.part_size)
+    }
+
+    /// The byte range of part `number` (from 1).
+    pub(crate) fn range(&self, number: u64) -> std::ops::Range<u64> {
+        let start = (number - 1).saturating_mul(self.part_size).min(self.size);
+        start..start.saturating_add(self.part_size).min(self.size)
+    }
+
+    /// Whether the MD5 of part `number` is needed.
+    pub(crate) fn wants_md5(&self, number: u64) -> bool {
+        i32::try_from(number).is_ok_and(|number| self.md5_parts.contains(&number))
+    }
+}
+
+/// The bytes of a file that do not hash to the SHA-256 its source publishes.
+pub(crate) fn digest_mismatch(path: &str, published: &str, read: &str) -> PushError {
+    PushError::DigestMismatch {
+        path: path.to_string(),
+        published: published.to_string(),
+        read: read.to_string(),
+    }
+}
+
+/// Whether the hex SHA-256 `read` is the `published` one.
+pub(crate) fn same_digest(published: &str, read: &str) -> bool {
+    published.eq_ignore_ascii_case(read)
+}
+
+/// Where the bytes of a local file come from.
 #[derive(Debug, Clone)]
 pub(crate) enum Content {
     /// The local file at this path.
@@ -150,35 +238,79 @@ impl Content {
     }
 }
 
+impl Body for Content {
+    fn multipart(&self) -> bool {
+        matches!(self, Content::File(_))
+    }
+
+    fn published(&self) -> Option<&str> {
+        None
+    }
+
+    async fn whole(&self, path: &str, size: u64) -> Result<(Bytes, [u8; 32]), PushError> {
+        let (content, owned_path) = (self.clone(), path.to_string());
+        tokio::task::spawn_blocking(move || read_whole(&content, &owned_path, size))
+            .await
+            .map_err(|e| read_error(path, e))?
+    }
+
+    async fn digest(
+        &self,
+        path: &str,
+        size: u64,
+        part_size: Option<u64>,
+    ) -> Result<(String, Checksum), PushError> {
+        let (content, owned_path) = (self.clone(), path.to_string());
+        tokio::task::spawn_blocking(move || digest_file(&content, &owned_path, size, part_size))
+            .await
+            .map_err(|e| read_error(path, e))?
+    }
+
+    async fn parts(
+        &self,
+        plan: PartPlan,
+        sender: tokio::sync::mpsc::Sender<ReadPart>,
+    ) -> Result<[u8; 32], PushError> {
+        let path = plan.path.clone();
+        let reader = PartReader {
+            content: self.clone(),
+            plan,
+            runtime: tokio::runtime::Handle::current(),
+        };
+        tokio::task::spawn_blocking(move || reader.run(&sender))
+            .await
+            .map_err(|e| read_error(&path, e))?
+    }
+}
+
 /// Pushes one file: skipped when the destination already holds it, else uploaded and read
 /// back.
-pub(crate) async fn push_file(
+pub(crate) async fn push_file<B: Body>(
     context: &Arc<Context>,
-    content: Content,
+    body: &B,
     entry: &Entry,
 ) -> Result<FileReport, PushError> {
     let path = entry.path.as_str();
     let key = context.key(path);
     context.progress.start(path, entry.size);
-    if let Some(report) = unchanged(context, &content, entry, &key).await? {
+    if let Some(report) = unchanged(context, body, entry, &key).await? {
         context.progress.advance(path, entry.size);
         context.progress.finish(path);
         return Ok(report);
     }
     let single = entry.size <= context.options.single_put_max.min(MAX_SINGLE_PUT);
-    let (sha256, sent, bytes_sent, action) =
-        if let (false, Content::File(full_path)) = (single, &content) {
-            let part = part_size(entry.size, context.options.part_size).map_err(|source| {
-                PushError::PartSize {
-                    path: path.to_string(),
-                    source,
-                }
-            })?;
-            put_multipart(context, full_path, entry, &key, part).await?
-        } else {
-            let (sha256, sent) = put_single(context, &content, entry, &key).await?;
-            (sha256, sent, entry.size, Action::Uploaded)
-        };
+    let (sha256, sent, bytes_sent, action) = if !single && body.multipart() {
+        let part = part_size(entry.size, context.options.part_size).map_err(|source| {
+            PushError::PartSize {
+                path: path.to_string(),
+                source,
+            }
+        })?;
+        put_multipart(context, body, entry, &key, part).await?
+    } else {
+        let (sha256, sent) = put_single(context, body, entry, &key).await?;
+        (sha256, sent, entry.size, Action::Uploaded)
+    };
     let stored = verify::read_back(context, path, &key, entry.size, &sent).await?;
     context.progress.finish(path);
     Ok(FileReport {
@@ -194,9 +326,9 @@ pub(crate) async fn push_file(
 
 /// The report of a file the destination already holds (same size, same SHA-256 checksum,
 /// full or composite at the object's part size), or `None`.
-async fn unchanged(
+async fn unchanged<B: Body>(
     context: &Context,
-    content: &Content,
+    body: &B,
     entry: &Entry,
     key: &str,
 ) -> Result<Option<FileReport>, PushError> {
@@ -220,14 +352,12 @@ async fn unchanged(
     } else {
         None
     };
-    let (content, size) = (content.clone(), entry.size);
-    let owned_path = path.to_string();
-    let (sha256, local) =
-        tokio::task::spawn_blocking(move || digest_file(&content, &owned_path, size, part_size))
-            .await
-            .map_err(|e| read_error(path, e))??;
+    let (sha256, local) = body.digest(path, entry.size, part_size).await?;
     if !checksum.matches(&local) {
         return Ok(None);
+    }
+    if let Some(published) = body.published().filter(|p| !same_digest(p, &sha256)) {
+        return Err(digest_mismatch(path, published, &sha256));
     }
     Ok(Some(FileReport {
         path: path.to_string(),
@@ -290,19 +420,24 @@ fn digest_file(
     Ok((hex::encode(raw), checksum))
 }
 
-/// One PutObject with the full-object SHA-256, which S3 verifies and stores.
-async fn put_single(
+/// One PutObject with the full-object SHA-256, which S3 verifies and stores; never sent
+/// when the bytes do not hash to the SHA-256 the source publishes.
+async fn put_single<B: Body>(
     context: &Context,
-    content: &Content,
+    body: &B,
     entry: &Entry,
     key: &str,
 ) -> Result<(String, Checksum), PushError> {
     let path = entry.path.as_str();
-    let permit = take_budget(&context.budget, context.budget_units, entry.size).await;
-    let (content, owned_path, size) = (content.clone(), path.to_string(), entry.size);
-    let (bytes, raw) = tokio::task::spawn_blocking(move || read_whole(&content, &owned_path, size))
-        .await
-        .map_err(|e| read_error(path, e))??;
+    let size = entry.size;
+    let permit = take_budget(&context.budget, context.budget_units, size).await;
+    let (bytes, raw) = body.whole(path, size).await?;
+    if let Some(published) = body
+        .published()
+        .filter(|p| !same_digest(p, &hex::encode(raw)))
+    {
+        return Err(digest_mismatch(path, published, &hex::encode(raw)));
+    }
     let checksum = Checksum::full(&raw);
     let (sse, kms_key, bucket_key) = context.sse();
     let slot = context.slot().await;
@@ -356,14 +491,41 @@ fn read_full(file: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> 
     Ok(filled)
 }
 
-/// A part read from disk, holding its share of the budget until it is sent.
-struct ReadPart {
+/// A part read, holding its share of the budget until it is sent.
+pub(crate) struct ReadPart {
     number: i32,
-    bytes: Bytes,
+    /// Its bytes.
+    pub(crate) bytes: Bytes,
     digest: [u8; 32],
     /// Its MD5, when a listed part of the upload resumed needs it ([`resume::needs_md5`]).
     md5: Option<[u8; 16]>,
     permit: OwnedSemaphorePermit,
+}
+
+impl ReadPart {
+    /// Part `number` (from 1) read as `bytes`, with its SHA-256 and, when `md5`, its MD5,
+    /// holding `permit` until it is sent. Hashes: call it on a blocking thread.
+    pub(crate) fn new(
+        number: u64,
+        bytes: Bytes,
+        md5: bool,
+        permit: OwnedSemaphorePermit,
+    ) -> ReadPart {
+        let mut part = Hasher::new();
+        part.update(&bytes);
+        let md5 = md5.then(|| {
+            let mut md5 = [0u8; 16];
+            md5.copy_from_slice(&Md5::digest(&bytes));
+            md5
+        });
+        ReadPart {
+            number: i32::try_from(number).unwrap_or(i32::MAX),
+            bytes,
+            digest: part.finish_raw(),
+            md5,
+            permit,
+        }
+    }
 }
 
 /// A part S3 accepted, or already held.
@@ -381,10 +543,11 @@ type Multipart = (String, Checksum, u64, Action);
 
 /// A multipart upload with SHA-256 part checksums, continuing an interrupted one of the key
 /// when there is one; completed only once every part is sent and the file was read whole,
-/// so a failure leaves no object (and an upload the next run continues).
-async fn put_multipart(
+/// so a failure leaves no object (and an upload the next run continues). When the bytes read
+/// do not hash to the SHA-256 the source publishes, the upload is aborted instead.
+async fn put_multipart<B: Body>(
     context: &Arc<Context>,
-    full_path: &Path,
+    body: &B,
     entry: &Entry,
     key: &str,
     part_size: u64,
@@ -400,58 +563,68 @@ async fn put_multipart(
             Default::default(),
         ),
     };
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<ReadPart>(2);
-    let reader = {
-        let reader = PartReader {
-            md5_parts: listed
-                .iter()
-                .filter(|(_, part)| resume::needs_md5(part))
-                .map(|(&number, _)| number)
-                .collect(),
-            full_path: full_path.to_path_buf(),
-            path: path.to_string(),
-            size: entry.size,
-            part_size,
-            budget: Arc::clone(&context.budget),
-            budget_units: context.budget_units,
-            runtime: tokio::runtime::Handle::current(),
-        };
-        tokio::task::spawn_blocking(move || reader.run(&sender))
+    let (sender, receiver) = tokio::sync::mpsc::channel::<ReadPart>(2);
+    let plan = PartPlan {
+        md5_parts: listed
+            .iter()
+            .filter(|(_, part)| resume::needs_md5(part))
+            .map(|(&number, _)| number)
+            .collect(),
+        path: path.to_string(),
+        size: entry.size,
+        part_size,
+        budget: Arc::clone(&context.budget),
+        budget_units: context.budget_units,
     };
-    let mut uploads = JoinSet::new();
-    let mut sent = Vec::new();
-    loop {
-        tokio::select! {
-            part = receiver.recv() => match part {
-                Some(part) if reused(listed.get(&part.number), &part) => {
-                    context.progress.advance(path, part.bytes.len() as u64);
-                    sent.push(SentPart {
-                        number: part.number,
-                        etag: listed.get(&part.number).and_then(|p| p.etag.clone()),
-                        digest: part.digest,
-                        sent: 0,
-                    });
+    let reading = body.parts(plan, sender);
+    let sending = async {
+        // Owned, so that a failed upload drops it and the reader stops.
+        let mut receiver = receiver;
+        let mut uploads = JoinSet::new();
+        let mut sent = Vec::new();
+        loop {
+            tokio::select! {
+                part = receiver.recv() => match part {
+                    Some(part) if reused(listed.get(&part.number), &part) => {
+                        context.progress.advance(path, part.bytes.len() as u64);
+                        sent.push(SentPart {
+                            number: part.number,
+                            etag: listed.get(&part.number).and_then(|p| p.etag.clone()),
+                            digest: part.digest,
+                            sent: 0,
+                        });
+                    }
+                    Some(part) => {
+                        let upload = PartUpload {
+                            context: Arc::clone(context),
+                            path: path.to_string(),
+                            key: key.to_string(),
+                            upload_id: upload_id.clone(),
+                        };
+                        uploads.spawn(upload.send(part));
+                    }
+                    None => break,
+                },
+                Some(done) = uploads.join_next(), if !uploads.is_empty() => {
+                    sent.push(done.map_err(|e| read_error(path, e))??);
                 }
-                Some(part) => {
-                    let upload = PartUpload {
-                        context: Arc::clone(context),
-                        path: path.to_string(),
-                        key: key.to_string(),
-                        upload_id: upload_id.clone(),
-                    };
-                    uploads.spawn(upload.send(part));
-                }
-                None => break,
-            },
-            Some(done) = uploads.join_next(), if !uploads.is_empty() => {
-                sent.push(done.map_err(|e| read_error(path, e))??);
             }
         }
+        while let Some(done) = uploads.join_next().await {
+            sent.push(done.map_err(|e| read_error(path, e))??);
+        }
+        Ok::<_, PushError>(sent)
+    };
+    let (whole, sent) = tokio::join!(reading, sending);
+    let mut sent = sent?;
+    let whole = whole?;
+    if let Some(published) = body
+        .published()
+        .filter(|p| !same_digest(p, &hex::encode(whole)))
+    {
+        abort_upload(context, path, key, &upload_id).await?;
+        return Err(digest_mismatch(path, published, &hex::encode(whole)));
     }
-    while let Some(done) = uploads.join_next().await {
-        sent.push(done.map_err(|e| read_error(path, e))??);
-    }
-    let whole = reader.await.map_err(|e| read_error(path, e))??;
     sent.sort_by_key(|p| p.number);
     let expected_parts = part_count(entry.size, part_size);
     if sent.len() as u64 != expected_parts {
@@ -532,17 +705,11 @@ pub(crate) async fn create_upload(
         })
 }
 
-/// The reader of one file: reads it in order, part by part, each part into its own buffer
-/// once its share of the budget is free, hashing it for the file and for the part.
+/// The reader of one local file: reads it in order, part by part, each part into its own
+/// buffer once its share of the budget is free, hashing it for the file and for the part.
 struct PartReader {
-    /// The parts whose MD5 is computed too.
-    md5_parts: BTreeSet<i32>,
-    full_path: PathBuf,
-    path: String,
-    size: u64,
-    part_size: u64,
-    budget: Arc<Semaphore>,
-    budget_units: u32,
+    content: Content,
+    plan: PartPlan,
     runtime: tokio::runtime::Handle,
 }
 
@@ -550,44 +717,30 @@ impl PartReader {
     /// Reads every part into `sender`; the file's raw SHA-256. Stops early, without error,
     /// when the receiver is gone (an upload failed).
     fn run(self, sender: &tokio::sync::mpsc::Sender<ReadPart>) -> Result<[u8; 32], PushError> {
-        let path = self.path.as_str();
-        let mut file = std::fs::File::open(&self.full_path).map_err(|e| read_error(path, e))?;
+        let plan = &self.plan;
+        let path = plan.path.as_str();
+        let mut file = self.content.open(path)?;
         let mut whole = Hasher::new();
-        let mut offset = 0u64;
-        for number in 1..=part_count(self.size, self.part_size) {
-            let length = self.part_size.min(self.size - offset);
+        for number in 1..=plan.count() {
+            let range = plan.range(number);
+            let length = range.end - range.start;
             let permit =
                 self.runtime
-                    .block_on(take_budget(&self.budget, self.budget_units, length));
+                    .block_on(take_budget(&plan.budget, plan.budget_units, length));
             let mut buffer = vec![0u8; usize::try_from(length).map_err(|e| read_error(path, e))?];
             let read = read_full(&mut file, &mut buffer).map_err(|e| read_error(path, e))?;
             if read != buffer.len() {
-                return Err(changed(path, self.size, offset + read as u64));
+                return Err(changed(path, plan.size, range.start + read as u64));
             }
             whole.update(&buffer);
-            let mut part = Hasher::new();
-            part.update(&buffer);
-            offset += length;
-            let number = i32::try_from(number).unwrap_or(i32::MAX);
-            let md5 = self.md5_parts.contains(&number).then(|| {
-                let mut md5 = [0u8; 16];
-                md5.copy_from_slice(&Md5::digest(&buffer));
-                md5
-            });
-            let part = ReadPart {
-                number,
-                bytes: Bytes::from(buffer),
-                digest: part.finish_raw(),
-                md5,
-                permit,
-            };
+            let part = ReadPart::new(number, Bytes::from(buffer), plan.wants_md5(number), permit);
             if sender.blocking_send(part).is_err() {
                 return Ok(whole.finish_raw());
             }
         }
         let mut probe = [0u8; 1];
         if read_some(&mut file, &mut probe).map_err(|e| read_error(path, e))? != 0 {
-            return Err(changed(path, self.size, self.size + 1));
+            return Err(changed(path, plan.size, plan.size + 1));
         }
         Ok(whole.finish_raw())
     }
@@ -667,5 +820,26 @@ pub(crate) async fn complete_upload(
         .send()
         .await
         .map_err(|e| s3_error(context, path, key, "CompleteMultipartUpload", &e))?;
+    Ok(())
+}
+
+/// AbortMultipartUpload of `upload_id`: its parts are deleted and no object appears.
+pub(crate) async fn abort_upload(
+    context: &Context,
+    path: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<(), PushError> {
+    let _slot = context.slot().await;
+    context
+        .client
+        .abort_multipart_upload()
+        .bucket(&context.bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
+        .send()
+        .await
+        .map_err(|e| s3_error(context, path, key, "AbortMultipartUpload", &e))?;
     Ok(())
 }
