@@ -44,6 +44,7 @@ use cmi_format::s3_uri::S3Uri;
 use cmi_format::{Entry, Finding, Summary};
 
 use crate::hash::Progress;
+use crate::import::ImportDocument;
 use crate::local::LocalSource;
 use crate::manifest::{artifact_digest, FileRecord, Manifest};
 use crate::source::{ObjectMeta, SourceError};
@@ -107,10 +108,13 @@ pub struct PushOptions {
 /// data either way.
 pub const DEFAULT_SINGLE_PUT_MAX: u64 = 8 * 1024 * 1024;
 
+/// Default of [`PushOptions::concurrency`]: requests in flight at once.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
 impl Default for PushOptions {
     fn default() -> Self {
         PushOptions {
-            concurrency: 16,
+            concurrency: DEFAULT_CONCURRENCY,
             part_size: None,
             single_put_max: DEFAULT_SINGLE_PUT_MAX,
             expected_bucket_owner: None,
@@ -279,6 +283,10 @@ pub struct PushDocument {
     /// With `--delete`: the keys under the destination prefix that were not sent and were
     /// deleted after the push, or, on a dry run, that would be; empty otherwise.
     pub deleted: Vec<String>,
+    /// With `--import`, once the files are pushed: the import's own document
+    /// (`cmi-preflight.import.v1`), so that `push --import --format json` writes one document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<ImportDocument>,
 }
 
 impl PushDocument {
@@ -355,6 +363,7 @@ impl PushDocument {
                 .map(|_| artifact_digest(&records)),
             files,
             deleted: Vec::new(),
+            import: None,
         }
     }
 }
