@@ -7,11 +7,30 @@
 //! `CMI_BENCH_PUSH_GIB` sets another total per folder (`0.25` for a quick run of 256 MiB).
 //!
 //! The server is the testkit's fast S3 (`cmi_testkit::fast_s3`, the `s3s-fs` crate: a
-//! file-backed S3 in Rust that is not the bottleneck, unlike moto, one Python process),
-//! behind the testkit's proxy shaped like a real S3 connection ([`Shape::S3_LIKE`]: 80 MB/s
-//! and 20 ms per connection), so that a tool gains by using several connections as it would
-//! against Amazon S3. Every tool talks to the proxy with moto's static test credentials,
-//! path-style.
+//! file-backed S3 in Rust, much faster than moto, one Python process), behind the testkit's
+//! proxy, which caps each connection's bandwidth and adds latency, so that a tool gains by
+//! using several connections as it would against Amazon S3. Every tool talks to the proxy
+//! with moto's static test credentials, path-style.
+//!
+//! Two shapes by default, each dataset run under both, the tools interleaved:
+//! - scaled ([`SCALED`]: 4 MB/s and 20 ms per connection): the per-connection cap binds and
+//!   the machine does not (10 connections of the AWS CLI move 40 MB/s, 32 of push 128 MB/s,
+//!   where 2 vCPUs move about 130 MB/s through client, proxy and server together); the ratio
+//!   then measures how well a tool uses connections, as against Amazon S3, where one
+//!   connection is capped and the client's network is not;
+//! - [`Shape::S3_LIKE`] (80 MB/s and 20 ms per connection, about what one connection to S3
+//!   gets): on a small machine the CPU binds first, and the ratio measures CPU per byte.
+//!
+//! `CMI_BENCH_PUSH_SHAPE` replaces them: `BYTES_PER_SEC,LATENCY_MS`, several separated by `;`
+//! (e.g. `8000000,20;80000000,20`).
+//!
+//! CPU time per GiB moved is printed for each side, so that the numbers do not depend on
+//! other load: the tool's process (user + system, from `wait4`), the server (this process's
+//! `getrusage` delta during the run, its own threads then waiting, minus the proxy's) and the
+//! proxy (its threads, named `proxy-PORT`, from `/proc/self/task`). The server's share is
+//! s3s-fs's work: an MD5 of every byte (the ETag), the SigV4 payload SHA-256 when a client
+//! signs its payload, and, for a multipart upload, every part read, hashed with MD5 again and
+//! copied into the object at completion.
 //!
 //! The contenders, each with its default settings, in a fresh child whose peak RSS is its
 //! `ru_maxrss` from `wait4` (and its CPU time, user + system, from the same call):
