@@ -1,6 +1,11 @@
 //! A local file to S3: one PutObject with its full-object SHA-256, or a multipart upload
 //! whose parts each carry their SHA-256; the file read once, by one blocking reader thread,
 //! part by part, under a shared byte budget.
+//!
+//! Bodies are sent with `UNSIGNED-PAYLOAD` (the SDK's `disable_payload_signing`), as the AWS
+//! CLI does over HTTPS: the body's integrity rests on its `x-amz-checksum-sha256`, a signed
+//! header that S3 verifies against the bytes, so the SigV4 payload hash would be a third
+//! SHA-256 of every byte, on this machine and on the server, for nothing.
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -319,6 +324,8 @@ async fn put_single(
         .set_bucket_key_enabled(bucket_key)
         .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
         .body(ByteStream::from(bytes))
+        .customize()
+        .disable_payload_signing()
         .send()
         .await
         .map_err(|e| s3_error(context, path, key, "PutObject", &e))?;
@@ -627,6 +634,8 @@ impl PartUpload {
                 .checksum_sha256(aws_smithy_types::base64::encode(digest))
                 .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
                 .body(ByteStream::from(bytes))
+                .customize()
+                .disable_payload_signing()
                 .send()
                 .await
                 .map_err(|e| s3_error(context, &self.path, &self.key, "UploadPart", &e))?
