@@ -7,11 +7,30 @@
 //! `CMI_BENCH_PUSH_GIB` sets another total per folder (`0.25` for a quick run of 256 MiB).
 //!
 //! The server is the testkit's fast S3 (`cmi_testkit::fast_s3`, the `s3s-fs` crate: a
-//! file-backed S3 in Rust that is not the bottleneck, unlike moto, one Python process),
-//! behind the testkit's proxy shaped like a real S3 connection ([`Shape::S3_LIKE`]: 80 MB/s
-//! and 20 ms per connection), so that a tool gains by using several connections as it would
-//! against Amazon S3. Every tool talks to the proxy with moto's static test credentials,
-//! path-style.
+//! file-backed S3 in Rust, much faster than moto, one Python process), behind the testkit's
+//! proxy, which caps each connection's bandwidth and adds latency, so that a tool gains by
+//! using several connections as it would against Amazon S3. Every tool talks to the proxy
+//! with moto's static test credentials, path-style.
+//!
+//! Two shapes by default, each dataset run under both, the tools interleaved:
+//! - scaled ([`SCALED`]: 4 MB/s and 20 ms per connection): the per-connection cap binds and
+//!   the machine does not (10 connections of the AWS CLI move 40 MB/s, 32 of push 128 MB/s,
+//!   where 2 vCPUs move about 130 MB/s through client, proxy and server together); the ratio
+//!   then measures how well a tool uses connections, as against Amazon S3, where one
+//!   connection is capped and the client's network is not;
+//! - [`Shape::S3_LIKE`] (80 MB/s and 20 ms per connection, about what one connection to S3
+//!   gets): on a small machine the CPU binds first, and the ratio measures CPU per byte.
+//!
+//! `CMI_BENCH_PUSH_SHAPE` replaces them: `BYTES_PER_SEC,LATENCY_MS`, several separated by `;`
+//! (e.g. `8000000,20;80000000,20`).
+//!
+//! CPU time per GiB moved is printed for each side, so that the numbers do not depend on
+//! other load: the tool's process (user + system, from `wait4`), the server (this process's
+//! `getrusage` delta during the run, its own threads then waiting, minus the proxy's) and the
+//! proxy (its threads, named `proxy-PORT`, from `/proc/self/task`). The server's share is
+//! s3s-fs's work: an MD5 of every byte (the ETag), the SigV4 payload SHA-256 when a client
+//! signs its payload, and, for a multipart upload, every part read, hashed with MD5 again and
+//! copied into the object at completion.
 //!
 //! The contenders, each with its default settings, in a fresh child whose peak RSS is its
 //! `ru_maxrss` from `wait4` (and its CPU time, user + system, from the same call):
@@ -254,6 +273,43 @@ async fn listed(client: &aws_sdk_s3::Client, prefix: &str) -> Vec<(String, u64)>
     found
 }
 
+/// CPU seconds (user + system) of this process so far, all threads, ended ones included.
+fn own_cpu_seconds() -> f64 {
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is valid for writes.
+    let done = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    assert_eq!(done, 0, "getrusage: {}", std::io::Error::last_os_error());
+    let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    cpu(usage.ru_utime) + cpu(usage.ru_stime)
+}
+
+/// CPU seconds (user + system) so far of this process's live threads whose name starts with
+/// `prefix` (the proxy's threads are `proxy-PORT`, and live as long as the proxy).
+fn threads_cpu_seconds(prefix: &str) -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let mut total = 0.0;
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // After the command's closing parenthesis: state is field 3, utime 14, stime 15.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+        total += field(14).unwrap_or(0.0) + field(15).unwrap_or(0.0);
+    }
+    total / ticks
+}
+
 /// One contender's run on one dataset.
 struct Row {
     tool: &'static str,
@@ -261,6 +317,11 @@ struct Row {
     peak_kib: u64,
     /// CPU seconds of the tool's process (user + system).
     cpu_seconds: f64,
+    /// CPU seconds of the server (s3s-fs) during the run: this process's CPU time (its other
+    /// threads wait for the child meanwhile) minus the proxy's.
+    server_cpu_seconds: f64,
+    /// CPU seconds of the proxy's threads during the run.
+    proxy_cpu_seconds: f64,
     requests: u64,
     sent: u64,
     /// push only: `manifest s3://` of what it sent, plain and with `--reuse` of its manifest.
@@ -299,7 +360,8 @@ impl Tools {
     /// Push's memory bound for `dataset` in bytes: concurrency x the largest buffer it holds
     /// (the whole file for a file sent in one PUT, else one part) + 64 MiB.
     fn push_bound(&self, dataset: &Dataset) -> u64 {
-        let concurrency = self.push_option("--concurrency", 16);
+        let concurrency =
+            self.push_option("--concurrency", cmi_agent::push::DEFAULT_CONCURRENCY as u64);
         let single_put_max =
             self.push_option("--single-put-max", cmi_agent::push::DEFAULT_SINGLE_PUT_MAX);
         let requested = self
@@ -391,7 +453,10 @@ async fn run(
     let prefix = format!("{slug}-{}", dataset.name);
     proxy.reset_stats();
     let command = tools.command(tool, dataset, &prefix, &proxy.endpoint());
+    let (own_before, proxy_before) = (own_cpu_seconds(), threads_cpu_seconds("proxy-"));
     let (status, seconds, peak_kib, cpu_seconds) = measured(command);
+    let proxy_cpu_seconds = threads_cpu_seconds("proxy-") - proxy_before;
+    let server_cpu_seconds = (own_cpu_seconds() - own_before - proxy_cpu_seconds).max(0.0);
     assert!(
         status.success(),
         "{tool} on {} failed: {status}",
@@ -422,6 +487,8 @@ async fn run(
         seconds,
         peak_kib,
         cpu_seconds,
+        server_cpu_seconds,
+        proxy_cpu_seconds,
         requests: stats.requests,
         sent: stats.request_bytes,
         manifest,
@@ -464,27 +531,39 @@ fn manifest_cost(tools: &Tools, prefix: &str, proxy: &Proxy, reuse: Option<&Path
     }
 }
 
-fn print_table(tools: &Tools, dataset: &Dataset, rows: &[Row]) {
+fn print_table(tools: &Tools, dataset: &Dataset, shape: Shape, rows: &[Row]) {
     let time = |tool: &str| rows.iter().find(|r| r.tool == tool).map(|r| r.seconds);
     println!();
     println!(
-        "## {} in {} file(s) of {}",
+        "## {} in {} file(s) of {}, {}",
         human(dataset.bytes),
         dataset.files.len(),
-        human(dataset.bytes / dataset.files.len() as u64)
+        human(dataset.bytes / dataset.files.len() as u64),
+        shape_text(shape)
     );
+    let gib = dataset.bytes as f64 / GIB as f64;
     println!(
-        "{:<14} {:>8} {:>8} {:>13} {:>8} {:>9} {:>10}",
-        "tool", "seconds", "MB/s", "peak RSS MiB", "CPU s", "requests", "sent MiB"
+        "{:<14} {:>8} {:>8} {:>13} {:>12} {:>12} {:>12} {:>9} {:>10}",
+        "tool",
+        "seconds",
+        "MB/s",
+        "peak RSS MiB",
+        "CPU s/GiB",
+        "server s/GiB",
+        "proxy s/GiB",
+        "requests",
+        "sent MiB"
     );
     for row in rows {
         println!(
-            "{:<14} {:>8.2} {:>8.1} {:>13.1} {:>8.1} {:>9} {:>10.1}",
+            "{:<14} {:>8.2} {:>8.1} {:>13.1} {:>12.2} {:>12.2} {:>12.2} {:>9} {:>10.1}",
             row.tool,
             row.seconds,
             dataset.bytes as f64 / row.seconds / 1e6,
             row.peak_kib as f64 / 1024.0,
-            row.cpu_seconds,
+            row.cpu_seconds / gib,
+            row.server_cpu_seconds / gib,
+            row.proxy_cpu_seconds / gib,
             row.requests,
             row.sent as f64 / MIB as f64
         );
@@ -563,13 +642,24 @@ fn main() {
             .unwrap_or_default(),
         manifest_dir: work.path().to_path_buf(),
     };
-    let shape = Shape::S3_LIKE;
+    let shapes = match std::env::var("CMI_BENCH_PUSH_SHAPE") {
+        Ok(list) => list
+            .split(';')
+            .map(|one| {
+                parse_shape(one).unwrap_or_else(|| {
+                    panic!("CMI_BENCH_PUSH_SHAPE: {one:?} is not BYTES_PER_SEC,LATENCY_MS")
+                })
+            })
+            .collect(),
+        Err(_) => vec![SCALED, Shape::S3_LIKE],
+    };
     println!("binary: {}", binary.display());
-    println!(
-        "server: fast S3 (s3s-fs) behind the testkit proxy at {} MB/s and {} ms per connection",
-        shape.bytes_per_sec / 1_000_000,
-        shape.latency.as_millis()
-    );
+    for shape in &shapes {
+        println!(
+            "server: fast S3 (s3s-fs) behind the testkit proxy, {}",
+            shape_text(*shape)
+        );
+    }
     let mut contenders: Vec<&'static str> = Vec::new();
     match &tools.aws {
         _ if !chosen("CMI_BENCH_PUSH_TOOLS", "aws") => {}
@@ -608,7 +698,10 @@ fn main() {
     );
     let server = FastS3::start(&work.path().join("s3")).expect("fast S3 server");
     server.create_bucket(BUCKET).expect("bucket");
-    let proxy = Proxy::start_shaped(&server.endpoint(), shape);
+    let proxies: Vec<(Shape, Proxy)> = shapes
+        .iter()
+        .map(|shape| (*shape, Proxy::start_shaped(&server.endpoint(), *shape)))
+        .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -620,16 +713,46 @@ fn main() {
                 .await;
         let client = moto::s3_client(&config);
         for dataset in &datasets {
-            let mut rows = Vec::new();
-            for tool in &contenders {
-                rows.push(run(&tools, tool, dataset, &server, &proxy, &client).await);
+            for (shape, proxy) in &proxies {
+                let mut rows = Vec::new();
+                for tool in &contenders {
+                    rows.push(run(&tools, tool, dataset, &server, proxy, &client).await);
+                }
+                print_table(&tools, dataset, *shape, &rows);
             }
-            print_table(&tools, dataset, &rows);
         }
     });
-    drop(proxy);
+    drop(proxies);
     drop(server);
     print_load("end");
+}
+
+/// The default scaled shape: a per-connection cap low enough that every tool's connections
+/// at their default concurrency move less than this machine can (2 shared vCPUs move about
+/// 130 MB/s through client, proxy and server together), so that the ratio measures how a
+/// tool uses connections, as against Amazon S3, where one connection is capped and the
+/// client's network is not.
+const SCALED: Shape = Shape {
+    bytes_per_sec: 4_000_000,
+    latency: std::time::Duration::from_millis(20),
+};
+
+/// `BYTES_PER_SEC,LATENCY_MS`, e.g. `80000000,20`.
+fn parse_shape(text: &str) -> Option<Shape> {
+    let (rate, latency) = text.trim().split_once(',')?;
+    Some(Shape {
+        bytes_per_sec: rate.trim().parse().ok()?,
+        latency: std::time::Duration::from_millis(latency.trim().parse().ok()?),
+    })
+}
+
+/// A shape as a reader wants it: `80 MB/s and 20 ms per connection`.
+fn shape_text(shape: Shape) -> String {
+    format!(
+        "{} MB/s and {} ms per connection",
+        shape.bytes_per_sec as f64 / 1e6,
+        shape.latency.as_millis()
+    )
 }
 
 /// The load average, to tell a quiet machine from a busy one when reading the numbers.

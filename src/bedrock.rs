@@ -147,6 +147,16 @@ impl<W: Write> Progress for Shown<'_, W> {
 
 /// `import`.
 pub fn import(args: ImportArgs) -> Result<u8> {
+    let (code, document) = import_run(args)?;
+    if let Some(document) = document {
+        out::write_json(&mut anstream::stdout().lock(), &document)?;
+    }
+    Ok(code)
+}
+
+/// Runs `import` and returns its exit code; with `--format json`, also its document, not
+/// written (`import` writes it, `push --import` embeds it in its own).
+pub(crate) fn import_run(args: ImportArgs) -> Result<(u8, Option<ImportDocument>)> {
     let request = ImportRequest {
         s3_uri: args.source.clone(),
         job_name: args.job_name.clone(),
@@ -218,18 +228,17 @@ pub fn import(args: ImportArgs) -> Result<u8> {
         let document = ImportDocument::new(&args.source, check, &outcome);
         let Some(submission) = outcome.submission else {
             if json {
-                out::write_json(&mut stdout, &document)?;
-            } else {
-                writeln!(
-                    stdout,
-                    "{ERROR_STYLE}not submitted{ERROR_STYLE:#}: the check failed; fix the findings above, or pass --no-check to submit anyway"
-                )?;
+                return Ok((FAILED, Some(document)));
             }
-            return Ok(FAILED);
+            writeln!(
+                stdout,
+                "{ERROR_STYLE}not submitted{ERROR_STYLE:#}: the check failed; fix the findings above, or pass --no-check to submit anyway"
+            )?;
+            return Ok((FAILED, None));
         };
         let job = submission.job.unwrap_or_default();
         if json {
-            out::write_json(&mut stdout, &document)?;
+            // The document is returned, for the caller to write.
         } else if !args.wait && !job.has_ended() {
             writeln!(stdout, "follow it with: {}", resume_command(&submission.job_arn, &args.bedrock))?;
         } else {
@@ -238,7 +247,7 @@ pub fn import(args: ImportArgs) -> Result<u8> {
         if submission.following == Following::Interrupted {
             interrupted_note(&job, &args.bedrock)?;
         }
-        Ok(job_verdict(&job, submission.following))
+        Ok((job_verdict(&job, submission.following), json.then_some(document)))
     })
 }
 

@@ -769,7 +769,7 @@ pub struct PushArgs {
 
     /// Requests in flight at once, across and within files (memory is bounded by this times
     /// --part-size).
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, default_value_t = cmi_agent::push::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
 
     /// Bytes of each part of a multipart upload (5 MiB to 5 GiB; a size that would cut a file

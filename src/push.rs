@@ -170,6 +170,11 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
         }
         None
     };
+    let passed = plan.passed(args.strict) && (!args.strict || warnings.is_empty());
+    let import = match (&report, args.import_args()) {
+        (Some(_), Some(import)) if passed => Some(import),
+        _ => None,
+    };
     let mut stdout = anstream::stdout().lock();
     match args.format {
         OutputFormat::Json => {
@@ -184,9 +189,25 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
             );
             document.deleted = deleted;
             document.provenance = source.provenance();
-            let mut text = serde_json::to_string_pretty(&serde_json::to_value(&document)?)?;
-            text.push('\n');
-            stdout.write_all(text.as_bytes())?;
+            // With --import, one document: the import's is embedded in push's.
+            let imported = import.map(|import| {
+                drop(runtime);
+                crate::bedrock::import_run(import)
+            });
+            let code = match imported {
+                Some(Ok((code, import))) => {
+                    document.import = import;
+                    code
+                }
+                Some(Err(error)) => {
+                    write_json(&mut stdout, &document)?;
+                    return Err(error);
+                }
+                None if passed => PASSED,
+                None => FAILED,
+            };
+            write_json(&mut stdout, &document)?;
+            return Ok(code);
         }
         OutputFormat::Text => {
             write_text(&mut stdout, &args, &uri, &plan, &warnings, report.as_ref())?;
@@ -207,18 +228,25 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
             }
         }
     }
-    let passed = plan.passed(args.strict) && (!args.strict || warnings.is_empty());
     if !passed {
         return Ok(FAILED);
     }
-    match (report, args.import_args()) {
-        (Some(_), Some(import)) => {
+    match import {
+        Some(import) => {
             drop(stdout);
             drop(runtime);
             crate::bedrock::import(import)
         }
-        _ => Ok(PASSED),
+        None => Ok(PASSED),
     }
+}
+
+/// Writes `document` as pretty JSON and a newline.
+fn write_json(stdout: &mut impl Write, document: &PushDocument) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(&serde_json::to_value(document)?)?;
+    text.push('\n');
+    stdout.write_all(text.as_bytes())?;
+    Ok(())
 }
 
 /// The destination's client, from the AWS options.

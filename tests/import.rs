@@ -582,3 +582,45 @@ async fn push_then_import_in_one_command_and_again_without_a_second_job() {
     );
     assert_eq!(emulator.jobs().len(), 1, "and Bedrock returns the same job");
 }
+
+/// `push --import --format json` writes one document: push's, with the import's embedded
+/// under `import` (docs/push.md "JSON output"), which reads back into `PushDocument`.
+#[tokio::test(flavor = "multi_thread")]
+async fn push_then_import_as_json_writes_one_document() {
+    let env = env().await;
+    let emulator = env.emulator(Duration::from_millis(300), 1);
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/valid/llama");
+    let role = role("reader");
+    let args = [
+        "push",
+        fixture.to_str().expect("UTF-8"),
+        "s3://models/pushed-json/",
+        "--format",
+        "json",
+        "--import",
+        "--job-name",
+        "pushed-json",
+        "--model-name",
+        "pushed-json-model",
+        "--role-arn",
+        &role,
+        "--wait",
+        "--poll-interval",
+        "100ms",
+    ];
+    let output = env.run(&emulator, &args);
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let documents: Vec<Value> = serde_json::Deserializer::from_str(&stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .expect("JSON");
+    assert_eq!(documents.len(), 1, "one document: {stdout}");
+    let pushed: cmi_agent::push::PushDocument = documents::round_trip(&stdout);
+    assert_eq!(pushed.schema, "cmi-preflight.push.v1");
+    assert!(pushed.pushed);
+    let import = pushed.import.expect("the import's document, embedded");
+    assert_eq!(import.schema, "cmi-preflight.import.v1");
+    assert!(import.submitted);
+    assert_eq!(import.job.expect("the job").status, "Completed");
+}

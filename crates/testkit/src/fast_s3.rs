@@ -82,11 +82,14 @@ impl FastS3 {
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
         let (shutdown, mut shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        // Every thread of the server (workers and blocking file I/O) is named `fast-s3-PORT`.
+        let name = format!("fast-s3-{}", address.port());
         let thread = std::thread::Builder::new()
-            .name(format!("fast-s3-{}", address.port()))
+            .name(name.clone())
             .spawn(move || {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)
+                    .thread_name(name)
                     .enable_all()
                     .build()
                     .expect("the fast S3 server's tokio runtime");

@@ -297,8 +297,11 @@ impl Proxy {
         });
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel();
         let thread_state = Arc::clone(&state);
+        // Every thread of the proxy is named `proxy-PORT`, so that a benchmark can tell its CPU
+        // time from the rest of the process's (`/proc/self/task/*/stat`).
+        let name = format!("proxy-{}", address.port());
         let thread = std::thread::Builder::new()
-            .name(format!("proxy-{}", address.port()))
+            .name(name.clone())
             .spawn(move || {
                 let runtime = match shape {
                     None => tokio::runtime::Builder::new_current_thread()
@@ -306,6 +309,7 @@ impl Proxy {
                         .build(),
                     Some(_) => tokio::runtime::Builder::new_multi_thread()
                         .worker_threads(2)
+                        .thread_name(name)
                         .enable_all()
                         .build(),
                 }

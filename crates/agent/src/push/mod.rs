@@ -45,6 +45,7 @@ use cmi_format::s3_uri::S3Uri;
 use cmi_format::{Entry, Finding, RuleId, Summary};
 
 use crate::hash::Progress;
+use crate::import::ImportDocument;
 use crate::local::LocalSource;
 use crate::manifest::{artifact_digest, FileRecord, Manifest};
 use crate::source::{ObjectMeta, Provenance, SourceError};
@@ -109,10 +110,13 @@ pub struct PushOptions {
 /// data either way.
 pub const DEFAULT_SINGLE_PUT_MAX: u64 = 8 * 1024 * 1024;
 
+/// Default of [`PushOptions::concurrency`]: requests in flight at once.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
 impl Default for PushOptions {
     fn default() -> Self {
         PushOptions {
-            concurrency: 16,
+            concurrency: DEFAULT_CONCURRENCY,
             part_size: None,
             single_put_max: DEFAULT_SINGLE_PUT_MAX,
             expected_bucket_owner: None,
@@ -286,6 +290,10 @@ pub struct PushDocument {
     /// is a published revision ([`crate::source::Source::provenance`]); left out otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+    /// With `--import`, once the files are pushed: the import's own document
+    /// (`cmi-preflight.import.v1`), so that `push --import --format json` writes one document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<ImportDocument>,
 }
 
 impl PushDocument {
@@ -363,6 +371,7 @@ impl PushDocument {
             files,
             deleted: Vec::new(),
             provenance: None,
+            import: None,
         }
     }
 }

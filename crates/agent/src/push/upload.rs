@@ -4,6 +4,11 @@
 //! thread ([`Content`]), or any source read by ranges (`stream.rs`). When the source
 //! publishes the file's SHA-256, the bytes read must hash to it before any object is written:
 //! a multipart upload is otherwise aborted, a single PUT never sent.
+//!
+//! Bodies are sent with `UNSIGNED-PAYLOAD` (the SDK's `disable_payload_signing`), as the AWS
+//! CLI does over HTTPS: the body's integrity rests on its `x-amz-checksum-sha256`, a signed
+//! header that S3 verifies against the bytes, so the SigV4 payload hash would be a third
+//! SHA-256 of every byte, on this machine and on the server, for nothing.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -454,6 +459,8 @@ async fn put_single<B: Body>(
         .set_bucket_key_enabled(bucket_key)
         .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
         .body(ByteStream::from(bytes))
+        .customize()
+        .disable_payload_signing()
         .send()
         .await
         .map_err(|e| s3_error(context, path, key, "PutObject", &e))?;
@@ -780,6 +787,8 @@ impl PartUpload {
                 .checksum_sha256(aws_smithy_types::base64::encode(digest))
                 .set_expected_bucket_owner(context.options.expected_bucket_owner.clone())
                 .body(ByteStream::from(bytes))
+                .customize()
+                .disable_payload_signing()
                 .send()
                 .await
                 .map_err(|e| s3_error(context, &self.path, &self.key, "UploadPart", &e))?
