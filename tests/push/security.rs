@@ -5,8 +5,10 @@
 //! moto 5.2.5 does not enforce `x-amz-expected-bucket-owner` (a mismatching account is
 //! served), nor KMS permissions on an SSE-KMS PutObject (an identity with `s3:*` and no KMS
 //! permission writes SSE-KMS objects): the owner test therefore checks that every request
-//! carries the header and answers the first one as S3 does on a mismatch (403), and there is
-//! no kms:GenerateDataKey denial test.
+//! carries the header and answers the first one as S3 does on a mismatch (403), and the KMS
+//! denial test has the proxy answer the writes as S3 does when the caller may not use the key
+//! (403 AccessDenied naming kms:GenerateDataKey, the form of the AWS KMS Developer Guide's
+//! "Troubleshooting key access"), after moto's own KMS key was created.
 
 use std::path::Path;
 use std::process::Output;
@@ -99,6 +101,61 @@ async fn sse_kms_objects_carry_the_key_a_bucket_key_and_the_sha256() {
             assert_eq!(head["ChecksumSHA256"], expected.as_str(), "{head}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kms_denial_names_kms_generate_data_key_and_the_key_and_nothing_looks_complete() {
+    let setup = setup("security-kms-denied").await;
+    let moto = Moto::shared();
+    let key_arn = moto
+        .kms_client()
+        .await
+        .create_key()
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata()
+        .map(|m| m.arn().unwrap_or_default().to_string())
+        .expect("key");
+    let denial = format!(
+        "User: arn:aws:iam::{}:user/pusher is not authorized to perform: kms:GenerateDataKey on resource: {key_arn} because no identity-based policy allows the kms:GenerateDataKey action",
+        moto::ACCOUNT_ID
+    );
+    for method in ["PUT", "POST"] {
+        setup.proxy.fail_next_matching(
+            1000,
+            Fault::S3Error {
+                status: 403,
+                code: "AccessDenied".into(),
+                message: denial.clone(),
+            },
+            Matcher {
+                method: Some(method.into()),
+                path_contains: Some("/llama/".into()),
+            },
+        );
+    }
+    let output = run(
+        &setup.proxy.endpoint(),
+        &[
+            "push",
+            fixture().to_str().expect("UTF-8"),
+            &format!("s3://{}/llama/", setup.bucket),
+            "--sse",
+            "aws:kms",
+            "--sse-kms-key-id",
+            &key_arn,
+            "-q",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("kms:GenerateDataKey on the KMS key"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&key_arn), "{stderr}");
+    assert!(heads(&moto.endpoint(), &setup.bucket, "llama/").is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
