@@ -116,9 +116,16 @@ pub fn verify(args: VerifyArgs, signature: &str) -> Result<u8> {
             .iter()
             .map(|r| (r.name.clone(), r.digest.clone()))
             .collect();
-        let verification =
+        // The statement has no model summary: the check's (headers and small files only)
+        // names the model in the report, as a manifest's summary does.
+        let summary =
+            cmi_agent::check::check_listed(&source, listing.clone(), CheckOptions::default())
+                .await
+                .summary;
+        let mut verification =
             cmi_agent::verify::verify_signed(&source, &files, &listing, &options, progress.clone())
                 .await?;
+        verification.report.summary = summary;
         Ok(Ok((Vec::new(), Some(verification))))
     })?;
     drop(progress);
