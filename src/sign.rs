@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 use cmi_agent::manifest::Manifest;
 use cmi_agent::signing::{self, PrivateKey, PublicKey, SignOptions, SignatureLocation};
 use cmi_agent::verify::{Comparison, ManifestReference, SignatureReference, VerifyMode};
-use cmi_agent::{CheckOptions, OpenOptions, Source as _};
-use cmi_format::{Finding, Report, RuleId};
+use cmi_agent::{CheckOptions, OpenOptions};
+use cmi_format::Report;
 
 use crate::cli::{SignArgs, VerifyArgs};
 use crate::{render, runtime, verdict, PASSED};
@@ -70,69 +70,36 @@ pub fn verify(args: VerifyArgs, signature: &str) -> Result<u8> {
     let aws = args.aws.options();
     let options = args.hash.options();
     let progress = render::progress::for_terminal(args.hash.quiet);
-    let mut reference = SignatureReference {
-        path: signature.to_string(),
-        public_key: None,
-        digest: None,
-        files: 0,
-    };
     let outcome = runtime()?.block_on(async {
         let source = cmi_agent::open(&args.source, &open).await?;
-        let Some(bytes) = location.read(&source, &aws).await? else {
-            return anyhow::Ok(Err(Finding::new(
-                RuleId::SignatureMissing,
-                signature,
-                "does not exist",
-            )));
-        };
-        let verified = match signing::verify_bundle(&bytes, &keys, signature) {
-            Ok(verified) => verified,
-            Err(finding) => return Ok(Err(finding)),
-        };
-        let statement = &verified.statement;
-        reference.public_key = args
-            .public_key
-            .get(verified.key)
-            .map(|p| p.display().to_string());
-        reference.digest = Some(statement.digest());
-        reference.files = statement.predicate.resources.len();
-        if let Some(manifest) = &manifest {
-            let findings = signing::compare_manifest(manifest, statement, signature);
-            if !findings.is_empty() {
-                return Ok(Ok((findings, None)));
-            }
-            let verification =
-                cmi_agent::verify::verify(&source, manifest, &options, progress.clone()).await?;
-            return Ok(Ok((Vec::new(), Some(verification))));
-        }
-        let mut ignored = statement.ignored_when_verifying();
-        ignored.extend(location.inside(&source));
-        signing::refuse_symlinks(&source)?;
-        let listing = source.list().await?;
-        let listing = signing::without_ignored(listing, &ignored);
-        let files: Vec<(String, String)> = statement
-            .predicate
-            .resources
-            .iter()
-            .map(|r| (r.name.clone(), r.digest.clone()))
-            .collect();
-        // The statement has no model summary: the check's (headers and small files only)
-        // names the model in the report, as a manifest's summary does.
-        let summary =
-            cmi_agent::check::check_listed(&source, listing.clone(), CheckOptions::default())
-                .await
-                .summary;
-        let mut verification =
-            cmi_agent::verify::verify_signed(&source, &files, &listing, &options, progress.clone())
-                .await?;
-        verification.report.summary = summary;
-        Ok(Ok((Vec::new(), Some(verification))))
+        anyhow::Ok(
+            signing::verify_signature(
+                &source,
+                &location,
+                &keys,
+                manifest.as_ref(),
+                &aws,
+                &options,
+                progress.clone(),
+            )
+            .await?,
+        )
     })?;
     drop(progress);
-    let (findings, verification) = match outcome {
-        Err(finding) => (vec![finding], None),
-        Ok(result) => result,
+    let reference = SignatureReference {
+        path: signature.to_string(),
+        public_key: outcome.verified.as_ref().and_then(|verified| {
+            args.public_key
+                .get(verified.key)
+                .map(|p| p.display().to_string())
+        }),
+        digest: outcome.verified.as_ref().map(|v| v.statement.digest()),
+        files: outcome
+            .verified
+            .as_ref()
+            .map_or(0, |v| v.statement.predicate.resources.len()),
     };
+    let (findings, verification) = (outcome.findings, outcome.verification);
     let mut notes = Vec::new();
     if let (Some(key), Some(digest)) = (&reference.public_key, &reference.digest) {
         notes.push(format!(
@@ -143,8 +110,12 @@ pub fn verify(args: VerifyArgs, signature: &str) -> Result<u8> {
     let (report, compared, by_s3_checksum) = match &verification {
         Some(verification) => {
             notes.push(format!(
-                "compared {} files by SHA-256 with the signed digests{}",
+                "compared {} files by SHA-256 with {}{}",
                 verification.compared,
+                match &args.manifest {
+                    Some(path) => format!("the manifest {}, the one signed", path.display()),
+                    None => "the signed digests".to_string(),
+                },
                 match verification.by_s3_checksum {
                     0 => String::new(),
                     n => format!(

@@ -19,11 +19,12 @@ use ecdsa::signature::{Signer as _, Verifier as _};
 use p256::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _, EncodePublicKey as _, LineEnding};
 
 use crate::aws::AwsOptions;
-use crate::check::check_listed;
-use crate::hash::Progress;
+use crate::check::{check_listed, CheckOptions};
+use crate::hash::{HashOptions, Progress};
 use crate::manifest::{create_listed, Manifest, ManifestError, ManifestOptions};
 use crate::open::AnySource;
 use crate::source::{Listing, Source};
+use crate::verify::Verification;
 
 /// Why signing or verifying could not be done (as opposed to a signature that does not
 /// verify, which is a finding).
@@ -651,6 +652,97 @@ pub fn compare_manifest(
         ));
     }
     findings
+}
+
+/// What verifying an artifact with its signature found.
+#[derive(Debug, Clone)]
+pub struct SignatureOutcome {
+    /// The signature that verified, if one did.
+    pub verified: Option<Verified>,
+    /// The comparison of the artifact with the signed digests (or with the manifest, once it
+    /// was shown to be the one signed); absent when the signature failed, whose findings are
+    /// then in `findings`.
+    pub verification: Option<Verification>,
+    /// The SG findings, when the signature is missing, by another key or tampered, or the
+    /// manifest is not the one signed.
+    pub findings: Vec<Finding>,
+}
+
+impl SignatureOutcome {
+    fn failed(findings: Vec<Finding>, verified: Option<Verified>) -> SignatureOutcome {
+        SignatureOutcome {
+            verified,
+            verification: None,
+            findings,
+        }
+    }
+}
+
+/// Verifies `source` with the signature at `location` and `keys`, as `verify --signature`
+/// does (docs/signing.md): SG001 when it does not exist, [`verify_bundle`]'s SG002 and SG003,
+/// then, with `manifest`, SG003 if it is not the one signed and the comparison with it; else
+/// the comparison with the signed digests (MF001, MF002, MF004), leaving out the statement's
+/// ignore paths, the git paths and the signature itself. The model summary comes from a
+/// check of the listed files (headers and small files only).
+pub async fn verify_signature(
+    source: &AnySource,
+    location: &SignatureLocation,
+    keys: &[PublicKey],
+    manifest: Option<&Manifest>,
+    aws: &AwsOptions,
+    options: &HashOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<SignatureOutcome, SigningError> {
+    let name = location.to_string();
+    let Some(bytes) = location.read(source, aws).await? else {
+        return Ok(SignatureOutcome::failed(
+            vec![Finding::new(
+                RuleId::SignatureMissing,
+                name,
+                "does not exist",
+            )],
+            None,
+        ));
+    };
+    let verified = match verify_bundle(&bytes, keys, &name) {
+        Ok(verified) => verified,
+        Err(finding) => return Ok(SignatureOutcome::failed(vec![finding], None)),
+    };
+    let statement = &verified.statement;
+    if let Some(manifest) = manifest {
+        let findings = compare_manifest(manifest, statement, &name);
+        if !findings.is_empty() {
+            return Ok(SignatureOutcome::failed(findings, Some(verified)));
+        }
+        let verification = crate::verify::verify(source, manifest, options, progress).await?;
+        return Ok(SignatureOutcome {
+            verified: Some(verified),
+            verification: Some(verification),
+            findings: Vec::new(),
+        });
+    }
+    let mut ignored = statement.ignored_when_verifying();
+    ignored.extend(location.inside(source));
+    refuse_symlinks(source)?;
+    let listing = source.list().await.map_err(ManifestError::from)?;
+    let listing = without_ignored(listing, &ignored);
+    let files: Vec<(String, String)> = statement
+        .predicate
+        .resources
+        .iter()
+        .map(|r| (r.name.clone(), r.digest.clone()))
+        .collect();
+    let summary = check_listed(source, listing.clone(), CheckOptions::default())
+        .await
+        .summary;
+    let mut verification =
+        crate::verify::verify_signed(source, &files, &listing, options, progress).await?;
+    verification.report.summary = summary;
+    Ok(SignatureOutcome {
+        verified: Some(verified),
+        verification: Some(verification),
+        findings: Vec::new(),
+    })
 }
 
 #[cfg(test)]
