@@ -33,11 +33,19 @@ pub enum Command {
     /// Without -o (or with -o -) the manifest goes to stdout; with -o PATH it is written to
     /// PATH (atomically for a regular file) and stdout gets only the artifact digest.
     Manifest(ManifestArgs),
-    /// Compare an artifact with its manifest to gate a release.
+    /// Compare an artifact with its manifest, or its signature, to gate a release.
     ///
-    /// Missing, extra and changed files (size or SHA-256) are findings; exit status 1 on any
-    /// difference, 0 when identical.
+    /// Missing, extra and changed files (size or SHA-256) are findings; with --signature, a
+    /// missing signature, a signature by another key or a tampered one too. Exit status 1 on
+    /// any finding, 0 when identical.
     Verify(VerifyArgs),
+    /// Sign an artifact: an OpenSSF Model Signing signature (`model_signing verify key`
+    /// accepts it) over the SHA-256 of every file.
+    ///
+    /// The files are hashed once, as `manifest` hashes them; the git paths, the signature
+    /// itself (when written inside the artifact) and --ignore-paths are left out, as
+    /// `model_signing sign key` leaves them out. docs/signing.md describes the format.
+    Sign(SignArgs),
     /// Diagnose the cross-account access of the execution role to an S3 artifact.
     ///
     /// One line per step: who is calling, whether the role can be assumed and trusts Bedrock,
@@ -156,6 +164,40 @@ pub struct ManifestArgs {
     pub aws: AwsArgs,
 }
 
+/// Arguments of `sign`.
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
+    /// The artifact: a local folder or s3://bucket/prefix/.
+    pub source: String,
+
+    /// The private key, PEM (PKCS #8 or SEC1, unencrypted), on P-256, P-384 or P-521.
+    #[arg(long = "key", visible_alias = "private-key", alias = "private_key")]
+    pub key: std::path::PathBuf,
+
+    /// Where to write the signature: a file (replaced atomically) or s3://bucket/key,
+    /// anywhere. Inside the artifact it is left out of what is signed.
+    #[arg(short, long, default_value = "model.sig")]
+    pub output: String,
+
+    /// Paths relative to the artifact to leave out of the signature (a folder leaves out
+    /// everything under it); recorded in the signature, so that verifiers leave them out too.
+    #[arg(long = "ignore-paths", num_args = 1..)]
+    pub ignore_paths: Vec<String>,
+
+    /// Sign the git paths (.git, .gitattributes, .github, .gitignore) too; they are left out
+    /// by default, as model_signing leaves them out.
+    #[arg(long)]
+    pub no_ignore_git_paths: bool,
+
+    /// Hashing options.
+    #[command(flatten)]
+    pub hash: HashArgs,
+
+    /// AWS options, for s3:// sources and signatures.
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
 /// Arguments of `verify`.
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
@@ -179,8 +221,19 @@ pub struct VerifyArgs {
     pub follow_symlinks: bool,
 
     /// The manifest to compare with.
-    #[arg(long)]
-    pub manifest: std::path::PathBuf,
+    #[arg(long, required_unless_present = "signature")]
+    pub manifest: Option<std::path::PathBuf>,
+
+    /// The signature to verify (an OpenSSF Model Signing bundle, as `sign` or `model_signing
+    /// sign key` writes it): a file or s3://bucket/key, anywhere. The artifact is then
+    /// compared with the signed digests (and with --manifest, if given, which must be the
+    /// one signed).
+    #[arg(long, requires = "public_key", conflicts_with = "metadata_only")]
+    pub signature: Option<String>,
+
+    /// A public key (PEM) that may have made the signature; repeat it for several keys.
+    #[arg(long = "public-key", alias = "public_key", requires = "signature")]
+    pub public_key: Vec<std::path::PathBuf>,
 
     /// For S3: compare sizes, ETags and version ids only, without reading any content.
     #[arg(long)]

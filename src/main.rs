@@ -4,6 +4,7 @@ mod bedrock;
 mod cli;
 mod push;
 mod render;
+mod sign;
 mod watch;
 
 use std::io::Write;
@@ -118,6 +119,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Doctor(args) => doctor(args),
         Command::Manifest(args) => manifest(args),
         Command::Verify(args) => verify(args),
+        Command::Sign(args) => sign::sign(args),
         Command::Import(args) => bedrock::import(args),
         Command::Status(args) => bedrock::status(args),
         Command::Jobs(args) => bedrock::list_jobs(args),
@@ -213,7 +215,14 @@ fn manifest(args: ManifestArgs) -> Result<u8> {
 }
 
 fn verify(args: VerifyArgs) -> Result<u8> {
-    let manifest = cmi_agent::manifest::Manifest::read(&args.manifest)?;
+    if let Some(signature) = args.signature.clone() {
+        return sign::verify(args, &signature);
+    }
+    let manifest_path = args
+        .manifest
+        .clone()
+        .context("give --manifest, or --signature with --public-key")?;
+    let manifest = cmi_agent::manifest::Manifest::read(&manifest_path)?;
     let open = OpenOptions {
         aws: args.aws.options(),
         bedrock_region: None,
@@ -236,7 +245,7 @@ fn verify(args: VerifyArgs) -> Result<u8> {
     drop(progress);
     let mut stdout = anstream::stdout().lock();
     let context =
-        render::ReportContext::verify(&args.source, &args.manifest, &manifest, &verification);
+        render::ReportContext::verify(&args.source, &manifest_path, &manifest, &verification);
     render::report(&mut stdout, args.format, &context, &verification.report)
         .context("cannot write the report")?;
     Ok(verdict(verification.report.passed(false)))

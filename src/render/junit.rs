@@ -13,12 +13,12 @@ use super::{fails, printable, ReportContext};
 /// Writes the JUnit XML document.
 pub fn write(out: &mut dyn Write, context: &ReportContext<'_>, report: &Report) -> io::Result<()> {
     let (source, strict) = (context.source, context.strict);
-    // `verify` is about the manifest rules; `check` about the others. A rule of the other
+    // `verify` is about the manifest and signature rules; `check` about the others. A rule of the other
     // kind appears only when it has findings (an unreadable file during `verify`).
     let rules: Vec<&Rule> = RULES
         .iter()
         .filter(|rule| {
-            (rule.group() == "MF") == (context.command == "verify")
+            matches!(rule.group(), "MF" | "SG") == (context.command == "verify")
                 || report.findings.iter().any(|f| f.rule == rule.id)
         })
         .collect();

@@ -25,6 +25,7 @@ pub mod open;
 pub mod policy;
 pub mod push;
 pub mod s3;
+pub mod signing;
 pub mod source;
 pub mod verify;
 pub mod watch;

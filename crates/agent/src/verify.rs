@@ -54,14 +54,34 @@ pub struct ManifestReference {
     pub files: usize,
 }
 
+/// The signature a verification checked, as the verify document names it (docs/signing.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureReference {
+    /// The signature file or `s3://` object as the user gave it.
+    pub path: String,
+    /// The public key that verified it, as the user gave it; absent when none did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// The statement's subject digest, `sha256:<hex>`; absent when the statement could not
+    /// be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// How many files the statement lists.
+    pub files: usize,
+}
+
 /// What a verify document adds to the check document: how, with what and how much was
 /// compared.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Comparison {
     /// How contents were compared.
     pub mode: VerifyMode,
-    /// The manifest compared with.
-    pub manifest: ManifestReference,
+    /// The manifest compared with; absent when a signature alone was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<ManifestReference>,
+    /// The signature checked, with `--signature`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SignatureReference>,
     /// Files compared beyond their presence and size.
     pub compared: usize,
     /// Of those, the files compared by S3's stored SHA-256 checksum, without reading them;
@@ -79,11 +99,12 @@ impl Comparison {
     pub fn new(manifest_path: &Path, manifest: &Manifest, verification: &Verification) -> Self {
         Comparison {
             mode: verification.mode,
-            manifest: ManifestReference {
+            manifest: Some(ManifestReference {
                 path: manifest_path.display().to_string(),
                 artifact_digest: manifest.artifact_digest.clone(),
                 files: manifest.files.len(),
-            },
+            }),
+            signature: None,
             compared: verification.compared,
             by_s3_checksum: verification.by_s3_checksum,
         }
@@ -118,11 +139,29 @@ impl VerifyDocument {
     }
 }
 
+/// What the artifact is compared with: a manifest, or the statement of a signature (which
+/// records no sizes: its records take the listed sizes, so only contents are compared).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Basis {
+    Manifest,
+    Signature,
+}
+
+impl Basis {
+    fn name(self) -> &'static str {
+        match self {
+            Basis::Manifest => "the manifest",
+            Basis::Signature => "the signature",
+        }
+    }
+}
+
 /// Splits the comparison: findings for missing, extra and resized files, and the files that
 /// are on both sides with the same size, to be compared further.
 fn compare_listing<'m>(
     manifest: &'m Manifest,
     listing: &Listing,
+    basis: Basis,
 ) -> (Vec<Finding>, Vec<&'m FileRecord>) {
     let listed: BTreeMap<&str, u64> = listing
         .entries
@@ -143,16 +182,20 @@ fn compare_listing<'m>(
             None => findings.push(Finding::new(
                 RuleId::FileMissing,
                 record.path.clone(),
-                match not_files.get(record.path.as_str()) {
-                    Some(kind) => format!(
+                match (not_files.get(record.path.as_str()), basis) {
+                    (Some(kind), Basis::Manifest) => format!(
                         "is a regular file in the manifest ({} bytes), but in the artifact it \
                          is {kind}; it was not read",
                         record.size
                     ),
-                    None => format!(
+                    (Some(kind), Basis::Signature) => format!(
+                        "is a signed file, but in the artifact it is {kind}; it was not read"
+                    ),
+                    (None, Basis::Manifest) => format!(
                         "is in the manifest ({} bytes) but not in the artifact",
                         record.size
                     ),
+                    (None, Basis::Signature) => "is signed but not in the artifact".to_string(),
                 },
             )),
             Some(size) if *size != record.size => findings.push(Finding::new(
@@ -170,7 +213,7 @@ fn compare_listing<'m>(
             findings.push(Finding::new(
                 RuleId::FileExtra,
                 entry.path.clone(),
-                format!("is not in the manifest ({} bytes)", entry.size),
+                format!("is not in {} ({} bytes)", basis.name(), entry.size),
             ));
         }
     }
@@ -184,7 +227,7 @@ fn compare_listing<'m>(
 /// resized files, and (where the manifest recorded one) a changed ETag. What `import
 /// --manifest` asserts before it submits.
 pub fn compare_with_listing(manifest: &Manifest, listing: &Listing) -> Vec<Finding> {
-    let (mut findings, common) = compare_listing(manifest, listing);
+    let (mut findings, common) = compare_listing(manifest, listing, Basis::Manifest);
     for record in common {
         let listed = listing.meta.get(&record.path).and_then(|m| m.etag.as_ref());
         if let (Some(expected), Some(actual)) = (&record.etag, listed) {
@@ -209,7 +252,11 @@ fn report(manifest: &Manifest, mut findings: Vec<Finding>) -> Report {
 }
 
 /// How S3's stored checksum of a file compares with its record, when it settles it.
-fn by_checksum(record: &FileRecord, stored: &StoredChecksum) -> Option<Option<Finding>> {
+fn by_checksum(
+    record: &FileRecord,
+    stored: &StoredChecksum,
+    basis: Basis,
+) -> Option<Option<Finding>> {
     if stored.size != record.size {
         return None;
     }
@@ -219,7 +266,8 @@ fn by_checksum(record: &FileRecord, stored: &StoredChecksum) -> Option<Option<Fi
                 RuleId::DigestChanged,
                 record.path.clone(),
                 format!(
-                    "has SHA-256 {sha256} (the full-object checksum S3 holds); the manifest says {}",
+                    "has SHA-256 {sha256} (the full-object checksum S3 holds); {} says {}",
+                    basis.name(),
                     record.sha256
                 ),
             )
@@ -244,7 +292,78 @@ pub async fn verify<S: Source>(
     progress: Arc<dyn Progress>,
 ) -> Result<Verification, ManifestError> {
     let listing = source.list().await?;
-    let (mut findings, common) = compare_listing(manifest, &listing);
+    verify_listed(
+        source,
+        manifest,
+        &listing,
+        Basis::Manifest,
+        options,
+        progress,
+    )
+    .await
+}
+
+/// Compares the files of `listing` (the caller's, with the paths the signature leaves out
+/// already removed) with the signed `files` (path and SHA-256): a missing file is MF001, an
+/// extra one MF002, a changed one MF004, as [`verify`] reports them against a manifest. The
+/// statement records no sizes, so every file on both sides is hashed (or settled by the
+/// SHA-256 checksum S3 holds for it).
+pub async fn verify_signed<S: Source>(
+    source: &S,
+    files: &[(String, String)],
+    listing: &Listing,
+    options: &HashOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<Verification, ManifestError> {
+    let listed: BTreeMap<&str, u64> = listing
+        .entries
+        .iter()
+        .map(|e| (e.path.as_str(), e.size))
+        .collect();
+    let records: Vec<FileRecord> = files
+        .iter()
+        .map(|(path, sha256)| FileRecord {
+            path: path.clone(),
+            size: listed.get(path.as_str()).copied().unwrap_or(0),
+            sha256: sha256.clone(),
+            etag: None,
+            version_id: None,
+            last_modified: None,
+            reused: false,
+            s3_checksum: None,
+            digest_source: None,
+        })
+        .collect();
+    let manifest = Manifest {
+        schema: Manifest::SCHEMA.to_string(),
+        tool: cmi_format::document::Tool::current(),
+        created: String::new(),
+        source: source.describe(),
+        artifact_digest: crate::manifest::artifact_digest(&records),
+        model: Default::default(),
+        files: records,
+        provenance: source.provenance(),
+    };
+    verify_listed(
+        source,
+        &manifest,
+        listing,
+        Basis::Signature,
+        options,
+        progress,
+    )
+    .await
+}
+
+async fn verify_listed<S: Source>(
+    source: &S,
+    manifest: &Manifest,
+    listing: &Listing,
+    basis: Basis,
+    options: &HashOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<Verification, ManifestError> {
+    let (mut findings, common) = compare_listing(manifest, listing, basis);
     let compared = common.len();
     let stored: Vec<_> = stream::iter(common)
         .map(|record| async move { (record, source.stored_checksum(&record.path).await) })
@@ -260,7 +379,7 @@ pub async fn verify<S: Source>(
         })?;
         match stored
             .as_ref()
-            .and_then(|stored| by_checksum(record, stored))
+            .and_then(|stored| by_checksum(record, stored, basis))
         {
             Some(finding) => {
                 by_s3_checksum += 1;
@@ -296,8 +415,10 @@ pub async fn verify<S: Source>(
                 RuleId::DigestChanged,
                 record.path.clone(),
                 format!(
-                    "has SHA-256 {}; the manifest says {}",
-                    digest.sha256, record.sha256
+                    "has SHA-256 {}; {} says {}",
+                    digest.sha256,
+                    basis.name(),
+                    record.sha256
                 ),
             )),
             Err(error) => match error.rule {
@@ -322,7 +443,7 @@ pub async fn verify_metadata(
     concurrency: usize,
 ) -> Result<Verification, ManifestError> {
     let listing = source.list().await?;
-    let (mut findings, common) = compare_listing(manifest, &listing);
+    let (mut findings, common) = compare_listing(manifest, &listing, Basis::Manifest);
     let heads: Vec<_> = stream::iter(common.iter())
         .map(|record| async move { (*record, source.head(&record.path).await) })
         .buffer_unordered(concurrency.max(1))

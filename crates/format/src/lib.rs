@@ -41,6 +41,7 @@ pub mod s3_uri;
 pub mod safetensors;
 mod severity;
 pub mod shapes;
+pub mod signing;
 pub mod tokenizer;
 pub mod transfer;
 mod weights;

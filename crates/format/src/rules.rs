@@ -7,8 +7,9 @@
 //! Codes are grouped by prefix: `LY` layout of the folder, `ST` safetensors headers, `IX` the
 //! sharded index, `CF` config.json, `TK` tokenizer files, `SH` tensor names and shapes, `S3`
 //! reading the artifact from S3 as the execution role, `HF` reading it from the Hugging Face
-//! Hub or its local cache, `MF` comparing an artifact with its manifest (these three found by the agent, not by
-//! this crate), `RG` the Bedrock Region of the import (checked when the caller names it).
+//! Hub or its local cache, `MF` comparing an artifact with its manifest and `SG` verifying its
+//! signature (these four found by the agent, not by this crate), `RG` the Bedrock Region of
+//! the import (checked when the caller names it).
 //! A code is never reused for another meaning.
 
 use crate::severity::Severity;
@@ -58,10 +59,10 @@ macro_rules! rules {
 
 /// Groups whose rules concern something other than the files of one folder: how the
 /// artifact is stored in S3 (`S3`), how the Hugging Face Hub serves it (`HF`), how it
-/// compares with a manifest (`MF`), or the Region it is imported in (`RG`). They need more
-/// than a folder (the S3 or Hub emulator, a manifest, a Region), so scenarios exercise them
-/// instead of folder fixtures.
-pub const SCENARIO_GROUPS: &[&str] = &["S3", "HF", "MF", "RG"];
+/// compares with a manifest (`MF`), whether its signature verifies (`SG`), or the Region it
+/// is imported in (`RG`). They need more than a folder (the S3 or Hub emulator, a manifest,
+/// a signature, a Region), so scenarios exercise them instead of folder fixtures.
+pub const SCENARIO_GROUPS: &[&str] = &["S3", "HF", "MF", "SG", "RG"];
 
 impl Rule {
     /// The group of the rule: the two letters of its code.
@@ -442,6 +443,18 @@ rules! {
         summary: "An S3 object's ETag or version id differs from the manifest's (`--metadata-only`).",
         why: "The object was rewritten after the release; its content may or may not be the same.",
         fix: "Run `cmi-preflight verify` without `--metadata-only` to compare the contents.";
+    SignatureMissing => "SG001", "signature-missing", Error,
+        summary: "The signature file or object given with `--signature` does not exist.",
+        why: "Without the signature nothing proves who produced the bytes; a release gate that requires one must not pass.",
+        fix: "Sign the artifact (`cmi-preflight sign` or `model_signing sign key`) and give the path or s3:// URI of the signature with `--signature`.";
+    SignatureWrongKey => "SG002", "signature-wrong-key", Error,
+        summary: "The signature does not verify with any of the public keys given with `--public-key`.",
+        why: "The artifact was signed by someone else, or the envelope's signature was altered: its producer is not one the gate trusts.",
+        fix: "Verify with the public key of the expected signer, or have that signer sign the artifact again.";
+    SignatureTampered => "SG003", "signature-tampered", Error,
+        summary: "The signature file is malformed, or its statement is not what was signed or is of a kind this tool does not read.",
+        why: "A statement whose digests do not match its subject, or a bundle that cannot be parsed, proves nothing about the artifact.",
+        fix: "Sign the artifact again with `cmi-preflight sign` or `model_signing sign key` (files serialization, SHA-256, no symbolic links) and keep the signature file unaltered.";
     RegionWithoutImport => "RG001", "region-without-import", Error,
         summary: "The Bedrock Region of the import does not offer Custom Model Import.",
         why: "CreateModelImportJob exists only in us-east-1, us-east-2, us-west-2 and eu-central-1 (AWS documentation as of 2026-06-09); in any other Region the import cannot start.",
@@ -478,7 +491,8 @@ mod tests {
             assert!(names.insert(rule.name), "duplicate name {}", rule.name);
             let (prefix, number) = rule.code.split_at(2);
             assert!(
-                ["LY", "ST", "IX", "CF", "TK", "SH", "S3", "HF", "MF", "RG"].contains(&prefix),
+                ["LY", "ST", "IX", "CF", "TK", "SH", "S3", "HF", "MF", "SG", "RG"]
+                    .contains(&prefix),
                 "{}",
                 rule.code
             );

@@ -1,0 +1,175 @@
+//! `sign`, and `verify --signature`: OpenSSF Model Signing signatures (docs/signing.md).
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use cmi_agent::manifest::Manifest;
+use cmi_agent::signing::{self, PrivateKey, PublicKey, SignOptions, SignatureLocation};
+use cmi_agent::verify::{Comparison, ManifestReference, SignatureReference, VerifyMode};
+use cmi_agent::{CheckOptions, OpenOptions};
+use cmi_format::Report;
+
+use crate::cli::{SignArgs, VerifyArgs};
+use crate::{render, runtime, verdict, PASSED};
+
+/// `sign`: hash the artifact once, sign the statement over its digests, write the bundle.
+pub fn sign(args: SignArgs) -> Result<u8> {
+    let key = PrivateKey::read(&args.key)?;
+    let location = SignatureLocation::parse(&args.output)?;
+    let open = OpenOptions {
+        aws: args.aws.options(),
+        bedrock_region: None,
+        confined: true,
+        offline: false,
+        hub: None,
+    };
+    let options = SignOptions {
+        manifest: cmi_agent::manifest::ManifestOptions {
+            hash: args.hash.options(),
+            check: CheckOptions::default(),
+        },
+        ignore_paths: args.ignore_paths.clone(),
+        ignore_git_paths: !args.no_ignore_git_paths,
+    };
+    let aws = args.aws.options();
+    let progress = render::progress::for_terminal(args.hash.quiet);
+    let signed = runtime()?.block_on(async {
+        let source = cmi_agent::open(&args.source, &open).await?;
+        let inside = location.inside(&source);
+        let signed = signing::sign(&source, &key, inside, &options, progress.clone()).await?;
+        location
+            .write(signed.bundle.to_json().as_bytes(), &source, &aws)
+            .await?;
+        anyhow::Ok(signed)
+    })?;
+    drop(progress);
+    let mut stdout = anstream::stdout().lock();
+    writeln!(
+        stdout,
+        "signed {} files ({}) with a {} key: {location}",
+        signed.statement.predicate.resources.len(),
+        signed.statement.digest(),
+        key.curve()
+    )?;
+    Ok(PASSED)
+}
+
+/// `verify --signature`: the signature first (SG findings), then the artifact against the
+/// signed digests, or against `--manifest` once it is shown to be the one signed.
+pub fn verify(args: VerifyArgs, signature: &str) -> Result<u8> {
+    let keys = args
+        .public_key
+        .iter()
+        .map(|path| PublicKey::read(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let location = SignatureLocation::parse(signature)?;
+    let manifest = args.manifest.as_deref().map(Manifest::read).transpose()?;
+    let open = OpenOptions {
+        aws: args.aws.options(),
+        bedrock_region: None,
+        confined: true,
+        offline: args.offline,
+        hub: None,
+    };
+    let aws = args.aws.options();
+    let options = args.hash.options();
+    let progress = render::progress::for_terminal(args.hash.quiet);
+    let outcome = runtime()?.block_on(async {
+        let source = cmi_agent::open(&args.source, &open).await?;
+        anyhow::Ok(
+            signing::verify_signature(
+                &source,
+                &location,
+                &keys,
+                manifest.as_ref(),
+                &aws,
+                &options,
+                progress.clone(),
+            )
+            .await?,
+        )
+    })?;
+    drop(progress);
+    let reference = SignatureReference {
+        path: signature.to_string(),
+        public_key: outcome.verified.as_ref().and_then(|verified| {
+            args.public_key
+                .get(verified.key)
+                .map(|p| p.display().to_string())
+        }),
+        digest: outcome.verified.as_ref().map(|v| v.statement.digest()),
+        files: outcome
+            .verified
+            .as_ref()
+            .map_or(0, |v| v.statement.predicate.resources.len()),
+    };
+    let (findings, verification) = (outcome.findings, outcome.verification);
+    let mut notes = Vec::new();
+    if let (Some(key), Some(digest)) = (&reference.public_key, &reference.digest) {
+        notes.push(format!(
+            "signature {signature} verified with {key}: {} files signed ({digest})",
+            reference.files
+        ));
+    }
+    let (report, compared, by_s3_checksum) = match &verification {
+        Some(verification) => {
+            notes.push(format!(
+                "compared {} files by SHA-256 with {}{}",
+                verification.compared,
+                match &args.manifest {
+                    Some(path) => format!("the manifest {}, the one signed", path.display()),
+                    None => "the signed digests".to_string(),
+                },
+                match verification.by_s3_checksum {
+                    0 => String::new(),
+                    n => format!(
+                        "; {n} of them by the SHA-256 checksum S3 holds, without reading them"
+                    ),
+                }
+            ));
+            (
+                verification.report.clone(),
+                verification.compared,
+                verification.by_s3_checksum,
+            )
+        }
+        None => (
+            Report {
+                findings,
+                summary: manifest
+                    .as_ref()
+                    .map(|m| m.model.clone())
+                    .unwrap_or_default(),
+            },
+            0,
+            0,
+        ),
+    };
+    let comparison = Comparison {
+        mode: VerifyMode::Full,
+        manifest: args
+            .manifest
+            .as_ref()
+            .zip(manifest.as_ref())
+            .map(|(path, m)| ManifestReference {
+                path: path.display().to_string(),
+                artifact_digest: m.artifact_digest.clone(),
+                files: m.files.len(),
+            }),
+        signature: Some(reference),
+        compared,
+        by_s3_checksum,
+    };
+    let context = render::ReportContext {
+        command: "verify",
+        source: &args.source,
+        strict: false,
+        notes,
+        comparison: Some(comparison),
+        provenance: None,
+    };
+    let mut stdout = anstream::stdout().lock();
+    render::report(&mut stdout, args.format, &context, &report)
+        .context("cannot write the report")?;
+    Ok(verdict(report.passed(false)))
+}
