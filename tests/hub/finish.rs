@@ -457,3 +457,72 @@ fn a_hub_failing_on_its_side_is_explained() {
         cmi_agent::hub::client::MAX_ATTEMPTS as usize
     );
 }
+
+#[test]
+fn a_mirror_under_a_path_prefix_is_read_there_and_named_in_messages() {
+    let hub = HubEmulator::start(vec![
+        HubRepo::new("org/llama", testdata("valid", "llama")),
+        HubRepo::new("meta/gated", testdata("valid", "llama")).gated(),
+    ])
+    .expect("emulator");
+    hub.serve_under("/hf-mirror");
+    let endpoint = format!("{}/hf-mirror", hub.endpoint());
+    let home = tempfile::tempdir().expect("temp dir");
+    let mirror = [("HF_ENDPOINT", endpoint.as_str())];
+
+    // The real client reads the mirror under its prefix: the emulator serves it as one.
+    let script = "from huggingface_hub import hf_hub_download\n\
+                  print(hf_hub_download('org/llama', 'config.json'))";
+    let python = std::process::Command::new(
+        std::env::var("CMI_TEST_PYTHON").unwrap_or_else(|_| ".venv/bin/python".into()),
+    )
+    .args(["-c", script])
+    .env("HF_ENDPOINT", &endpoint)
+    .env("HF_HOME", home.path().join("python"))
+    .env("HF_HUB_DISABLE_TELEMETRY", "1")
+    .env_remove("HF_TOKEN")
+    .env_remove("HF_HUB_OFFLINE")
+    .output()
+    .expect("python runs");
+    assert!(
+        python.status.success(),
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+
+    hub.clear_requests();
+    let output = run(
+        &hub,
+        home.path(),
+        &mirror,
+        &["check", "hf://org/llama", "--format", "json"],
+    );
+    let report = json(&output);
+    assert_eq!(output.status.code(), Some(0), "{report}");
+    let commit = hub.commit("org/llama", "main");
+    assert_eq!(
+        report["provenance"]["url"],
+        format!("{endpoint}/org/llama/tree/{commit}")
+    );
+    for request in hub.requests() {
+        if request.host == HubHost::Hub {
+            assert!(request.path.starts_with("/hf-mirror/"), "{request:?}");
+        }
+    }
+
+    // The gated model's page is named on the mirror.
+    let output = run(
+        &hub,
+        home.path(),
+        &mirror,
+        &["check", "hf://meta/gated", "--format", "json"],
+    );
+    let report = json(&output);
+    assert_eq!(
+        findings(&report),
+        [("HF001".to_string(), String::new())],
+        "{report}"
+    );
+    let hint = report["findings"][0]["hint"].as_str().unwrap_or_default();
+    assert!(hint.contains(&format!("{endpoint}/meta/gated")), "{hint}");
+}
