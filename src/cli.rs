@@ -820,6 +820,13 @@ pub struct PushArgs {
     /// Where it goes: s3://bucket/prefix/.
     pub destination: String,
 
+    /// hf:// sources: push the snapshot of the revision from the local Hugging Face cache
+    /// (HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub) with no request to the
+    /// Hub, each LFS file checked against its blob's name (HF004). Also set by
+    /// HF_HUB_OFFLINE=1.
+    #[arg(long)]
+    pub offline: bool,
+
     /// Requests in flight at once, across and within files (memory is bounded by this times
     /// --part-size).
     #[arg(long, default_value_t = cmi_agent::push::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..))]

@@ -49,17 +49,16 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                 aws: args.aws_options(),
                 bedrock_region: args.bedrock_region.clone(),
                 confined: false,
-                offline: false,
+                offline: args.offline,
                 hub: None,
             };
             runtime.block_on(cmi_agent::open(&args.source, &open))?
         } else {
-            let local = LocalSource::open(&args.source)?;
-            if let Some(path) = &args.manifest_out {
-                cmi_agent::files::ensure_outside(path, local.root())?;
-            }
-            AnySource::Local(local)
+            AnySource::Local(LocalSource::open(&args.source)?)
         };
+    if let (Some(path), AnySource::Local(local)) = (&args.manifest_out, &source) {
+        cmi_agent::files::ensure_outside(path, local.root())?;
+    }
     let described = source.describe();
     let plan = runtime.block_on(cmi_agent::push::plan(&source, &plan_options))?;
     let owner = options.expected_bucket_owner.as_deref();

@@ -3,5 +3,6 @@
 
 mod cache;
 mod emulator;
+mod finish;
 mod push;
 mod source;

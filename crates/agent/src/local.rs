@@ -75,6 +75,14 @@ impl LocalSource {
         Ok(local)
     }
 
+    /// The SHA-256 the file at `path` must have, when the folder is a snapshot of the local
+    /// Hugging Face cache and the file a link to an LFS blob (named by that SHA-256).
+    pub fn cache_blob(&self, path: &str) -> Option<String> {
+        self.snapshot
+            .as_ref()
+            .and_then(|_| cache::blob_sha256(&self.root.join(path)))
+    }
+
     /// Makes a symbolic link that leaves the folder an error of the listing instead of a
     /// file to follow, as manifests require. In a cache snapshot, a link that stays inside
     /// the repository's entry (`models--ORG--NAME/`, its `blobs/`) is the cache's own and is
@@ -262,10 +270,7 @@ impl LocalSource {
     ) -> Result<FileDigest, HashError> {
         let full = self.root.join(path);
         let relative = path.to_string();
-        let blob = self
-            .snapshot
-            .as_ref()
-            .and_then(|_| cache::blob_sha256(&full));
+        let blob = self.cache_blob(path);
         progress.start(path, size);
         let digest = tokio::task::spawn_blocking(move || {
             hash::hash_local_file(&full, &relative, size, LOCAL_BLOCK, read, progress.as_ref())

@@ -464,7 +464,7 @@ rules! {
         why: "The AWS documentation restricts some architectures to some Regions; their import fails anywhere else.",
         fix: "Import in a Region that offers the architecture (GPT-OSS: us-east-1), with the bucket in the same Region.";
     CacheBlobMismatch => "HF004", "cache-blob-mismatch", Error,
-        summary: "A file of a local Hugging Face cache snapshot does not hash to the SHA-256 its LFS blob is named by (found by `manifest` and `verify`, which read every byte; `check` does not read whole files).",
+        summary: "A file of a local Hugging Face cache snapshot does not hash to the SHA-256 its LFS blob is named by (found by `manifest`, `verify` and `push`, which read every byte; `check` does not read whole files).",
         why: "huggingface_hub names the blob of an LFS file by the file's SHA-256 (file_download.py); other bytes under that name are a corrupt or altered copy, and importing it would import something the Hub never published.",
         fix: "Download the file again (`hf download ORG/NAME FILE --revision COMMIT --force-download`), or delete the blob and the snapshot's link to it and download the snapshot again.";
 }

@@ -130,6 +130,20 @@ pub struct RevisionInfo {
     /// The files of that commit.
     #[serde(default)]
     pub siblings: Vec<Sibling>,
+    /// Whether the model is gated (the Hub says `false`, or how access is granted:
+    /// `"auto"`, `"manual"`): its info and file list are public, its files are read only
+    /// with a token granted access.
+    #[serde(default, deserialize_with = "gated")]
+    pub gated: bool,
+}
+
+/// The model info's `gated`: `false`, or a string naming how access is granted.
+fn gated<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Bool(gated) => gated,
+        serde_json::Value::String(_) => true,
+        _ => false,
+    })
 }
 
 /// A client of one Hub endpoint.
@@ -274,7 +288,7 @@ impl HubClient {
                     } else if status.is_server_error() && attempt < MAX_ATTEMPTS {
                         RETRY_BACKOFF.delay(attempt)
                     } else {
-                        return Err(self.status_error(status, &headers, &final_url));
+                        return Err(self.status_error(status, &headers, &final_url, attempt));
                     }
                 }
                 Err(Failure::Transport(error)) if attempt < MAX_ATTEMPTS => {
@@ -293,15 +307,45 @@ impl HubClient {
         }
     }
 
-    fn status_error(&self, status: StatusCode, headers: &HeaderMap, url: &str) -> HubError {
+    /// The error of a failed answer after `attempts` attempts; a 429 or a 5xx that outlived
+    /// the retries says what it means and what to do.
+    fn status_error(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        url: &str,
+        attempts: u32,
+    ) -> HubError {
         let code = header_text(headers, "x-error-code");
         let server = header_text(headers, "x-error-message");
         let mut message = format!("GET {url} answered {status}");
+        if attempts > 1 {
+            message.push_str(&format!(" on each of {attempts} attempts"));
+        }
         if let Some(code) = &code {
             message.push_str(&format!(" ({code})"));
         }
         if let Some(server) = server {
             message.push_str(&format!(": {server}"));
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let token = if self.sends_token() {
+                "the limit is per account: check that no other job shares this token"
+            } else {
+                "requests with a token (HF_TOKEN, or `hf auth login`) have a higher limit"
+            };
+            message.push_str(&format!(
+                "; the Hub is rate-limiting these requests (HTTP 429, waited for its Retry-After \
+                 between attempts): wait a few minutes and run again, with a lower --concurrency; \
+                 {token}"
+            ));
+        } else if status.is_server_error() {
+            message.push_str(&format!(
+                "; the Hub at {} failed on its side (HTTP {}): run again later; for the public \
+                 Hub, https://status.huggingface.co shows its incidents",
+                self.config.endpoint,
+                status.as_u16()
+            ));
         }
         HubError {
             kind: classify(status.as_u16(), code.as_deref()),
@@ -423,6 +467,23 @@ mod tests {
     }
 
     #[test]
+    fn a_mirror_under_a_path_keeps_its_prefix() {
+        let hub = client("http://127.0.0.1:1/hf-mirror/", Some("hf_x"));
+        assert_eq!(
+            hub.revision_url("org/name", "main"),
+            "http://127.0.0.1:1/hf-mirror/api/models/org/name/revision/main?blobs=true"
+        );
+        assert_eq!(
+            hub.resolve_url("org/name", "abc", "config.json"),
+            "http://127.0.0.1:1/hf-mirror/org/name/resolve/abc/config.json"
+        );
+        assert_eq!(
+            hub.page_url("org/name"),
+            "http://127.0.0.1:1/hf-mirror/org/name"
+        );
+    }
+
+    #[test]
     fn error_codes_win_over_statuses() {
         assert_eq!(classify(404, None), HubErrorKind::NotFound);
         assert_eq!(
@@ -480,6 +541,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(info.siblings.len(), 2);
+        assert!(!info.gated);
+        for (gated, expected) in [("false", false), ("\"manual\"", true), ("\"auto\"", true)] {
+            let info: RevisionInfo =
+                serde_json::from_str(&format!(r#"{{"id":"o/n","sha":"x","gated":{gated}}}"#))
+                    .unwrap();
+            assert_eq!(info.gated, expected, "{gated}");
+        }
         assert_eq!(info.siblings[1].lfs.as_ref().map(|l| l.size), Some(100));
         assert_eq!(siblings_by_path(&info).len(), 2);
     }

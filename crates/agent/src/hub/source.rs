@@ -7,7 +7,8 @@
 //! ETag and, for LFS files, the SHA-256 the Hub publishes ([`ObjectMeta::published_sha256`]);
 //! its folders are listed as the S3 source lists them (keys' prefixes), so that the layout
 //! rules see what they see in the local folder.
-//! Access denials are HF001 and missing repositories, revisions or files HF002.
+//! Access denials are HF001 and missing repositories, revisions or files HF002; a gated
+//! model's access is probed once by the listing, so that a refusal is one finding for the run.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -111,7 +112,7 @@ impl HubSource {
             HubErrorKind::AccessDenied if error.is_gated() => Finding::new(
                 RuleId::HubAccessDenied,
                 path,
-                format!("{repo} is a gated model and this account has not been granted access ({token}): {error}"),
+                format!("{repo} is a gated model and this account has not been granted access ({token}); its conditions are accepted at {page}: {error}"),
             )
             .with_hint(format!(
                 "Open {page} while logged in, accept the conditions to access the model, wait for the access to be granted, then run again with that account's token in HF_TOKEN (or after `hf auth login`)."
@@ -153,6 +154,33 @@ impl HubSource {
     async fn pinned_url(&self, path: &str) -> Result<String, HubError> {
         let info = self.resolve().await?;
         Ok(self.client.resolve_url(&self.uri.repo_id, &info.sha, path))
+    }
+
+    /// For a gated model (whose info and file list are public), one byte of one file read
+    /// before any other: a refusal is the run's one HF001, naming the page where the
+    /// conditions are accepted, instead of one refusal per file. Any other outcome leaves
+    /// the reads to report for themselves.
+    async fn probe_access(&self, info: &RevisionInfo) -> Result<(), SourceError> {
+        if !info.gated {
+            return Ok(());
+        }
+        let Some(sibling) = info
+            .siblings
+            .iter()
+            .find(|s| s.lfs.as_ref().map(|lfs| lfs.size).or(s.size).unwrap_or(0) > 0)
+        else {
+            return Ok(());
+        };
+        let url = self
+            .client
+            .resolve_url(&self.uri.repo_id, &info.sha, &sibling.rfilename);
+        match self.client.get(&url, Some(0..1)).await {
+            Err(error) if error.kind == HubErrorKind::AccessDenied => {
+                debug!(repo = %self.uri.repo_id, %error, "the gated model refused a read");
+                Err(SourceError::Blocked(Box::new(self.finding(&error, ""))))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// GETs `range` of `path` as the pieces of its body; a body cut short or of another
@@ -235,6 +263,7 @@ impl Source for HubSource {
             }
             Err(error) => return Err(SourceError::Blocked(Box::new(self.finding(&error, "")))),
         };
+        self.probe_access(info).await?;
         let mut listing = Listing::default();
         for sibling in &info.siblings {
             let size = sibling

@@ -457,6 +457,26 @@ pub enum PushError {
         read: String,
     },
 
+    /// A file of a local Hugging Face cache snapshot whose bytes do not hash to its LFS
+    /// blob's name, the SHA-256 the Hub published for it (HF004): its multipart upload was
+    /// aborted, or its PutObject never sent, so no object was written.
+    #[error(
+        "{path}: {} {}: the cached bytes hash to SHA-256 {read}, but its blob in the Hugging Face \
+         cache is named {blob}, the SHA-256 the Hub published for it; nothing was written for it \
+         (its upload was aborted): {}",
+        RuleId::CacheBlobMismatch.rule().code,
+        RuleId::CacheBlobMismatch.rule().name,
+        RuleId::CacheBlobMismatch.rule().fix
+    )]
+    CacheBlobMismatch {
+        /// The file.
+        path: String,
+        /// The blob's name: the SHA-256 the Hub published (lowercase hex).
+        blob: String,
+        /// The SHA-256 of the bytes read (lowercase hex).
+        read: String,
+    },
+
     /// The SHA-256 of files copied from S3 is not known without reading them.
     #[error(
         "the SHA-256 of {} is not known without reading: copied in parts, their source objects have \
@@ -519,7 +539,10 @@ async fn push_files(
             let context = Arc::clone(&context);
             let content = match rewrites.iter().find(|r| r.path == entry.path) {
                 Some(rewrite) => upload::Content::Memory(rewrite.bytes.clone()),
-                None => upload::Content::File(source.root().join(&entry.path)),
+                None => upload::Content::File {
+                    path: source.root().join(&entry.path),
+                    blob: source.cache_blob(&entry.path),
+                },
             };
             async move { upload::push_file(&context, &content, &entry).await }
         })

@@ -148,6 +148,12 @@ pub(crate) trait Body: Sync {
     /// must hash to before the object is written (HF003 otherwise).
     fn published(&self) -> Option<&str>;
 
+    /// The error of bytes that hash to `read` instead of the `published` SHA-256: HF003
+    /// unless the body says otherwise.
+    fn mismatch(&self, path: &str, published: &str, read: &str) -> PushError {
+        digest_mismatch(path, published, read)
+    }
+
     /// The whole content (`size` bytes) and its raw SHA-256.
     fn whole(
         &self,
@@ -225,8 +231,14 @@ pub(crate) fn same_digest(published: &str, read: &str) -> bool {
 /// Where the bytes of a local file come from.
 #[derive(Debug, Clone)]
 pub(crate) enum Content {
-    /// The local file at this path.
-    File(PathBuf),
+    /// The local file at `path`.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The SHA-256 its bytes must have, when it is a link to an LFS blob of the local
+        /// Hugging Face cache (the blob's name): HF004 otherwise, nothing written.
+        blob: Option<String>,
+    },
     /// These bytes (a file rewritten on the way, such as a fixed index): sent in one PUT.
     Memory(Bytes),
 }
@@ -235,9 +247,9 @@ impl Content {
     /// A reader of the content from its start.
     fn open(&self, path: &str) -> Result<Box<dyn Read + Send>, PushError> {
         Ok(match self {
-            Content::File(full_path) => {
-                Box::new(std::fs::File::open(full_path).map_err(|e| read_error(path, e))?)
-            }
+            Content::File {
+                path: full_path, ..
+            } => Box::new(std::fs::File::open(full_path).map_err(|e| read_error(path, e))?),
             Content::Memory(bytes) => Box::new(std::io::Cursor::new(bytes.clone())),
         })
     }
@@ -245,11 +257,25 @@ impl Content {
 
 impl Body for Content {
     fn multipart(&self) -> bool {
-        matches!(self, Content::File(_))
+        matches!(self, Content::File { .. })
     }
 
     fn published(&self) -> Option<&str> {
-        None
+        match self {
+            Content::File { blob, .. } => blob.as_deref(),
+            Content::Memory(_) => None,
+        }
+    }
+
+    fn mismatch(&self, path: &str, published: &str, read: &str) -> PushError {
+        match self {
+            Content::File { blob: Some(_), .. } => PushError::CacheBlobMismatch {
+                path: path.to_string(),
+                blob: published.to_string(),
+                read: read.to_string(),
+            },
+            _ => digest_mismatch(path, published, read),
+        }
     }
 
     async fn whole(&self, path: &str, size: u64) -> Result<(Bytes, [u8; 32]), PushError> {
@@ -362,7 +388,7 @@ async fn unchanged<B: Body>(
         return Ok(None);
     }
     if let Some(published) = body.published().filter(|p| !same_digest(p, &sha256)) {
-        return Err(digest_mismatch(path, published, &sha256));
+        return Err(body.mismatch(path, published, &sha256));
     }
     Ok(Some(FileReport {
         path: path.to_string(),
@@ -441,7 +467,7 @@ async fn put_single<B: Body>(
         .published()
         .filter(|p| !same_digest(p, &hex::encode(raw)))
     {
-        return Err(digest_mismatch(path, published, &hex::encode(raw)));
+        return Err(body.mismatch(path, published, &hex::encode(raw)));
     }
     let checksum = Checksum::full(&raw);
     let (sse, kms_key, bucket_key) = context.sse();
@@ -630,7 +656,7 @@ async fn put_multipart<B: Body>(
         .filter(|p| !same_digest(p, &hex::encode(whole)))
     {
         abort_upload(context, path, key, &upload_id).await?;
-        return Err(digest_mismatch(path, published, &hex::encode(whole)));
+        return Err(body.mismatch(path, published, &hex::encode(whole)));
     }
     sent.sort_by_key(|p| p.number);
     let expected_parts = part_count(entry.size, part_size);

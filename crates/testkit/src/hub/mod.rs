@@ -19,6 +19,8 @@
 //!   CDN serves the bytes. Both honour `Range: bytes=a-b`, `bytes=a-`, `bytes=-n` with `206`
 //!   and `Content-Range`, and answer `416` to a range that starts past the end.
 //! - Revisions: branch and tag names ([`HubRepo::with_revision`]) and full commit ids.
+//! - [`HubEmulator::serve_under`]: all of the Hub's routes under a path prefix, as a mirror
+//!   behind a reverse proxy serves them (`HF_ENDPOINT=http://127.0.0.1:PORT/prefix`).
 //!
 //! # Errors, as the Hub answers them
 //! Each carries `X-Error-Code` and `X-Error-Message`, which `hf_raise_for_status` maps to the
@@ -170,6 +172,9 @@ struct Shared {
     /// The base URL of the LFS redirects' `Location`: the CDN, or what [`HubEmulator::cdn_via`]
     /// set.
     cdn: Mutex<String>,
+    /// The path the Hub's API is served under (empty, or `/prefix` as a mirror behind a
+    /// path): [`HubEmulator::serve_under`].
+    prefix: Mutex<String>,
     log: Mutex<Vec<HubRequest>>,
     faults: Mutex<Vec<HubFault>>,
 }
@@ -225,6 +230,7 @@ impl HubEmulator {
         let shared = Arc::new(Shared {
             repos: served,
             cdn: Mutex::new(format!("http://{cdn}")),
+            prefix: Mutex::new(String::new()),
             log: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
         });
@@ -280,6 +286,15 @@ impl HubEmulator {
     pub fn cdn_via(&self, base: &str) {
         if let Ok(mut cdn) = self.shared.cdn.lock() {
             *cdn = base.trim_end_matches('/').to_string();
+        }
+    }
+
+    /// From now on, the Hub answers under the path `prefix` (`/hf-mirror`) only, as a mirror
+    /// or a private Hub behind a reverse proxy does: `HF_ENDPOINT` is then
+    /// `{endpoint}{prefix}`, and a request outside it is `404`. The log keeps the full paths.
+    pub fn serve_under(&self, prefix: &str) {
+        if let Ok(mut served) = self.shared.prefix.lock() {
+            *served = format!("/{}", prefix.trim_matches('/'));
         }
     }
 

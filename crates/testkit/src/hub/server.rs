@@ -79,15 +79,27 @@ fn handle(shared: &Shared, host: HubHost, request: &Request<Incoming>) -> Respon
         .and_then(|v| v.to_str().ok())
         .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_string());
     let authorization = request.headers().contains_key(hyper::header::AUTHORIZATION);
+    let prefix = match host {
+        HubHost::Hub => shared
+            .prefix
+            .lock()
+            .map(|prefix| prefix.clone())
+            .unwrap_or_default(),
+        HubHost::Cdn => String::new(),
+    };
+    let routed = path
+        .strip_prefix(prefix.as_str())
+        .filter(|rest| prefix.is_empty() || rest.starts_with('/'));
     let call = Call {
         method: request.method().clone(),
-        path: &path,
+        path: routed.unwrap_or(&path),
         range: range.as_deref(),
         token: token.as_deref(),
     };
-    let response = injected(shared, host, &path).unwrap_or_else(|| match host {
-        HubHost::Hub => hub(shared, &call),
-        HubHost::Cdn => cdn(shared, &call),
+    let response = injected(shared, host, &path).unwrap_or_else(|| match (host, routed) {
+        (_, None) => error(StatusCode::NOT_FOUND, None, "Not Found"),
+        (HubHost::Hub, Some(_)) => hub(shared, &call),
+        (HubHost::Cdn, Some(_)) => cdn(shared, &call),
     });
     if let Ok(mut log) = shared.log.lock() {
         log.push(HubRequest {
