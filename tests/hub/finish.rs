@@ -8,45 +8,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
 use cmi_testkit::hub::{HubEmulator, HubFault, HubHost, HubRepo};
 use cmi_testkit::moto::{self, Moto};
 use serde_json::Value;
 
-fn testdata(group: &str, name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(group)
-        .join(name)
-}
-
-/// Runs the binary with the Hub at `hub`, `HF_HOME` = `home`, and `env`; nothing of the
-/// host's environment but `PATH`.
-fn run(hub: &HubEmulator, home: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut command = Command::cargo_bin("cmi-preflight").expect("binary built");
-    command
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("HF_ENDPOINT", hub.endpoint())
-        .env("HF_HOME", home)
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.output().expect("binary runs")
-}
-
-fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "no JSON on stdout ({e})\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
+use crate::source::{json, run, testdata};
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

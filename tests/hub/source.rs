@@ -9,7 +9,8 @@ use assert_cmd::Command;
 use cmi_testkit::hub::{HubEmulator, HubFault, HubHost, HubRepo};
 use serde_json::Value;
 
-fn testdata(group: &str, name: &str) -> PathBuf {
+/// The committed fixture `testdata/GROUP/NAME`.
+pub(crate) fn testdata(group: &str, name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata")
         .join(group)
@@ -18,7 +19,7 @@ fn testdata(group: &str, name: &str) -> PathBuf {
 
 /// Runs the binary with the Hub at `hub`, `HF_HOME` = `home`, and the environment variables
 /// `env`; nothing of the host's environment but `PATH`.
-fn run(hub: &HubEmulator, home: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+pub(crate) fn run(hub: &HubEmulator, home: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut command = Command::cargo_bin("cmi-preflight").expect("binary built");
     command
         .args(args)
@@ -34,7 +35,8 @@ fn run(hub: &HubEmulator, home: &Path, env: &[(&str, &str)], args: &[&str]) -> O
     command.output().expect("binary runs")
 }
 
-fn json(output: &Output) -> Value {
+/// The JSON document on stdout, or a panic showing both streams.
+pub(crate) fn json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
             "no JSON on stdout ({e})\nstdout: {}\nstderr: {}",
