@@ -534,6 +534,25 @@ pub struct ImportArgs {
     #[arg(long)]
     pub manifest: Option<std::path::PathBuf>,
 
+    /// Submit only if the artifact is signed (docs/signing.md): --signature must verify
+    /// with one of the --public-keys and every file must match the signed digests, else
+    /// nothing is submitted and the findings are printed as `verify --signature` prints them.
+    #[arg(long, requires_all = ["signature", "public_key"])]
+    pub require_signature: bool,
+
+    /// The artifact's signature (with --require-signature): a file or s3://bucket/key,
+    /// anywhere (best outside the prefix Bedrock imports).
+    #[arg(long, requires = "require_signature")]
+    pub signature: Option<String>,
+
+    /// A public key (PEM) that may have made the signature; repeat it for several keys.
+    #[arg(
+        long = "public-key",
+        alias = "public_key",
+        requires = "require_signature"
+    )]
+    pub public_key: Vec<std::path::PathBuf>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -1008,6 +1027,9 @@ impl PushArgs {
             external_id: None,
             strict: self.strict,
             manifest: self.manifest_out.clone(),
+            require_signature: false,
+            signature: None,
+            public_key: Vec::new(),
             format: self.format,
             bedrock: self.bedrock.clone(),
         })
