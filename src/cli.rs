@@ -891,6 +891,17 @@ pub struct PushArgs {
     #[arg(long)]
     pub manifest_out: Option<std::path::PathBuf>,
 
+    /// Sign the pushed files with this private key (PEM, as `sign --key`), from the hashes
+    /// of the upload (no second read): an OpenSSF Model Signing signature, written to
+    /// --signature-out (docs/signing.md).
+    #[arg(long, value_name = "PRIVATE.pem", requires = "signature_out", conflicts_with_all = ["dry_run", "abort_incomplete"])]
+    pub sign_key: Option<std::path::PathBuf>,
+
+    /// Where --sign-key writes the signature: a file or s3://bucket/key, never under the
+    /// destination prefix (Bedrock would import it with the model).
+    #[arg(long, value_name = "LOC", requires = "sign_key")]
+    pub signature_out: Option<String>,
+
     /// Also send files matching this glob that the selection table leaves out (repeatable;
     /// `*` stays within a folder, `**` crosses folders). A file that would make the
     /// destination fail `check` (a sub-folder, a pickle beside safetensors) is never sent.
@@ -1062,7 +1073,7 @@ impl PushArgs {
             expected_bucket_owner: self.expected_bucket_owner.clone(),
             sse,
             copy_max: self.copy_max,
-            require_sha256: self.manifest_out.is_some(),
+            require_sha256: self.manifest_out.is_some() || self.sign_key.is_some(),
         })
     }
 

@@ -5,6 +5,7 @@
 
 mod gate;
 mod interop;
+mod push;
 mod s3;
 mod tamper;
 
