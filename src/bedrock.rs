@@ -6,17 +6,22 @@ use std::io::Write;
 use anyhow::Result;
 use cmi_agent::aws::AwsOptions;
 use cmi_agent::backoff::Backoff;
+use cmi_agent::hash::HashOptions;
 use cmi_agent::import::{
     self, Artifact, Follow, ImportDocument, ImportError, ImportRequest, ImportRun,
     PreflightOptions, Progress,
 };
 use cmi_agent::jobs::{self, Following, Job, JobDocument, JobFilter};
-use cmi_agent::{bedrock, CheckOptions};
+use cmi_agent::manifest::Manifest;
+use cmi_agent::signing::{self, PublicKey, SignatureLocation};
+use cmi_agent::{bedrock, CheckOptions, OpenOptions};
 use cmi_format::document::CheckDocument;
 use cmi_format::Report;
 use indicatif::ProgressBar;
 
-use crate::cli::{BedrockArgs, ImportArgs, JobsArgs, ModelsArgs, OutputFormat, StatusArgs};
+use crate::cli::{
+    BedrockArgs, ImportArgs, JobsArgs, ModelsArgs, OutputFormat, ReportFormat, StatusArgs,
+};
 use crate::render::bedrock as out;
 use crate::render::{self, ReportContext, DIM_STYLE, ERROR_STYLE};
 use crate::{runtime, FAILED, PASSED};
@@ -145,6 +150,87 @@ impl<W: Write> Progress for Shown<'_, W> {
     }
 }
 
+/// `import --require-signature`: the artifact must verify with its signature before
+/// anything is submitted.
+struct SignatureGate<'a> {
+    args: &'a ImportArgs,
+    location: &'a SignatureLocation,
+    keys: &'a [PublicKey],
+    manifest: Option<&'a Manifest>,
+    aws: &'a AwsOptions,
+}
+
+impl SignatureGate<'_> {
+    /// Verifies the artifact as `verify --signature` does (with `--manifest`, which must then
+    /// be the one signed); on a failure writes that command's report and says that nothing
+    /// was submitted, on success (text only) one line. Returns whether the gate passed.
+    async fn passes(&self, json: bool) -> Result<bool> {
+        let args = self.args;
+        let open = OpenOptions {
+            aws: self.aws.clone(),
+            bedrock_region: None,
+            confined: true,
+            offline: false,
+            hub: None,
+        };
+        let source = cmi_agent::open(&args.source, &open).await?;
+        let progress = render::progress::for_terminal(json);
+        let outcome = signing::verify_signature(
+            &source,
+            self.location,
+            self.keys,
+            self.manifest,
+            self.aws,
+            &HashOptions::default(),
+            progress.clone(),
+        )
+        .await?;
+        drop(progress);
+        let mut stdout = anstream::stdout().lock();
+        let passed = outcome.findings.is_empty()
+            && outcome
+                .verification
+                .as_ref()
+                .is_some_and(|v| v.report.passed(false));
+        if passed {
+            if let (false, Some(verified)) = (json, &outcome.verified) {
+                writeln!(
+                    stdout,
+                    "signature {} verified with {}: {} files signed ({}), the artifact matches",
+                    self.location,
+                    args.public_key
+                        .get(verified.key)
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                    verified.statement.predicate.resources.len(),
+                    verified.statement.digest()
+                )?;
+            }
+            return Ok(true);
+        }
+        let shown = crate::sign::Shown {
+            source: &args.source,
+            signature: args.signature.as_deref().unwrap_or_default(),
+            public_keys: &args.public_key,
+            manifest_path: args.manifest.as_deref(),
+            manifest: self.manifest,
+            format: if json {
+                ReportFormat::Json
+            } else {
+                ReportFormat::Text
+            },
+        };
+        crate::sign::report_signature(&mut stdout, &shown, outcome)?;
+        if !json {
+            writeln!(
+                stdout,
+                "{ERROR_STYLE}not submitted{ERROR_STYLE:#}: --require-signature and the signature does not verify the artifact; fix the findings above"
+            )?;
+        }
+        Ok(false)
+    }
+}
+
 /// `import`.
 pub fn import(args: ImportArgs) -> Result<u8> {
     let (code, document) = import_run(args)?;
@@ -185,7 +271,34 @@ pub(crate) fn import_run(args: ImportArgs) -> Result<(u8, Option<ImportDocument>
         connection
     };
     let json = args.format == OutputFormat::Json;
+    let gate = if args.require_signature {
+        let keys = args
+            .public_key
+            .iter()
+            .map(|path| PublicKey::read(path))
+            .collect::<Result<Vec<_>, _>>()?;
+        let location = args
+            .signature
+            .as_deref()
+            .map(SignatureLocation::parse)
+            .transpose()?;
+        location.map(|location| (location, keys))
+    } else {
+        None
+    };
     runtime()?.block_on(async {
+        if let Some((location, keys)) = &gate {
+            let gate = SignatureGate {
+                args: &args,
+                location,
+                keys,
+                manifest: manifest.as_ref(),
+                aws: &reader,
+            };
+            if !gate.passes(json).await? {
+                return Ok((FAILED, None));
+            }
+        }
         let client = client(&args.bedrock).await?;
         let region = client.config().region().map(|r| r.to_string());
         let options = PreflightOptions {

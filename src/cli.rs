@@ -534,6 +534,25 @@ pub struct ImportArgs {
     #[arg(long)]
     pub manifest: Option<std::path::PathBuf>,
 
+    /// Submit only if the artifact is signed (docs/signing.md): --signature must verify
+    /// with one of the --public-keys and every file must match the signed digests, else
+    /// nothing is submitted and the findings are printed as `verify --signature` prints them.
+    #[arg(long, requires_all = ["signature", "public_key"])]
+    pub require_signature: bool,
+
+    /// The artifact's signature (with --require-signature): a file or s3://bucket/key,
+    /// anywhere (best outside the prefix Bedrock imports).
+    #[arg(long, requires = "require_signature")]
+    pub signature: Option<String>,
+
+    /// A public key (PEM) that may have made the signature; repeat it for several keys.
+    #[arg(
+        long = "public-key",
+        alias = "public_key",
+        requires = "require_signature"
+    )]
+    pub public_key: Vec<std::path::PathBuf>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -872,6 +891,17 @@ pub struct PushArgs {
     #[arg(long)]
     pub manifest_out: Option<std::path::PathBuf>,
 
+    /// Sign the pushed files with this private key (PEM, as `sign --key`), from the hashes
+    /// of the upload (no second read): an OpenSSF Model Signing signature, written to
+    /// --signature-out (docs/signing.md).
+    #[arg(long, value_name = "PRIVATE.pem", requires = "signature_out", conflicts_with_all = ["dry_run", "abort_incomplete"])]
+    pub sign_key: Option<std::path::PathBuf>,
+
+    /// Where --sign-key writes the signature: a file or s3://bucket/key, never under the
+    /// destination prefix (Bedrock would import it with the model).
+    #[arg(long, value_name = "LOC", requires = "sign_key")]
+    pub signature_out: Option<String>,
+
     /// Also send files matching this glob that the selection table leaves out (repeatable;
     /// `*` stays within a folder, `**` crosses folders). A file that would make the
     /// destination fail `check` (a sub-folder, a pickle beside safetensors) is never sent.
@@ -1008,6 +1038,9 @@ impl PushArgs {
             external_id: None,
             strict: self.strict,
             manifest: self.manifest_out.clone(),
+            require_signature: false,
+            signature: None,
+            public_key: Vec::new(),
             format: self.format,
             bedrock: self.bedrock.clone(),
         })
@@ -1040,7 +1073,7 @@ impl PushArgs {
             expected_bucket_owner: self.expected_bucket_owner.clone(),
             sse,
             copy_max: self.copy_max,
-            require_sha256: self.manifest_out.is_some(),
+            require_sha256: self.manifest_out.is_some() || self.sign_key.is_some(),
         })
     }
 

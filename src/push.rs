@@ -4,7 +4,9 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use cmi_agent::push::{lifecycle, Action, Destination, Plan, PushDocument, PushReport};
+use cmi_agent::signing::{self, PrivateKey, SignatureLocation};
 use cmi_agent::{AnySource, LocalSource, Source};
+use cmi_format::signing::GIT_PATHS;
 use cmi_format::Finding;
 
 use crate::bedrock::INTERRUPTED;
@@ -59,6 +61,12 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
     if let (Some(path), AnySource::Local(local)) = (&args.manifest_out, &source) {
         cmi_agent::files::ensure_outside(path, local.root())?;
     }
+    let signer = args
+        .sign_key
+        .as_deref()
+        .map(|key| signer(key, args.signature_out.as_deref(), &uri))
+        .transpose()?;
+    let mut signed = None;
     let described = source.describe();
     let plan = runtime.block_on(cmi_agent::push::plan(&source, &plan_options))?;
     let owner = options.expected_bucket_owner.as_deref();
@@ -149,6 +157,15 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                 .manifest(&described, summary, &plan.listing.meta)
                 .write(path)?;
         }
+        if let (Some((key, location)), Some(report)) = (&signer, &report) {
+            signed = Some(runtime.block_on(sign_pushed(
+                &source,
+                report,
+                key,
+                location,
+                &args.aws_options(),
+            ))?);
+        }
         report
     } else {
         if args.delete && args.dry_run && plan.passed(args.strict) {
@@ -210,6 +227,9 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
         }
         OutputFormat::Text => {
             write_text(&mut stdout, &args, &uri, &plan, &warnings, report.as_ref())?;
+            if let Some(line) = &signed {
+                writeln!(stdout, "{line}")?;
+            }
             let verb = if args.dry_run {
                 "would delete"
             } else {
@@ -238,6 +258,68 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
         }
         None => Ok(PASSED),
     }
+}
+
+/// `--sign-key` and `--signature-out`: the key, read before anything is sent, and where the
+/// signature goes, refused under the destination prefix that Bedrock imports.
+fn signer(
+    key: &std::path::Path,
+    out: Option<&str>,
+    uri: &cmi_agent::S3Uri,
+) -> Result<(PrivateKey, SignatureLocation)> {
+    let key = PrivateKey::read(key)?;
+    let out = out.context("--sign-key needs --signature-out")?;
+    let location = SignatureLocation::parse(out)?;
+    if let SignatureLocation::S3 {
+        bucket,
+        key: object,
+    } = &location
+    {
+        if *bucket == uri.bucket && object.starts_with(uri.prefix.as_str()) {
+            anyhow::bail!(
+                "--signature-out {location} lies under the destination {uri}, which Bedrock imports whole: write the signature outside that prefix (another prefix or bucket, or a local file)"
+            );
+        }
+    }
+    Ok((key, location))
+}
+
+/// Signs the pushed files from the upload's SHA-256s (no second read), leaving out the git
+/// paths as `sign` does and the signature itself when it lies in the source folder, writes
+/// the signature and returns the line that tells it.
+async fn sign_pushed(
+    source: &AnySource,
+    report: &PushReport,
+    key: &PrivateKey,
+    location: &SignatureLocation,
+    aws: &cmi_agent::aws::AwsOptions,
+) -> Result<String> {
+    if let Some(file) = report.files.iter().find(|f| f.sha256.is_empty()) {
+        anyhow::bail!(
+            "cannot sign: the SHA-256 of {} is not known (copied in parts from an object without a full-object checksum)",
+            printable(&file.path)
+        );
+    }
+    let mut ignore_paths: Vec<String> = GIT_PATHS.iter().map(|p| p.to_string()).collect();
+    ignore_paths.extend(location.inside(source));
+    let (statement, bundle) = signing::sign_digests(
+        &signing::model_name(source),
+        report
+            .files
+            .iter()
+            .map(|f| (f.path.as_str(), f.sha256.as_str())),
+        &ignore_paths,
+        key,
+    )?;
+    location
+        .write(bundle.to_json().as_bytes(), source, aws)
+        .await?;
+    Ok(format!(
+        "signed {} files ({}) with a {} key: {location}",
+        statement.predicate.resources.len(),
+        statement.digest(),
+        key.curve()
+    ))
 }
 
 /// Writes `document` as pretty JSON and a newline.

@@ -4,12 +4,14 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use cmi_agent::manifest::Manifest;
-use cmi_agent::signing::{self, PrivateKey, PublicKey, SignOptions, SignatureLocation};
+use cmi_agent::signing::{
+    self, PrivateKey, PublicKey, SignOptions, SignatureLocation, SignatureOutcome,
+};
 use cmi_agent::verify::{Comparison, ManifestReference, SignatureReference, VerifyMode};
 use cmi_agent::{CheckOptions, OpenOptions};
 use cmi_format::Report;
 
-use crate::cli::{SignArgs, VerifyArgs};
+use crate::cli::{ReportFormat, SignArgs, VerifyArgs};
 use crate::{render, runtime, verdict, PASSED};
 
 /// `sign`: hash the artifact once, sign the statement over its digests, write the bundle.
@@ -90,10 +92,49 @@ pub fn verify(args: VerifyArgs, signature: &str) -> Result<u8> {
         )
     })?;
     drop(progress);
+    let shown = Shown {
+        source: &args.source,
+        signature,
+        public_keys: &args.public_key,
+        manifest_path: args.manifest.as_deref(),
+        manifest: manifest.as_ref(),
+        format: args.format,
+    };
+    let mut stdout = anstream::stdout().lock();
+    let passed = report_signature(&mut stdout, &shown, outcome)?;
+    Ok(verdict(passed))
+}
+
+/// What [`report_signature`] shows the outcome of verifying a signature for.
+pub(crate) struct Shown<'a> {
+    /// The artifact as given.
+    pub source: &'a str,
+    /// The signature's location as given.
+    pub signature: &'a str,
+    /// The `--public-key`s, in order.
+    pub public_keys: &'a [std::path::PathBuf],
+    /// `--manifest`, if given.
+    pub manifest_path: Option<&'a std::path::Path>,
+    /// The manifest read from it.
+    pub manifest: Option<&'a Manifest>,
+    /// The output format.
+    pub format: ReportFormat,
+}
+
+/// Writes the report of `verify --signature` for `outcome` (the SG findings, or the
+/// comparison of the artifact with the signed digests) and returns whether it passed.
+pub(crate) fn report_signature(
+    out: &mut dyn Write,
+    shown: &Shown<'_>,
+    outcome: SignatureOutcome,
+) -> Result<bool> {
+    let signature = shown.signature;
+    let manifest = shown.manifest;
     let reference = SignatureReference {
         path: signature.to_string(),
         public_key: outcome.verified.as_ref().and_then(|verified| {
-            args.public_key
+            shown
+                .public_keys
                 .get(verified.key)
                 .map(|p| p.display().to_string())
         }),
@@ -116,7 +157,7 @@ pub fn verify(args: VerifyArgs, signature: &str) -> Result<u8> {
             notes.push(format!(
                 "compared {} files by SHA-256 with {}{}",
                 verification.compared,
-                match &args.manifest {
+                match shown.manifest_path {
                     Some(path) => format!("the manifest {}, the one signed", path.display()),
                     None => "the signed digests".to_string(),
                 },
@@ -136,10 +177,7 @@ pub fn verify(args: VerifyArgs, signature: &str) -> Result<u8> {
         None => (
             Report {
                 findings,
-                summary: manifest
-                    .as_ref()
-                    .map(|m| m.model.clone())
-                    .unwrap_or_default(),
+                summary: manifest.map(|m| m.model.clone()).unwrap_or_default(),
             },
             0,
             0,
@@ -147,10 +185,9 @@ pub fn verify(args: VerifyArgs, signature: &str) -> Result<u8> {
     };
     let comparison = Comparison {
         mode: VerifyMode::Full,
-        manifest: args
-            .manifest
-            .as_ref()
-            .zip(manifest.as_ref())
+        manifest: shown
+            .manifest_path
+            .zip(manifest)
             .map(|(path, m)| ManifestReference {
                 path: path.display().to_string(),
                 artifact_digest: m.artifact_digest.clone(),
@@ -162,14 +199,12 @@ pub fn verify(args: VerifyArgs, signature: &str) -> Result<u8> {
     };
     let context = render::ReportContext {
         command: "verify",
-        source: &args.source,
+        source: shown.source,
         strict: false,
         notes,
         comparison: Some(comparison),
         provenance: None,
     };
-    let mut stdout = anstream::stdout().lock();
-    render::report(&mut stdout, args.format, &context, &report)
-        .context("cannot write the report")?;
-    Ok(verdict(report.passed(false)))
+    render::report(out, shown.format, &context, &report).context("cannot write the report")?;
+    Ok(report.passed(false))
 }

@@ -3,7 +3,9 @@
 //! what it signs must verify here, what is signed here must verify there, and both must
 //! refuse the same tampering. The S3 tests run against moto over loopback.
 
+mod gate;
 mod interop;
+mod push;
 mod s3;
 mod tamper;
 

@@ -535,22 +535,36 @@ pub async fn sign(
         .summary;
     let manifest =
         create_listed(source, listing, summary, &options.manifest, None, progress).await?;
-    let statement = Statement::new(
+    let (statement, bundle) = sign_digests(
         &model_name(source),
         manifest
             .files
             .iter()
             .map(|f| (f.path.as_str(), f.sha256.as_str())),
         &ignore_paths,
+        key,
     )?;
-    let payload = statement.to_payload();
-    let signature = key.sign(&pae(&payload));
-    let bundle = Bundle::new(&payload, &signature, &key.public_key().to_pem());
     Ok(Signed {
         manifest,
         statement,
         bundle,
     })
+}
+
+/// Signs the statement over digests already computed (`(path, hex SHA-256)` of every signed
+/// file, as `push` has them from the upload), with no read of the files: the statement
+/// named `name`, recording `ignore_paths`, and its bundle.
+pub fn sign_digests<'a>(
+    name: &str,
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ignore_paths: &[String],
+    key: &PrivateKey,
+) -> Result<(Statement, Bundle), SigningError> {
+    let statement = Statement::new(name, files, ignore_paths)?;
+    let payload = statement.to_payload();
+    let signature = key.sign(&pae(&payload));
+    let bundle = Bundle::new(&payload, &signature, &key.public_key().to_pem());
+    Ok((statement, bundle))
 }
 
 /// A signature that verified: its statement and which key verified it.

@@ -1,0 +1,160 @@
+//! `import --require-signature`: the artifact in S3 (moto) must verify with its signature
+//! before CreateModelImportJob (the testkit's Bedrock emulator); a wrong key or a changed
+//! object submits nothing.
+
+use std::path::Path;
+
+use cmi_testkit::bedrock::{BedrockEmulator, EmulatorOptions};
+use cmi_testkit::moto::{self, Moto};
+use cmi_testkit::s3::{create_bucket, upload_dir};
+
+use super::{codes, key_pair, python, text};
+
+const SOURCE: &str = "s3://gate/models/llama/";
+const SIGNATURE: &str = "s3://gate/signatures/llama.sig";
+
+fn run(
+    moto: &Moto,
+    emulator: Option<&BedrockEmulator>,
+    dir: &Path,
+    args: &[&str],
+) -> std::process::Output {
+    let credentials = moto.credentials();
+    let mut command = assert_cmd::Command::cargo_bin("cmi-preflight").expect("binary built");
+    command
+        .args(args)
+        .args(["--endpoint-url", &moto.endpoint(), "--region", moto::REGION])
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", credentials.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key())
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    if let Some(emulator) = emulator {
+        command.args(["--bedrock-endpoint-url", &emulator.endpoint()]);
+    }
+    if let Some(token) = credentials.session_token() {
+        command.env("AWS_SESSION_TOKEN", token);
+    }
+    command.output().expect("binary runs")
+}
+
+fn import<'a>(job: &'a str, public_key: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "import",
+        SOURCE,
+        "--job-name",
+        job,
+        "--model-name",
+        job,
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/reader",
+        "--require-signature",
+        "--signature",
+        SIGNATURE,
+        "--public-key",
+        public_key,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_artifact_imports_and_a_wrong_key_or_a_changed_object_submits_nothing() {
+    let Some(python) = python() else { return };
+    let moto = Moto::shared();
+    let client = moto.s3_client().await;
+    create_bucket(&client, "gate", moto::REGION)
+        .await
+        .expect("bucket");
+    let llama = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/valid/llama");
+    upload_dir(&client, "gate", "models/llama/", &llama)
+        .await
+        .expect("upload");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (private, public) = key_pair(&python, dir.path(), "signer", "secp256r1", "pkcs8");
+    let (_, other) = key_pair(&python, dir.path(), "other", "secp256r1", "pkcs8");
+    let (private, public, other) = (
+        private.to_str().unwrap(),
+        public.to_str().unwrap(),
+        other.to_str().unwrap(),
+    );
+    let output = run(
+        moto,
+        None,
+        dir.path(),
+        &["sign", SOURCE, "--key", private, "-o", SIGNATURE, "-q"],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let emulator = BedrockEmulator::start(EmulatorOptions {
+        callers: vec![moto.credentials()],
+        ..EmulatorOptions::default()
+    });
+
+    let output = run(
+        moto,
+        Some(&emulator),
+        dir.path(),
+        &import("wrong-key", other, &["--format", "json"]),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(codes(&output), [("SG002".into(), SIGNATURE.into())]);
+    assert!(emulator.calls_to("CreateModelImportJob").is_empty());
+    assert!(emulator.jobs().is_empty());
+
+    let original = std::fs::read(llama.join("config.json")).expect("config");
+    let mut changed = original.clone();
+    changed.push(b'\n');
+    client
+        .put_object()
+        .bucket("gate")
+        .key("models/llama/config.json")
+        .body(changed.into())
+        .send()
+        .await
+        .expect("put");
+    let output = run(
+        moto,
+        Some(&emulator),
+        dir.path(),
+        &import("changed", public, &[]),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        shown.contains("MF004") && shown.contains("not submitted"),
+        "{}",
+        text(&output)
+    );
+    assert!(emulator.calls_to("CreateModelImportJob").is_empty());
+    assert!(emulator.jobs().is_empty());
+
+    client
+        .put_object()
+        .bucket("gate")
+        .key("models/llama/config.json")
+        .body(original.into())
+        .send()
+        .await
+        .expect("put");
+    let output = run(
+        moto,
+        Some(&emulator),
+        dir.path(),
+        &import("signed", public, &[]),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .contains("signature s3://gate/signatures/llama.sig verified"),
+        "{}",
+        text(&output)
+    );
+    let creates = emulator.calls_to("CreateModelImportJob");
+    assert_eq!(creates.len(), 1);
+    assert_eq!(
+        creates[0].input["modelDataSource"]["s3DataSource"]["s3Uri"],
+        SOURCE
+    );
+    assert_eq!(emulator.jobs().len(), 1);
+}
