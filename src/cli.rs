@@ -792,6 +792,27 @@ pub struct WatchArgs {
     #[arg(long = "model-tag", value_name = "KEY=VALUE", value_parser = parse_tag, requires = "import")]
     pub model_tags: Vec<(String, String)>,
 
+    /// Pass (and import) only the artifacts whose signature verifies (docs/signing.md):
+    /// --signature-at names it, it must verify with one of the --public-keys and sign exactly
+    /// the files of the version checked; else the artifact fails with SG findings in its
+    /// report.
+    #[arg(long, requires_all = ["signature_at", "public_key"])]
+    pub require_signature: bool,
+
+    /// Where each artifact's signature is (with --require-signature): a path or
+    /// s3://bucket/key with {name} (the artifact's name) and {prefix} (its key prefix),
+    /// outside the watched prefix, e.g. s3://signatures/{name}.sig.
+    #[arg(long, requires = "require_signature")]
+    pub signature_at: Option<String>,
+
+    /// A public key (PEM) that may have made the signatures; repeat it for several keys.
+    #[arg(
+        long = "public-key",
+        alias = "public_key",
+        requires = "require_signature"
+    )]
+    pub public_key: Vec<std::path::PathBuf>,
+
     /// Also write each report to this S3 prefix.
     #[arg(long)]
     pub report_to: Option<String>,

@@ -4,7 +4,10 @@
 use anyhow::{Context, Result};
 use cmi_agent::aws::AwsOptions;
 use cmi_agent::backoff::Backoff;
-use cmi_agent::watch::daemon::{self, ImportTemplate, Template, WatchOptions};
+use cmi_agent::signing::PublicKey;
+use cmi_agent::watch::daemon::{
+    self, ImportTemplate, SignaturePolicy, SignatureTemplate, Template, WatchOptions,
+};
 use cmi_agent::watch::scan::ReadyPolicy;
 use cmi_agent::{CheckOptions, S3Uri};
 use tokio::signal::unix::{signal, SignalKind};
@@ -32,6 +35,17 @@ pub fn watch(args: WatchArgs) -> Result<u8> {
         }),
         _ => None,
     };
+    let signature = match (&args.signature_at, args.require_signature) {
+        (Some(template), true) => Some(SignaturePolicy {
+            template: SignatureTemplate::parse(template, &uri.bucket, &uri.prefix)?,
+            keys: args
+                .public_key
+                .iter()
+                .map(|path| PublicKey::read(path))
+                .collect::<Result<Vec<_>, _>>()?,
+        }),
+        _ => None,
+    };
     let connection = args.bedrock.connection.options();
     let aws = if args.check_as_role {
         AwsOptions {
@@ -53,6 +67,7 @@ pub fn watch(args: WatchArgs) -> Result<u8> {
         interval: args.interval,
         once: args.once,
         import,
+        signature,
         report_to,
         sqs_queue_url: args.sqs_queue_url.clone(),
         health_addr: args.health_addr,

@@ -8,6 +8,7 @@ mod interop;
 mod push;
 mod s3;
 mod tamper;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -28,7 +28,7 @@ const UNREADABLE: [RuleId; 4] = [
 
 impl Daemon {
     /// The source of one artifact.
-    fn source(&self, prefix: &str) -> S3Source {
+    pub(super) fn source(&self, prefix: &str) -> S3Source {
         let uri = S3Uri {
             bucket: self.options.uri.bucket.clone(),
             prefix: prefix.to_string(),
@@ -104,7 +104,7 @@ impl Daemon {
                 .or_else(|| self.region.clone()),
             ..self.options.check.clone()
         };
-        let report = check_listed(&source, listing.clone(), check.clone()).await;
+        let mut report = check_listed(&source, listing.clone(), check.clone()).await;
         if let Some(unreadable) = report
             .findings
             .iter()
@@ -120,8 +120,8 @@ impl Daemon {
                 ),
             ));
         }
-        let passed = report.passed(false);
-        let manifest = if passed {
+        let mut passed = report.passed(false);
+        let mut manifest = if passed {
             let options = ManifestOptions {
                 hash: self.options.hash.clone(),
                 check,
@@ -140,6 +140,14 @@ impl Daemon {
         } else {
             None
         };
+        if let (Some(policy), Some(made)) = (&self.options.signature, &manifest) {
+            let findings = self.signature_findings(policy, artifact, made).await?;
+            if !findings.is_empty() {
+                report.findings.extend(findings);
+                passed = false;
+                manifest = None;
+            }
+        }
         let report_path = self
             .write_report(artifact, &report, manifest.as_ref())
             .await?;

@@ -19,7 +19,7 @@
 //!
 //! This module is the loop and the daemon's parts; each step has its own file: `template`
 //! (job and model names), `events` ([`WatchEvent`], the log lines), `discover` (scans, S3 events, readiness), `check` (the check and the
-//! manifest of a ready version), `report` (the files of the state directory and
+//! manifest of a ready version), `signature` (`--require-signature`), `report` (the files of the state directory and
 //! [`WatchReport`]), `importing` (submission and following through [`crate::import::run`]).
 
 use std::collections::BTreeMap;
@@ -47,10 +47,12 @@ mod discover;
 mod events;
 mod importing;
 mod report;
+mod signature;
 mod template;
 
 pub use events::{WatchEvent, WatchEventLine, EVENTS};
 pub use report::WatchReport;
+pub use signature::{SignaturePolicy, SignatureTemplate, SIGNATURE_PLACEHOLDERS};
 pub use template::{ImportTemplate, Template, PLACEHOLDERS};
 
 /// Everything the daemon needs.
@@ -70,6 +72,8 @@ pub struct WatchOptions {
     pub once: bool,
     /// Import what passes.
     pub import: Option<ImportTemplate>,
+    /// Pass only the versions whose signature verifies (`--require-signature`).
+    pub signature: Option<SignaturePolicy>,
     /// Also write each report under this S3 prefix.
     pub report_to: Option<S3Uri>,
     /// Take S3 event notifications from this queue instead of scanning.
@@ -96,6 +100,12 @@ pub enum WatchError {
     /// A name template with an unknown or unclosed placeholder.
     #[error("the name template {0:?} may use only {{name}}, {{digest}} and {{date}}")]
     Template(String),
+    /// A signature template with an unknown or unclosed placeholder.
+    #[error("the signature template {0:?} may use only {{name}} and {{prefix}}")]
+    SignatureTemplate(String),
+    /// A signature template that points inside the watched prefix.
+    #[error("the signature template {0:?} points inside the watched prefix: keep signatures where the artifacts' writers cannot write and Bedrock does not import")]
+    SignatureInside(String),
     /// The watched prefix or the marker is unusable.
     #[error(transparent)]
     Scan(#[from] super::scan::ScanError),
@@ -436,6 +446,7 @@ mod tests {
             interval: Duration::from_secs(30),
             once: false,
             import: None,
+            signature: None,
             report_to: None,
             sqs_queue_url: None,
             health_addr: None,
