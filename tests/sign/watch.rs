@@ -1,6 +1,7 @@
-//! `watch --require-signature`: of three artifacts in S3 (moto), the one signed with the
+//! `watch --require-signature`: of four artifacts in S3 (moto), the one signed with the
 //! given key is imported (the testkit's Bedrock emulator); the unsigned one and the one
-//! signed with another key fail with SG001 and SG002 in their reports, and are not imported.
+//! signed with another key fail with SG001 and SG002 in their reports, one changed after it
+//! was signed with SG003, and none of them is imported.
 
 use std::path::Path;
 
@@ -60,7 +61,7 @@ async fn watch_imports_only_the_artifact_signed_with_the_key() {
             .expect("bucket");
     }
     let llama = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/valid/llama");
-    for name in ["signed", "unsigned", "other"] {
+    for name in ["signed", "unsigned", "other", "changed"] {
         upload_dir(&client, "watch-signed", &format!("models/{name}/"), &llama)
             .await
             .expect("upload");
@@ -72,7 +73,11 @@ async fn watch_imports_only_the_artifact_signed_with_the_key() {
         callers: vec![moto.credentials()],
         ..EmulatorOptions::default()
     });
-    for (name, key) in [("signed", &private), ("other", &other_private)] {
+    for (name, key) in [
+        ("signed", &private),
+        ("other", &other_private),
+        ("changed", &private),
+    ] {
         let source = format!("s3://watch-signed/models/{name}/");
         let signature = format!("s3://watch-signatures/{name}.sig");
         let key = key.to_str().expect("utf-8");
@@ -84,6 +89,14 @@ async fn watch_imports_only_the_artifact_signed_with_the_key() {
         );
         assert!(output.status.success(), "{}", text(&output));
     }
+    client
+        .put_object()
+        .bucket("watch-signed")
+        .key("models/changed/generation_config.json")
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .expect("put");
     let state = dir.path().join("state");
     let watch = |template: &str| {
         run(
@@ -141,11 +154,13 @@ async fn watch_imports_only_the_artifact_signed_with_the_key() {
     assert_eq!(passed[0].0, "signed");
     let mut failed = of("failed");
     failed.sort();
-    assert_eq!(failed.len(), 2, "{}", text(&output));
-    assert_eq!(failed[0].0, "other");
-    assert_eq!(report_codes(&failed[0].1), ["SG002"]);
-    assert_eq!(failed[1].0, "unsigned");
-    assert_eq!(report_codes(&failed[1].1), ["SG001"]);
+    assert_eq!(failed.len(), 3, "{}", text(&output));
+    assert_eq!(failed[0].0, "changed");
+    assert_eq!(report_codes(&failed[0].1), ["SG003"]);
+    assert_eq!(failed[1].0, "other");
+    assert_eq!(report_codes(&failed[1].1), ["SG002"]);
+    assert_eq!(failed[2].0, "unsigned");
+    assert_eq!(report_codes(&failed[2].1), ["SG001"]);
 
     let creates = emulator.calls_to("CreateModelImportJob");
     assert_eq!(creates.len(), 1);
