@@ -314,18 +314,34 @@ impl Source for HubSource {
             .get(&url, Some(range.clone()))
             .await
             .map_err(|e| self.read_error(&e, path))?;
-        let bytes = response
-            .bytes()
+        // One buffer of exactly the range, filled chunk by chunk as the body arrives: a part
+        // takes its own size once (never a collected body and a copy of it), and a server
+        // sending more than was asked is stopped at the first byte too many.
+        let wanted = usize::try_from(expected)
+            .map_err(|_| ReadError::new(format!("a range of {expected} bytes of {url}")))?;
+        let mut response = response;
+        let mut body = Vec::with_capacity(wanted);
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| ReadError::new(format!("reading the body of {url}: {e}")))?;
-        if bytes.len() as u64 != expected {
+            .map_err(|e| ReadError::new(format!("reading the body of {url}: {e}")))?
+        {
+            if body.len() + chunk.len() > wanted {
+                return Err(ReadError::new(format!(
+                    "asked for {expected} bytes at offset {} of {url}, received more",
+                    range.start
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if body.len() != wanted {
             return Err(ReadError::new(format!(
                 "asked for {expected} bytes at offset {} of {url}, received {}",
                 range.start,
-                bytes.len()
+                body.len()
             )));
         }
-        Ok(bytes.to_vec())
+        Ok(body)
     }
 
     async fn hash_file(
