@@ -52,6 +52,39 @@ pub fn ours(dir: &Path, args: &[&str]) -> Output {
         .expect("binary runs")
 }
 
+/// Runs this tool in `dir` against moto (its credentials and endpoint), and against the
+/// Bedrock emulator when one is given; nothing of the host's environment but `PATH`.
+pub fn ours_on_aws(
+    moto: &cmi_testkit::moto::Moto,
+    emulator: Option<&cmi_testkit::bedrock::BedrockEmulator>,
+    dir: &Path,
+    args: &[&str],
+) -> Output {
+    let credentials = moto.credentials();
+    let mut command = assert_cmd::Command::cargo_bin("cmi-preflight").expect("binary built");
+    command
+        .args(args)
+        .args([
+            "--endpoint-url",
+            &moto.endpoint(),
+            "--region",
+            cmi_testkit::moto::REGION,
+        ])
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", credentials.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key())
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    if let Some(emulator) = emulator {
+        command.args(["--bedrock-endpoint-url", &emulator.endpoint()]);
+    }
+    if let Some(token) = credentials.session_token() {
+        command.env("AWS_SESSION_TOKEN", token);
+    }
+    command.output().expect("binary runs")
+}
+
 /// The output, for assertion messages.
 pub fn text(output: &Output) -> String {
     format!(

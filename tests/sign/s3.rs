@@ -7,21 +7,7 @@ use cmi_testkit::s3::{create_bucket, upload_dir};
 use super::{codes, key_pair, model, model_signing, python, text};
 
 fn run(moto: &Moto, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    let credentials = moto.credentials();
-    let mut command = assert_cmd::Command::cargo_bin("cmi-preflight").expect("binary built");
-    command
-        .args(args)
-        .args(["--endpoint-url", &moto.endpoint(), "--region", moto::REGION])
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_ACCESS_KEY_ID", credentials.access_key_id())
-        .env("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key())
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    if let Some(token) = credentials.session_token() {
-        command.env("AWS_SESSION_TOKEN", token);
-    }
-    command.output().expect("binary runs")
+    super::ours_on_aws(moto, None, dir, args)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -17,24 +17,7 @@ fn run(
     dir: &Path,
     args: &[&str],
 ) -> std::process::Output {
-    let credentials = moto.credentials();
-    let mut command = assert_cmd::Command::cargo_bin("cmi-preflight").expect("binary built");
-    command
-        .args(args)
-        .args(["--endpoint-url", &moto.endpoint(), "--region", moto::REGION])
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_ACCESS_KEY_ID", credentials.access_key_id())
-        .env("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key())
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    if let Some(emulator) = emulator {
-        command.args(["--bedrock-endpoint-url", &emulator.endpoint()]);
-    }
-    if let Some(token) = credentials.session_token() {
-        command.env("AWS_SESSION_TOKEN", token);
-    }
-    command.output().expect("binary runs")
+    super::ours_on_aws(moto, emulator, dir, args)
 }
 
 /// The codes of a report the daemon wrote.
