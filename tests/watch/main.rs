@@ -8,7 +8,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-#[path = "support/documents.rs"]
+#[path = "../support/documents.rs"]
 mod documents;
 
 use cmi_agent::watch::daemon::{WatchEventLine, EVENTS};
