@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::header::{HeaderMap, AUTHORIZATION, LOCATION, RANGE, RETRY_AFTER};
@@ -182,14 +182,22 @@ pub fn classify(status: u16, code: Option<&str>) -> HubErrorKind {
     }
 }
 
-/// The wait a 429 asks for: `Retry-After` in seconds (an HTTP date counts as unknown), at most
-/// [`MAX_RETRY_AFTER`]; the backoff's when absent.
-fn retry_after(headers: &HeaderMap, attempt: u32) -> Duration {
-    headers
+/// The wait a 429 asks for: `Retry-After` as seconds or as an HTTP date (RFC 9110, section
+/// 10.2.3; a date already past means now), at most [`MAX_RETRY_AFTER`]; the backoff's when
+/// absent or unreadable.
+fn retry_after(headers: &HeaderMap, attempt: u32, now: SystemTime) -> Duration {
+    let asked = headers
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or_else(|| RETRY_BACKOFF.delay(attempt), Duration::from_secs)
+        .map(str::trim)
+        .and_then(|v| match v.parse::<u64>() {
+            Ok(seconds) => Some(Duration::from_secs(seconds)),
+            Err(_) => httpdate::parse_http_date(v)
+                .ok()
+                .map(|at| at.duration_since(now).unwrap_or_default()),
+        });
+    asked
+        .unwrap_or_else(|| RETRY_BACKOFF.delay(attempt))
         .min(MAX_RETRY_AFTER)
 }
 
@@ -284,7 +292,7 @@ impl HubClient {
                     let headers = response.headers().clone();
                     let final_url = response.url().to_string();
                     if status == StatusCode::TOO_MANY_REQUESTS && attempt < MAX_ATTEMPTS {
-                        retry_after(&headers, attempt)
+                        retry_after(&headers, attempt, SystemTime::now())
                     } else if status.is_server_error() && attempt < MAX_ATTEMPTS {
                         RETRY_BACKOFF.delay(attempt)
                     } else {
@@ -504,16 +512,37 @@ mod tests {
 
     #[test]
     fn retry_after_is_bounded() {
+        let now = SystemTime::now();
         let mut headers = HeaderMap::new();
         headers.insert(RETRY_AFTER, "2".parse().unwrap());
-        assert_eq!(retry_after(&headers, 1), Duration::from_secs(2));
+        assert_eq!(retry_after(&headers, 1, now), Duration::from_secs(2));
         headers.insert(RETRY_AFTER, "86400".parse().unwrap());
-        assert_eq!(retry_after(&headers, 1), MAX_RETRY_AFTER);
+        assert_eq!(retry_after(&headers, 1, now), MAX_RETRY_AFTER);
+        headers.insert(RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers, 2, now), RETRY_BACKOFF.delay(2));
+        headers.remove(RETRY_AFTER);
+        assert_eq!(retry_after(&headers, 3, now), RETRY_BACKOFF.delay(3));
+    }
+
+    #[test]
+    fn retry_after_as_an_http_date_is_the_time_until_then() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        let mut headers = HeaderMap::new();
         headers.insert(
             RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+            "Wed, 21 Oct 2015 07:28:07 GMT".parse().unwrap(),
         );
-        assert_eq!(retry_after(&headers, 2), RETRY_BACKOFF.delay(2));
+        assert_eq!(retry_after(&headers, 1, now), Duration::from_secs(7));
+        headers.insert(
+            RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:27:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&headers, 1, now), Duration::ZERO);
+        headers.insert(
+            RETRY_AFTER,
+            "Thu, 22 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&headers, 1, now), MAX_RETRY_AFTER);
     }
 
     #[test]
