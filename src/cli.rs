@@ -91,6 +91,14 @@ pub enum Command {
     /// running the same command again, which sends only the missing parts. Exit status: 0
     /// pushed, 1 refused by the check, 2 could not push, 130 stopped by Ctrl-C.
     Push(PushArgs),
+    /// Print the completion script of a shell, to be sourced by it (README, "Install").
+    Completions(CompletionsArgs),
+    /// Print the roff man page of the whole command line, or write one page per subcommand.
+    ///
+    /// Without --out-dir the page of `cmi-preflight` (every subcommand listed) goes to stdout;
+    /// with --out-dir DIR, cmi-preflight.1 and a cmi-preflight-SUBCOMMAND.1 per subcommand are
+    /// written into DIR (which must exist), each replaced atomically.
+    Man(ManArgs),
 }
 
 /// How files are hashed.
@@ -706,6 +714,23 @@ pub enum RulesFormat {
     Json,
     /// Markdown, as in docs/rules.md.
     Markdown,
+}
+
+/// Arguments of `completions`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell whose completion script is printed.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Arguments of `man`.
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write cmi-preflight.1 and one page per subcommand into this folder instead of printing
+    /// the main page.
+    #[arg(long)]
+    pub out_dir: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `rules`.

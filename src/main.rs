@@ -4,6 +4,7 @@ mod bedrock;
 mod cli;
 mod push;
 mod render;
+mod shell;
 mod sign;
 mod watch;
 
@@ -126,6 +127,8 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Models(args) => bedrock::list_models(args),
         Command::Watch(args) => watch::watch(args),
         Command::Push(args) => push::push(args),
+        Command::Completions(args) => shell::completions(&args),
+        Command::Man(args) => shell::man(&args),
     }
 }
 

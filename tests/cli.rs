@@ -163,3 +163,225 @@ fn the_bedrock_region_must_offer_import_and_the_architecture() {
     let (_, east) = check(dir.path(), "us-east-1");
     assert!(!east.iter().any(|c| c.starts_with("RG")), "{east:?}");
 }
+
+/// A program on PATH, or `None` after printing why the test that needs it is skipped.
+fn program(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        println!("skipped: {name} is not installed on this machine");
+    }
+    found
+}
+
+/// The completion script the binary prints for `shell`, written to a file of `dir`.
+fn completion_script(shell: &str, dir: &Path) -> PathBuf {
+    let output = cmd().args(["completions", shell]).output().expect("runs");
+    assert!(output.status.success(), "completions {shell}: {output:?}");
+    assert!(
+        !output.stdout.is_empty(),
+        "completions {shell} printed nothing"
+    );
+    let path = dir.join(format!("cmi-preflight.{shell}"));
+    std::fs::write(&path, &output.stdout).expect("written");
+    path
+}
+
+/// What bash completes for the words of `line` (the last one being completed), with the
+/// completion function that the script registered for `cmi-preflight`.
+fn bash_completions(bash: &Path, script: &Path, line: &str) -> Vec<String> {
+    let program = r#"
+        source "$1" || exit 3
+        spec=$(complete -p cmi-preflight) || exit 4
+        [[ $spec =~ -F\ ([^ ]+) ]] || exit 5
+        read -ra COMP_WORDS <<< "$2"
+        [[ $2 == *' ' ]] && COMP_WORDS+=('')
+        COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
+        COMP_LINE=$2
+        COMP_POINT=${#COMP_LINE}
+        "${BASH_REMATCH[1]}" cmi-preflight "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+        printf '%s\n' "${COMPREPLY[@]}"
+    "#;
+    let output = std::process::Command::new(bash)
+        .args(["--norc", "--noprofile", "-c", program, "bash"])
+        .arg(script)
+        .arg(line)
+        .output()
+        .expect("bash runs");
+    assert!(
+        output.status.success(),
+        "bash completing {line:?}: {output:?}"
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_bash_completion_parses_registers_and_completes() {
+    let Some(bash) = program("bash") else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = completion_script("bash", dir.path());
+    let syntax = std::process::Command::new(&bash)
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .expect("bash runs");
+    assert!(syntax.status.success(), "bash -n: {syntax:?}");
+    let registered = std::process::Command::new(&bash)
+        .args([
+            "--norc",
+            "--noprofile",
+            "-c",
+            r#"source "$1" && complete -p cmi-preflight"#,
+            "bash",
+        ])
+        .arg(&script)
+        .output()
+        .expect("bash runs");
+    assert!(registered.status.success(), "{registered:?}");
+    let spec = String::from_utf8_lossy(&registered.stdout);
+    assert!(
+        spec.starts_with("complete ")
+            && spec.contains(" -F ")
+            && spec.trim_end().ends_with(" cmi-preflight"),
+        "{spec}"
+    );
+
+    assert_eq!(
+        bash_completions(&bash, &script, "cmi-preflight wa"),
+        ["watch"]
+    );
+    let shells = bash_completions(&bash, &script, "cmi-preflight completions ");
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        assert!(shells.iter().any(|s| s == shell), "{shells:?}");
+    }
+    assert_eq!(
+        bash_completions(&bash, &script, "cmi-preflight watch --sqs"),
+        ["--sqs-queue-url"]
+    );
+}
+
+#[test]
+fn the_other_completion_scripts_parse_in_their_shells_where_installed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let script = completion_script(shell, dir.path());
+        let (name, args): (&str, Vec<String>) = match shell {
+            "zsh" => ("zsh", vec!["-n".into(), script.display().to_string()]),
+            "fish" => ("fish", vec!["--no-execute".into(), script.display().to_string()]),
+            "powershell" => (
+                "pwsh",
+                vec![
+                    "-NoLogo".into(),
+                    "-NoProfile".into(),
+                    "-NonInteractive".into(),
+                    "-Command".into(),
+                    format!(
+                        "$e = $null; [void][System.Management.Automation.Language.Parser]::ParseFile('{}', [ref]$null, [ref]$e); if ($e.Count) {{ $e; exit 1 }}",
+                        script.display()
+                    ),
+                ],
+            ),
+            _ => ("elvish", vec!["-compileonly".into(), script.display().to_string()]),
+        };
+        let Some(path) = program(name) else { continue };
+        let output = std::process::Command::new(path)
+            .args(&args)
+            .output()
+            .expect("the shell runs");
+        assert!(
+            output.status.success(),
+            "{name} on the {shell} script: {output:?}"
+        );
+    }
+}
+
+/// Renders a roff man page as text with `man -l` (or `groff -man` where man is missing);
+/// `None` when neither is installed.
+fn render_man(page: &Path) -> Option<String> {
+    let output = if let Some(man) = program("man") {
+        std::process::Command::new(man)
+            .arg("-l")
+            .arg(page)
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "200")
+            .env("LC_ALL", "C")
+            .output()
+    } else {
+        let groff = program("groff")?;
+        std::process::Command::new(groff)
+            .args(["-man", "-Tascii", "-P-cbou", "-rLL=200n"])
+            .arg(page)
+            .output()
+    }
+    .expect("the formatter runs");
+    assert!(
+        output.status.success(),
+        "rendering {}: {output:?}",
+        page.display()
+    );
+    assert!(
+        output.stderr.is_empty(),
+        "warnings rendering {}: {}",
+        page.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[test]
+fn man_writes_a_page_per_subcommand_and_the_main_page_lists_them_all() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = cmd()
+        .args(["man", "--out-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{output:?}");
+    let listed: Vec<PathBuf> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(PathBuf::from)
+        .collect();
+    let main_page = dir.path().join("cmi-preflight.1");
+    assert_eq!(listed.first(), Some(&main_page));
+    let subcommands: Vec<String> = listed[1..]
+        .iter()
+        .map(|path| {
+            let name = path.file_name().and_then(|n| n.to_str()).expect("name");
+            name.strip_prefix("cmi-preflight-")
+                .and_then(|n| n.strip_suffix(".1"))
+                .unwrap_or_else(|| panic!("unexpected page {name}"))
+                .to_string()
+        })
+        .collect();
+    for expected in ["check", "watch", "completions", "man"] {
+        assert!(subcommands.iter().any(|s| s == expected), "{subcommands:?}");
+    }
+
+    // The page on stdout is the main page written to the folder.
+    let printed = cmd().arg("man").output().expect("runs");
+    assert!(printed.status.success());
+    assert_eq!(
+        printed.stdout,
+        std::fs::read(&main_page).expect("main page")
+    );
+
+    let Some(main) = render_man(&main_page) else {
+        return;
+    };
+    assert!(main.contains("SUBCOMMANDS"), "{main}");
+    for sub in &subcommands {
+        assert!(
+            main.contains(&format!("cmi-preflight-{sub}(1)")),
+            "{sub} not listed:\n{main}"
+        );
+        let page =
+            render_man(&dir.path().join(format!("cmi-preflight-{sub}.1"))).expect("rendered");
+        assert!(page.contains(&format!("cmi-preflight-{sub}")), "{page}");
+    }
+}
