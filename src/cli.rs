@@ -288,6 +288,12 @@ pub struct DoctorArgs {
     #[arg(long, requires = "hosting_kms_key_arn")]
     pub importer_arn: Option<String>,
 
+    /// Check instead whether the caller itself may run this command (its permissions as
+    /// `policy --runner` writes them), with iam:SimulatePrincipalPolicy; --role-arn is then
+    /// the execution role the command passes or assumes.
+    #[arg(long, value_enum)]
+    pub runner: Option<RunnerCommandArg>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -342,6 +348,81 @@ pub struct PolicyArgs {
     /// atomically; a name that is a symbolic link, a FIFO or a device is refused, not replaced).
     #[arg(long)]
     pub out_dir: Option<std::path::PathBuf>,
+
+    /// Also write the identity policy of whoever runs this command (or all four), as
+    /// runner-<command>-policy.json: for s3://BUCKET/PREFIX, the role, the keys and the
+    /// Region above (docs/policy.md).
+    #[arg(long, value_enum)]
+    pub runner: Option<RunnerArg>,
+
+    /// ARN of the SQS queue that `watch --queue-url` receives from (runner policy of watch).
+    #[arg(long, requires = "runner")]
+    pub queue_arn: Option<String>,
+
+    /// s3://BUCKET/PREFIX/ that `watch --report-to` writes reports under (runner policy of
+    /// watch).
+    #[arg(long, requires = "runner")]
+    pub report_prefix: Option<String>,
+
+    /// The runner uses --check-as-role (import, watch): allow sts:AssumeRole on the role
+    /// instead of reading the artifact itself.
+    #[arg(long, requires = "runner")]
+    pub check_as_role: bool,
+}
+
+/// The commands of `doctor --runner`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunnerCommandArg {
+    /// `check` (and `manifest`) of the s3:// artifact.
+    Check,
+    /// `push` to the artifact's prefix.
+    Push,
+    /// `import` (and `status`, `jobs`, `models`).
+    Import,
+    /// `watch` of the prefix.
+    Watch,
+}
+
+impl RunnerCommandArg {
+    /// The command this value names.
+    pub fn command(self) -> cmi_format::policy::RunnerCommand {
+        use cmi_format::policy::RunnerCommand;
+        match self {
+            RunnerCommandArg::Check => RunnerCommand::Check,
+            RunnerCommandArg::Push => RunnerCommand::Push,
+            RunnerCommandArg::Import => RunnerCommand::Import,
+            RunnerCommandArg::Watch => RunnerCommand::Watch,
+        }
+    }
+}
+
+/// The commands of `policy --runner`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunnerArg {
+    /// `check` (and `manifest`) of the s3:// artifact.
+    Check,
+    /// `push` to the artifact's prefix.
+    Push,
+    /// `import` (and `status`, `jobs`, `models`).
+    Import,
+    /// `watch` of the prefix.
+    Watch,
+    /// All four, one document each.
+    All,
+}
+
+impl RunnerArg {
+    /// The commands this value stands for.
+    pub fn commands(self) -> Vec<cmi_format::policy::RunnerCommand> {
+        use cmi_format::policy::RunnerCommand;
+        match self {
+            RunnerArg::Check => vec![RunnerCommand::Check],
+            RunnerArg::Push => vec![RunnerCommand::Push],
+            RunnerArg::Import => vec![RunnerCommand::Import],
+            RunnerArg::Watch => vec![RunnerCommand::Watch],
+            RunnerArg::All => RunnerCommand::ALL.to_vec(),
+        }
+    }
 }
 
 /// Output formats of `check`.

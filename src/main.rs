@@ -281,7 +281,19 @@ fn policy(args: PolicyArgs) -> Result<u8> {
         importer_arn: args.importer_arn,
     };
     let validated = inputs.validate()?;
-    let set = cmi_format::policy::generate(&validated);
+    let mut set = cmi_format::policy::generate(&validated);
+    if let Some(runner) = args.runner {
+        let runner_inputs = cmi_format::policy::RunnerInputs {
+            queue_arn: args.queue_arn,
+            report_prefix: args.report_prefix,
+            check_as_role: args.check_as_role,
+        };
+        set.documents.extend(cmi_format::policy::runner_documents(
+            &validated,
+            &runner_inputs,
+            &runner.commands(),
+        )?);
+    }
     let mut stderr = anstream::stderr();
     for note in &set.notes {
         writeln!(
@@ -316,6 +328,7 @@ fn doctor(args: DoctorArgs) -> Result<u8> {
         concurrency: usize::from(args.concurrency),
         hosting_kms_key_arn: args.hosting_kms_key_arn,
         importer_arn: args.importer_arn,
+        runner: args.runner.map(|r| r.command()),
     };
     let diagnosis = runtime()?.block_on(cmi_agent::doctor::doctor(&options))?;
     let mut stdout = anstream::stdout().lock();

@@ -22,7 +22,9 @@ use crate::source::Source;
 use cmi_format::arn::{self, RoleArn};
 use cmi_format::document::Tool;
 use cmi_format::policy::iam::{self, Effect, OneOrMany, Principal, Statement};
-use cmi_format::policy::{self, PolicyInputs, TrustRequest, TrustVerdict, ValidatedInputs};
+use cmi_format::policy::{
+    self, PolicyInputs, RunnerCommand, RunnerInputs, TrustRequest, TrustVerdict, ValidatedInputs,
+};
 use cmi_format::RuleId;
 
 /// What `doctor` examines.
@@ -44,6 +46,9 @@ pub struct DoctorOptions {
     /// The identity that calls `CreateModelImportJob`, as for `policy --importer-arn`
     /// (default: the role's account).
     pub importer_arn: Option<String>,
+    /// Check the caller's own permissions for this command ([`runner_step`]) instead of the
+    /// role's access; `None` for the role's diagnosis.
+    pub runner: Option<RunnerCommand>,
 }
 
 /// The outcome of a step; in JSON, `pass`, `warn`, `fail` or `skip`.
@@ -304,6 +309,26 @@ pub async fn doctor(options: &DoctorOptions) -> Result<Diagnosis, DoctorError> {
             return Ok(diagnosis);
         }
     };
+
+    // With --runner: the caller's own permissions for that command, and nothing else.
+    if let Some(command) = options.runner {
+        let inputs = PolicyInputs {
+            bucket: options.uri.bucket.clone(),
+            prefix: Some(options.uri.prefix.clone()),
+            bucket_account: options
+                .bucket_account
+                .clone()
+                .unwrap_or_else(|| role_account.clone()),
+            hosting_account: role_account.clone(),
+            region: region.clone(),
+            role_name: role_name.clone(),
+            source_kms_key_arn: None,
+            hosting_kms_key_arn: options.hosting_kms_key_arn.clone(),
+            importer_arn: None,
+        };
+        runner_step(&caller, &caller_arn, command, &inputs, &mut diagnosis).await;
+        return Ok(diagnosis);
+    }
 
     // 1b. Does the hosting key's policy let the role and the importer use it.
     if let Some(key) = &options.hosting_kms_key_arn {
@@ -940,6 +965,170 @@ fn kms_fixes(v: &ValidatedInputs, key: &str) -> Vec<Fix> {
         ));
     }
     fixes
+}
+
+/// The principal to simulate for a caller ARN: an assumed-role session
+/// (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`) is simulated as its role
+/// (`arn:aws:iam::ACCOUNT:role/NAME`: a role at a path other than `/` is not found that way);
+/// a user as itself.
+pub fn simulated_principal(caller_arn: &str) -> String {
+    let parts: Vec<&str> = caller_arn.splitn(6, ':').collect();
+    if let [_, partition, "sts", _, account, resource] = parts[..] {
+        if let Some(rest) = resource.strip_prefix("assumed-role/") {
+            let name = rest.split('/').next().unwrap_or(rest);
+            return arn::role(partition, account, name);
+        }
+    }
+    caller_arn.to_string()
+}
+
+/// The request context of the runner statements' conditions, so that the simulation evaluates
+/// them as the real requests would: the Region, the listed prefix, the service the role is
+/// passed to and the service that uses the hosting key.
+fn runner_context(v: &ValidatedInputs) -> Vec<aws_sdk_iam::types::ContextEntry> {
+    use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum};
+    [
+        ("aws:RequestedRegion", v.region().to_string()),
+        ("s3:prefix", v.prefix().to_string()),
+        (
+            "iam:PassedToService",
+            policy::BEDROCK_SERVICE_PRINCIPAL.to_string(),
+        ),
+        (
+            "kms:ViaService",
+            format!("bedrock.{}.amazonaws.com", v.region()),
+        ),
+    ]
+    .into_iter()
+    .map(|(key, value)| {
+        ContextEntry::builder()
+            .context_key_name(key)
+            .context_key_values(value)
+            .context_key_type(ContextKeyTypeEnum::String)
+            .build()
+    })
+    .collect()
+}
+
+/// Step `runner permissions` of `doctor --runner COMMAND`: asks IAM
+/// (`iam:SimulatePrincipalPolicy`, AWS IAM API Reference) whether the caller's own policies
+/// allow every statement of the command's runner policy, one simulation per statement (its
+/// actions on its resource, with [`runner_context`]). Denied actions fail the step, with the
+/// runner statement that fixes them. When the simulation cannot run (the caller may not call
+/// `iam:SimulatePrincipalPolicy`, or the endpoint does not implement it), the step says so and
+/// warns: nothing was checked.
+pub async fn runner_step(
+    caller: &SdkConfig,
+    caller_arn: &str,
+    command: RunnerCommand,
+    inputs: &PolicyInputs,
+    diagnosis: &mut Diagnosis,
+) {
+    const NAME: &str = "runner permissions";
+    let validated = match inputs.validate() {
+        Ok(v) => v,
+        Err(error) => {
+            diagnosis.fail(
+                NAME,
+                format!("cannot build the runner policy: {error}"),
+                Vec::new(),
+            );
+            return;
+        }
+    };
+    let runner_policy = match policy::runner_policy(&validated, &RunnerInputs::default(), command) {
+        Ok(p) => p,
+        Err(error) => {
+            diagnosis.fail(
+                NAME,
+                format!("cannot build the runner policy: {error}"),
+                Vec::new(),
+            );
+            return;
+        }
+    };
+    let principal = simulated_principal(caller_arn);
+    let iam = aws_sdk_iam::Client::new(caller);
+    let context = runner_context(&validated);
+    let mut denied = Vec::new();
+    let mut fixes = Vec::new();
+    for statement in &runner_policy.statement {
+        let actions = match &statement.action {
+            OneOrMany::One(a) => vec![a.clone()],
+            OneOrMany::Many(a) => a.clone(),
+        };
+        let mut request = iam
+            .simulate_principal_policy()
+            .policy_source_arn(&principal)
+            .set_action_names(Some(actions))
+            .set_context_entries(Some(context.clone()));
+        if let Some(resource) = statement.resource.as_deref().filter(|r| *r != "*") {
+            request = request.resource_arns(resource);
+        }
+        let results = match request.send().await {
+            Ok(output) => output.evaluation_results().to_vec(),
+            Err(error) => {
+                diagnosis.warn(
+                    NAME,
+                    format!(
+                        "cannot check the permissions of {principal} for `{}`: \
+                         iam:SimulatePrincipalPolicy failed ({}); the caller needs it on \
+                         itself to be checked, or compare its policies with `cmi-preflight \
+                         policy --runner {}` by hand",
+                        command.name(),
+                        describe_sdk_error(&error),
+                        command.name()
+                    ),
+                    Vec::new(),
+                );
+                return;
+            }
+        };
+        let mut missing = false;
+        for result in &results {
+            let allowed = result.eval_decision().as_str() == "allowed";
+            if !allowed {
+                missing = true;
+                denied.push(format!(
+                    "{} on {} ({})",
+                    result.eval_action_name(),
+                    result.eval_resource_name().unwrap_or("*"),
+                    result.eval_decision().as_str()
+                ));
+            }
+        }
+        if missing {
+            fixes.push(Fix {
+                target: format!(
+                    "identity policy of {principal} (runner-{}-policy.json)",
+                    command.name()
+                ),
+                statement: statement.clone(),
+            });
+        }
+    }
+    if denied.is_empty() {
+        diagnosis.push(
+            NAME,
+            Status::Pass,
+            format!(
+                "{principal} may run `{}` on s3://{}/{} (simulated)",
+                command.name(),
+                validated.bucket(),
+                validated.prefix()
+            ),
+        );
+    } else {
+        diagnosis.fail(
+            NAME,
+            format!(
+                "{principal} may not run `{}`: {}",
+                command.name(),
+                denied.join(", ")
+            ),
+            fixes,
+        );
+    }
 }
 
 #[cfg(test)]

@@ -183,7 +183,18 @@ fn every_document_is_a_versioned_policy_with_unique_sids() {
         full(),
         with_importer("arn:aws:iam::444455556666:user/alice"),
     ] {
-        let set = set_of(&inputs);
+        let mut set = set_of(&inputs);
+        // The runner policies (policy --runner all) get the same checks, in the same set.
+        let runner = policy::RunnerInputs {
+            queue_arn: Some("arn:aws:sqs:us-west-2:111122223333:artifacts".to_string()),
+            report_prefix: Some("s3://reports/cmi/".to_string()),
+            check_as_role: false,
+        };
+        let validated = inputs.validate().expect("valid inputs");
+        set.documents.extend(
+            policy::runner_documents(&validated, &runner, &policy::RunnerCommand::ALL)
+                .expect("runner documents"),
+        );
         let mut sids = Vec::new();
         for doc in &set.documents {
             let text = doc.to_pretty_json();
@@ -650,7 +661,16 @@ fn importer_arn_must_be_an_iam_principal_of_the_hosting_account() {
 
 #[test]
 fn every_statement_names_the_public_document_it_comes_from() {
-    let set = set_of(&with_importer("arn:aws:iam::444455556666:role/CmiImporter"));
+    let inputs = with_importer("arn:aws:iam::444455556666:role/CmiImporter");
+    let mut set = set_of(&inputs);
+    set.documents.extend(
+        policy::runner_documents(
+            &inputs.validate().expect("valid inputs"),
+            &policy::RunnerInputs::default(),
+            &policy::RunnerCommand::ALL,
+        )
+        .expect("runner documents"),
+    );
     for doc in &set.documents {
         for statement in &doc.policy.statement {
             assert!(

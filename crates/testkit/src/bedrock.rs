@@ -37,6 +37,12 @@
 //!   `The security token included in the request is invalid.`; a signature that does not
 //!   match, `InvalidSignatureException` `The request signature we calculated does not
 //!   match...`.
+//! - **Authorization** (opt-in, [`EmulatorOptions::identity_policies`]) comes next: test
+//!   infrastructure modelled on IAM's policy evaluation logic for identity policies (explicit
+//!   `Deny` wins, else an `Allow` is needed; `Action` and `Resource` wildcards; the
+//!   `iam:PassedToService` condition of the `iam:PassRole` that CreateModelImportJob makes on
+//!   its `roleArn`), refusing with 403 `AccessDeniedException` and IAM's message; module
+//!   `authz` documents what it models and what not.
 //! - **Validation** of every operation's input from botocore's model alone, as vendored in
 //!   `testdata/botocore/bedrock-2023-04-20.json` (the product's own table,
 //!   `cmi_format::cmi_api`, is not used; a test of this crate checks that it says the same):
@@ -107,6 +113,7 @@
 //! ```
 
 mod access;
+mod authz;
 mod model;
 mod server;
 mod service;
@@ -119,6 +126,7 @@ use std::time::Duration;
 
 use aws_credential_types::Credentials;
 
+pub use authz::IdentityPolicy;
 use service::{Outcome, Shared};
 
 /// The `failureMessage` of a job whose role could not assume, list or read its S3 prefix.
@@ -169,6 +177,11 @@ pub struct EmulatorOptions {
     /// `x-amz-security-token`). Default: moto's static credentials
     /// ([`crate::moto::static_credentials`]).
     pub callers: Vec<Credentials>,
+    /// Opt-in permission check: when not empty, every authenticated request is also
+    /// authorized against the identity policy of its caller (the module `authz` documents
+    /// the evaluation, modelled on IAM's), and refused with 403 AccessDeniedException. Empty
+    /// (the default): no permission check.
+    pub identity_policies: Vec<IdentityPolicy>,
 }
 
 impl Default for EmulatorOptions {
@@ -181,6 +194,7 @@ impl Default for EmulatorOptions {
             max_imported_models: 3,
             s3: None,
             callers: vec![crate::moto::static_credentials()],
+            identity_policies: Vec::new(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::iam::{self, Policy, Statement};
 use super::inputs::ValidatedInputs;
+use super::runner::RunnerCommand;
 use super::statements::{
     bucket_list_statement, bucket_read_statement, hosting_kms_key_statements, role_kms_statements,
     role_list_statement, role_read_statement, source_kms_key_statement, trust_statement,
@@ -21,6 +22,8 @@ pub enum DocumentKind {
     SourceKmsKeyPolicyStatement,
     /// The statements for the key policy of the hosting key, in the hosting account.
     HostingKmsKeyPolicyStatement,
+    /// The identity policy of whoever runs a command (see [`super::runner_documents`]).
+    RunnerPolicy(RunnerCommand),
 }
 
 impl DocumentKind {
@@ -32,6 +35,7 @@ impl DocumentKind {
             DocumentKind::BucketPolicy => "bucket-policy.json",
             DocumentKind::SourceKmsKeyPolicyStatement => "source-kms-key-policy-statement.json",
             DocumentKind::HostingKmsKeyPolicyStatement => "hosting-kms-key-policy-statement.json",
+            DocumentKind::RunnerPolicy(command) => command.file_name(),
         }
     }
 }

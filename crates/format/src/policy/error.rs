@@ -277,6 +277,16 @@ pub enum PolicyError {
         /// The hosting account and its partition.
         expected: String,
     },
+    /// An input of `policy --runner` (`--queue-arn`, `--report-prefix`) that cannot be used.
+    #[error("{field} {value:?}: {problem}")]
+    RunnerInput {
+        /// The flag.
+        field: &'static str,
+        /// The value as given.
+        value: String,
+        /// What is wrong, and what is expected.
+        problem: String,
+    },
 }
 
 impl PolicyError {

@@ -69,15 +69,15 @@
 //! Not generated: `s3:GetObjectAttributes` (the same third-party module's claim, not in AWS's
 //! documentation), the EC2 network-interface permissions a `vpcConfig` needs (Amazon Bedrock
 //! User Guide, "(Optional) Protect custom model import jobs using a VPC"),
-//! and the permissions of whoever *calls* `CreateModelImportJob` (`bedrock:*` actions,
-//! `iam:PassRole` on the role, and with `K2` and no `--importer-arn` the four KMS actions on
-//! `K2`).
+//! and, in this set, the permissions of whoever *calls* `CreateModelImportJob`: those are the
+//! runner policies of `policy --runner` ([`runner_documents`], in `runner`), one per command.
 
 mod documents;
 mod error;
 pub mod iam;
 mod inputs;
 mod key_policy;
+mod runner;
 mod statements;
 mod trust;
 
@@ -90,13 +90,14 @@ pub use error::PolicyError;
 pub use iam::{render, POLICY_VERSION};
 pub use inputs::{PolicyInputs, ValidatedInputs, ROLE_NAME_MAX_LEN, ROLE_NAME_PUNCTUATION};
 pub use key_policy::missing_key_actions;
+pub use runner::{runner_documents, runner_policy, runner_sid, RunnerCommand, RunnerInputs};
 pub use statements::{
     bucket_list_statement, bucket_read_statement, hosting_key_role_statement,
     hosting_kms_key_statement, hosting_kms_key_statements, role_kms_statements,
     role_list_statement, role_read_statement, sid, source_kms_key_statement, statement_source,
     trust_statement, BEDROCK_SERVICE_PRINCIPAL, HOSTING_KEY_ACTIONS, HOSTING_KEY_ROLE_ACTIONS,
     S3_LIST_ACTIONS, S3_READ_ACTIONS, SOURCE_CMK, SOURCE_CROSS_ACCOUNT, SOURCE_KEY_ACTIONS,
-    SOURCE_SERVICE_ROLE, SOURCE_WALKTHROUGH,
+    SOURCE_SERVICE_AUTHORIZATION, SOURCE_SERVICE_ROLE, SOURCE_WALKTHROUGH,
 };
 pub use trust::{
     evaluate_trust, TrustRequest, TrustVerdict, MAX_TRUST_POLICY_BYTES, REPRESENTATIVE_JOB_ID,

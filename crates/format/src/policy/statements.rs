@@ -60,8 +60,14 @@ pub const SOURCE_SERVICE_ROLE: &str =
 pub const SOURCE_CROSS_ACCOUNT: &str = "Amazon Bedrock User Guide, \"Cross-account access to \
      Amazon S3 bucket for custom model import jobs\"";
 
-/// The public document a generated statement comes from, by its `Sid` (see [`sid`]); `None`
-/// for a `Sid` this module does not generate.
+/// The public document the runner statements (`policy --runner`) come from: the action names,
+/// resource ARN formats and condition keys of each service.
+pub const SOURCE_SERVICE_AUTHORIZATION: &str = "Service Authorization Reference, \"Actions, \
+     resources, and condition keys\" for Amazon S3, AWS KMS, Amazon Bedrock, Amazon SQS, IAM \
+     and AWS STS";
+
+/// The public document a generated statement comes from, by its `Sid` (see [`sid`] and
+/// [`super::runner_sid`]); `None` for a `Sid` this module does not generate.
 pub fn statement_source(statement_sid: &str) -> Option<&'static str> {
     Some(match statement_sid {
         sid::TRUST | sid::ROLE_LIST | sid::ROLE_READ => SOURCE_SERVICE_ROLE,
@@ -70,6 +76,7 @@ pub fn statement_source(statement_sid: &str) -> Option<&'static str> {
         }
         sid::HOSTING_KEY_ROLE | sid::ROLE_HOSTING_KEY => SOURCE_WALKTHROUGH,
         sid::HOSTING_KEY => SOURCE_CMK,
+        runner if runner.starts_with("CmiRunner") => SOURCE_SERVICE_AUTHORIZATION,
         _ => return None,
     })
 }

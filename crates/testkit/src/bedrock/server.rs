@@ -16,6 +16,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 
+use super::authz;
 use super::service::{self, ApiError, Reply, Shared};
 use super::sigv4::{Signed, Verifier};
 use super::Call;
@@ -160,15 +161,17 @@ async fn handle(
             Value::Object(input)
         }
     };
-    let result = signed.and_then(|()| match &route {
-        Route::Create => service::create(&shared, &body),
-        Route::ListJobs => service::list_jobs(&shared, &query),
-        Route::GetJob(id) => service::get_job(&shared, id),
-        Route::ListModels => service::list_models(&shared, &query),
-        Route::GetModel(id) => service::get_model(&shared, id),
-        Route::DeleteModel(id) => service::delete_model(&shared, id),
-        Route::Unknown => Err(ApiError::unknown_operation(method.as_str(), &path)),
-    });
+    let result = signed
+        .and_then(|()| authorized(&shared, &parts.headers, &route, &input))
+        .and_then(|()| match &route {
+            Route::Create => service::create(&shared, &body),
+            Route::ListJobs => service::list_jobs(&shared, &query),
+            Route::GetJob(id) => service::get_job(&shared, id),
+            Route::ListModels => service::list_models(&shared, &query),
+            Route::GetModel(id) => service::get_model(&shared, id),
+            Route::DeleteModel(id) => service::delete_model(&shared, id),
+            Route::Unknown => Err(ApiError::unknown_operation(method.as_str(), &path)),
+        });
     let (status, response, error, replay) = match result {
         Ok(Reply {
             status,
@@ -199,6 +202,62 @@ async fn handle(
         .body(Full::new(Bytes::from(response.to_string())))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())));
     Ok(response)
+}
+
+/// The opt-in permission check of [`super::EmulatorOptions::identity_policies`] (module
+/// `authz`): the requests a call makes, authorized for the caller that signed it.
+fn authorized(
+    shared: &Shared,
+    headers: &hyper::HeaderMap,
+    route: &Route,
+    input: &Value,
+) -> Result<(), ApiError> {
+    let options = &shared.options;
+    if options.identity_policies.is_empty() {
+        return Ok(());
+    }
+    let authorization = headers
+        .get("authorization")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let key = authz::access_key_id(&authorization).unwrap_or_default();
+    let region = options.region.as_str();
+    let arn = |kind: &str, id: &str| {
+        if id.starts_with("arn:") {
+            id.to_string()
+        } else {
+            format!("arn:aws:bedrock:{region}:{}:{kind}/{id}", options.account)
+        }
+    };
+    let request = |resource: String| authz::Request {
+        action: format!("bedrock:{}", route.operation()),
+        resource,
+        context: vec![("aws:RequestedRegion", region.to_string())],
+    };
+    let requests = match route {
+        Route::Create => {
+            let name = input["jobName"].as_str().unwrap_or_default();
+            let role = input["roleArn"].as_str().unwrap_or_default();
+            vec![
+                request(arn("model-import-job", name)),
+                authz::Request {
+                    action: "iam:PassRole".to_string(),
+                    resource: role.to_string(),
+                    context: vec![
+                        ("aws:RequestedRegion", region.to_string()),
+                        ("iam:PassedToService", "bedrock.amazonaws.com".to_string()),
+                    ],
+                },
+            ]
+        }
+        Route::ListJobs | Route::ListModels => vec![request("*".to_string())],
+        Route::GetJob(id) => vec![request(arn("model-import-job", id))],
+        Route::GetModel(id) | Route::DeleteModel(id) => {
+            vec![request(arn("imported-model", id))]
+        }
+        Route::Unknown => Vec::new(),
+    };
+    authz::authorize(&options.identity_policies, key, &requests)
 }
 
 /// A UUID-shaped request id, as the service sends in `x-amzn-requestid`.

@@ -1,0 +1,385 @@
+//! The runner policies of `policy --runner` (crates/format/src/policy/runner.rs), proven both
+//! ways against moto's IAM enforcement: an IAM user whose only policy is the generated document
+//! runs the real binary and succeeds; the same user with one statement removed, in turn for
+//! every statement, fails, and the output names an action of the missing statement.
+//!
+//! One private moto server ([`Moto::start`]) serves every test of this binary; a test holds
+//! [`lock`] while it sets up (IAM enforcement off) and runs (enforcement on), because the switch
+//! is global to the server.
+//!
+//! What moto 5.2.5 cannot prove (crates/testkit/src/moto.rs documents its enforcement): it
+//! evaluates identity policies only, matches `Action` and `Resource` with wildcards, and does
+//! **not** evaluate `Condition`: the `s3:prefix` and `aws:RequestedRegion` conditions of the
+//! generated statements are neither proven necessary nor proven sufficient here; they follow the
+//! Service Authorization Reference. A wrong `Resource` does fail here.
+
+use std::path::Path;
+use std::process::Output;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use assert_cmd::Command;
+use aws_credential_types::Credentials;
+use cmi_testkit::bedrock::{BedrockEmulator, EmulatorOptions, IdentityPolicy};
+use cmi_testkit::fixtures::{self, Fixture};
+use cmi_testkit::moto::{self, Moto};
+use cmi_testkit::s3::{create_bucket, upload_fixture};
+use serde_json::Value;
+
+/// The private server of this binary, and the lock that serializes its tests.
+fn lock() -> (MutexGuard<'static, ()>, &'static Moto) {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    static LOCK: Mutex<()> = Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let moto = MOTO.get_or_init(Moto::start);
+    moto.disable_auth();
+    (guard, moto)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn fixture(name: &str) -> Fixture {
+    fixtures::all()
+        .into_iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no fixture {name}"))
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The runner policy of `command` for `s3://bucket/prefix` in moto's account, as the binary
+/// writes it with `policy --runner COMMAND --out-dir`.
+fn generated(command: &str, bucket: &str, prefix: &str, extra: &[&str]) -> Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = Command::cargo_bin("cmi-preflight")
+        .expect("binary built")
+        .args([
+            "policy",
+            "--bucket",
+            bucket,
+            "--prefix",
+            prefix,
+            "--bucket-account",
+            moto::ACCOUNT_ID,
+            "--hosting-account",
+            moto::ACCOUNT_ID,
+            "--region",
+            moto::REGION,
+            "--role-name",
+            "cmi-import",
+            "--runner",
+            command,
+            "--out-dir",
+            dir.path().to_str().expect("UTF-8"),
+        ])
+        .args(extra)
+        .env_clear()
+        .output()
+        .expect("binary runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let file = dir.path().join(format!("runner-{command}-policy.json"));
+    serde_json::from_slice(&std::fs::read(&file).expect("runner policy written")).expect("JSON")
+}
+
+/// The policy without its statement `index`.
+fn without(policy: &Value, index: usize) -> Value {
+    let mut policy = policy.clone();
+    policy["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .remove(index);
+    policy
+}
+
+/// The actions of statement `index`.
+fn actions(policy: &Value, index: usize) -> Vec<String> {
+    let action = &policy["Statement"][index]["Action"];
+    match action.as_array() {
+        Some(list) => list
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect(),
+        None => vec![action.as_str().unwrap_or_default().to_string()],
+    }
+}
+
+/// One IAM user per variant of a policy: the whole policy, then without each statement in
+/// turn.
+struct Variant {
+    user: moto::User,
+    policy: Value,
+}
+
+/// Creates the users of every variant of `policy`, before IAM is enforced; moto validates each
+/// document as IAM's PutUserPolicy does.
+fn users(moto: &Moto, name: &str, policy: &Value) -> Vec<Variant> {
+    let count = policy["Statement"].as_array().expect("statements").len();
+    let mut documents = vec![policy.clone()];
+    documents.extend((0..count).map(|index| without(policy, index)));
+    runtime().block_on(async {
+        let iam = moto.iam_client().await;
+        let mut variants = Vec::new();
+        for (index, document) in documents.into_iter().enumerate() {
+            let user =
+                moto::create_user(&iam, &format!("{name}-{index}"), &document.to_string()).await;
+            variants.push(Variant {
+                user,
+                policy: document,
+            });
+        }
+        variants
+    })
+}
+
+fn run(moto: &Moto, credentials: &Credentials, args: &[&str]) -> Output {
+    Command::cargo_bin("cmi-preflight")
+        .expect("binary built")
+        .args(args)
+        .args(["--endpoint-url", &moto.endpoint(), "--region", moto::REGION])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", credentials.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("binary runs")
+}
+
+/// Runs the commands `commands(index)` in turn as the user of each variant, each variant after
+/// `reset` (run with IAM enforcement off): with the whole policy every command must succeed;
+/// without a statement one of them must fail, and the output names one of the actions of the
+/// statement it lacks. A statement whose `Sid` is in `degraded` only serves a fallback (such
+/// as resuming an interrupted upload): without it the commands succeed, and their warning
+/// names the permission.
+fn prove(
+    moto: &Moto,
+    policy: &Value,
+    variants: &[Variant],
+    commands: impl Fn(usize) -> Vec<Vec<String>>,
+    reset: impl Fn(),
+    degraded: &[&str],
+) {
+    for (index, variant) in variants.iter().enumerate() {
+        moto.disable_auth();
+        reset();
+        moto.enforce_auth(0);
+        let mut all = String::new();
+        let mut failed = false;
+        for args in commands(index) {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let output = run(moto, &variant.user.credentials, &args);
+            all.push_str(&format!("$ {args:?}\n{}\n", text(&output)));
+            if output.status.code() != Some(0) {
+                failed = true;
+                break;
+            }
+        }
+        if index == 0 {
+            assert!(!failed, "the generated policy is enough:\n{all}");
+            continue;
+        }
+        let missing = actions(policy, index - 1);
+        let sid = policy["Statement"][index - 1]["Sid"]
+            .as_str()
+            .unwrap_or_default();
+        if degraded.contains(&sid) {
+            assert!(!failed, "without {sid} the commands still succeed:\n{all}");
+        } else {
+            assert!(failed, "without {missing:?} a command must fail:\n{all}");
+        }
+        assert!(
+            missing.iter().any(|action| all.contains(action.as_str())),
+            "the failure without {missing:?} names the permission:\n{all}"
+        );
+    }
+    moto.disable_auth();
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+/// Deletes every object of `bucket` (IAM enforcement must be off).
+fn empty_bucket(moto: &Moto, bucket: &str) {
+    runtime().block_on(async {
+        let s3 = moto.s3_client().await;
+        let listed = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("list");
+        for object in listed.contents() {
+            s3.delete_object()
+                .bucket(bucket)
+                .key(object.key().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete");
+        }
+    });
+}
+
+#[test]
+fn check_runs_with_exactly_its_runner_policy() {
+    let (_guard, moto) = lock();
+    let policy = generated("check", "runner-check", "llama/", &[]);
+    runtime().block_on(async {
+        let s3 = moto.s3_client().await;
+        create_bucket(&s3, "runner-check", moto::REGION)
+            .await
+            .expect("bucket");
+        upload_fixture(&s3, "runner-check", "llama/", &fixture("llama"))
+            .await
+            .expect("uploaded");
+    });
+    let variants = users(moto, "check", &policy);
+    prove(
+        moto,
+        &policy,
+        &variants,
+        |_| {
+            vec![strings(&[
+                "check",
+                "s3://runner-check/llama/",
+                "--format",
+                "json",
+            ])]
+        },
+        || {},
+        &[],
+    );
+}
+
+#[test]
+fn push_runs_with_exactly_its_runner_policy() {
+    let (_guard, moto) = lock();
+    let policy = generated("push", "runner-push", "llama/", &[]);
+    runtime().block_on(async {
+        let s3 = moto.s3_client().await;
+        create_bucket(&s3, "runner-push", moto::REGION)
+            .await
+            .expect("bucket");
+    });
+    let variants = users(moto, "push", &policy);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/valid/llama");
+    prove(
+        moto,
+        &policy,
+        &variants,
+        |_| {
+            vec![strings(&[
+                "push",
+                source.to_str().expect("UTF-8"),
+                "s3://runner-push/llama/",
+                "--single-put-max",
+                "1024",
+            ])]
+        },
+        || empty_bucket(moto, "runner-push"),
+        &["CmiRunnerPushListArtifactUploads"],
+    );
+}
+
+#[test]
+fn import_runs_with_exactly_its_runner_policy() {
+    let (_guard, moto) = lock();
+    let policy = generated("import", "runner-import", "llama/", &[]);
+    runtime().block_on(async {
+        let s3 = moto.s3_client().await;
+        create_bucket(&s3, "runner-import", moto::REGION)
+            .await
+            .expect("bucket");
+        upload_fixture(&s3, "runner-import", "llama/", &fixture("llama"))
+            .await
+            .expect("uploaded");
+    });
+    let variants = users(moto, "import", &policy);
+    // Bedrock is the testkit emulator, with its opt-in permission check given each user's
+    // policy (moto does not implement Bedrock); S3 is moto, with IAM enforced.
+    let emulator = BedrockEmulator::start(EmulatorOptions {
+        max_concurrent_jobs: variants.len(),
+        max_imported_models: variants.len(),
+        callers: variants
+            .iter()
+            .map(|v| v.user.credentials.clone())
+            .collect(),
+        identity_policies: variants
+            .iter()
+            .map(|v| IdentityPolicy {
+                access_key_id: v.user.credentials.access_key_id().to_string(),
+                principal_arn: v.user.arn.clone(),
+                policy: v.policy.clone(),
+            })
+            .collect(),
+        ..EmulatorOptions::default()
+    });
+    let role = format!("arn:aws:iam::{}:role/cmi-import", moto::ACCOUNT_ID);
+    prove(
+        moto,
+        &policy,
+        &variants,
+        |index| {
+            let bedrock = ["--bedrock-endpoint-url", &emulator.endpoint()].map(str::to_string);
+            let job = format!("runner-import-{index}");
+            let mut import = strings(&[
+                "import",
+                "s3://runner-import/llama/",
+                "--job-name",
+                &job,
+                "--model-name",
+                &format!("{job}-model"),
+                "--role-arn",
+                &role,
+            ]);
+            let mut status = strings(&["status", &job]);
+            let mut jobs = strings(&["jobs"]);
+            let mut models = strings(&["models"]);
+            for command in [&mut import, &mut status, &mut jobs, &mut models] {
+                command.extend(bedrock.iter().cloned());
+            }
+            vec![import, status, jobs, models]
+        },
+        || {},
+        &[],
+    );
+}
+
+#[test]
+fn doctor_runner_says_when_it_cannot_simulate() {
+    let (_guard, moto) = lock();
+    let policy = generated("check", "runner-doctor", "llama/", &[]);
+    let variants = users(moto, "doctor", &policy);
+    moto.enforce_auth(0);
+    let role = format!("arn:aws:iam::{}:role/cmi-import", moto::ACCOUNT_ID);
+    let output = run(
+        moto,
+        &variants[0].user.credentials,
+        &[
+            "doctor",
+            "s3://runner-doctor/llama/",
+            "--role-arn",
+            &role,
+            "--runner",
+            "check",
+        ],
+    );
+    moto.disable_auth();
+    let all = text(&output);
+    // moto 5.2.5 does not implement SimulatePrincipalPolicy (moto/iam/responses.py has no
+    // handler), and this user may not call it anyway: the step warns, and says why.
+    assert_eq!(output.status.code(), Some(0), "{all}");
+    assert!(all.contains("runner permissions"), "{all}");
+    assert!(all.contains("cannot check the permissions"), "{all}");
+    assert!(all.contains("iam:SimulatePrincipalPolicy"), "{all}");
+}
