@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 #[path = "../support/documents.rs"]
 mod documents;
 
+mod slot;
+
 use cmi_agent::watch::daemon::{WatchEventLine, EVENTS};
 use cmi_agent::watch::state::{StateStore, Status};
 use cmi_testkit::bedrock::{BedrockEmulator, EmulatorOptions, JobStatus};
