@@ -4,8 +4,8 @@
 //! [`StateStore::queued`](crate::watch::state::StateStore::queued), by the time they passed)
 //! and the daemon submits the next one as soon as the slot frees.
 //!
-//! One step per pass: the jobs in flight are followed first, so that a job followed to its end
-//! lets the next submission happen in the same pass; then, only when something waits, the jobs
+//! One step per pass: the jobs in flight are followed first (every pass, a fault included), so
+//! that a job followed to its end lets the next submission happen in the same pass; then, only when something waits, the jobs
 //! the daemon did not start are counted with one ListModelImportJobs (`statusEquals=InProgress`),
 //! and the head of the FIFO is submitted while the slot has room (`--max-in-flight`). A
 //! `ServiceQuotaExceededException` for concurrent import jobs (a job started elsewhere meanwhile)
@@ -81,8 +81,9 @@ impl Daemon {
     /// Follows every job in flight, then submits from the FIFO while the slot has room.
     pub(super) async fn imports(&self) -> Result<(), Fault> {
         for artifact in self.listed(Status::Importing)? {
-            let outcome = self.follow(&artifact).await;
-            self.settle_step(&artifact, outcome)?;
+            if let Err(f) = self.follow(&artifact).await {
+                self.follow_fault(&artifact.name, f);
+            }
         }
         let mut refused = false;
         for artifact in self.listed(Status::Submitting)? {
@@ -125,6 +126,20 @@ impl Daemon {
             refused,
         );
         Ok(())
+    }
+
+    /// A job that could not be followed stays followed: it is asked again at the next pass,
+    /// without backoff (one GetModelImportJob per interval), so that its end is seen at once.
+    fn follow_fault(&self, artifact: &str, f: Fault) {
+        self.count_fault(&f);
+        WatchEvent::Fault {
+            artifact: artifact.to_string(),
+            stage: f.kind.as_str().to_string(),
+            error: f.message,
+            attempts: 1,
+            retry_in_seconds: self.options.interval.as_secs(),
+        }
+        .emit();
     }
 
     /// Jobs in progress the daemon did not start, as last known.
