@@ -935,6 +935,11 @@ pub struct WatchArgs {
     #[arg(long, default_value = "5s", value_parser = parse_wait)]
     pub retry_after: std::time::Duration,
 
+    /// Import jobs run at a time (with --import): Bedrock runs one per account and Region;
+    /// passed artifacts wait for a free slot in the order they passed.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..), requires = "import")]
+    pub max_in_flight: u16,
+
     /// Format of the event log on stdout.
     #[arg(long, value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,

@@ -79,6 +79,7 @@ pub fn watch(args: WatchArgs) -> Result<u8> {
             base: args.retry_after,
             ..Backoff::default()
         },
+        max_in_flight: usize::from(args.max_in_flight),
     };
     let summary = runtime()?.block_on(async {
         let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 mod documents;
 mod operations;
 
+mod slot;
+
 use cmi_agent::watch::daemon::{WatchEventLine, EVENTS};
 use cmi_agent::watch::state::{StateStore, Status};
 use cmi_testkit::bedrock::{BedrockEmulator, EmulatorOptions, JobStatus};

@@ -113,6 +113,8 @@ struct Snapshot {
     last_success: Option<SystemTime>,
     artifacts: BTreeMap<String, u64>,
     jobs: BTreeMap<String, u64>,
+    /// Whether the import slot is busy, and the imports waiting for it.
+    slot: Option<(bool, u64)>,
 }
 
 /// The daemon's metrics, shared (in an [`Arc`]) between the daemon, which updates them, and
@@ -181,6 +183,12 @@ impl Metrics {
         self.lock().jobs = counts;
     }
 
+    /// Sets the import slot's state (`busy`: every slot is taken, by the daemon's jobs or by
+    /// jobs it did not start) and the number of passed artifacts waiting for it.
+    pub fn set_slot(&self, busy: bool, queued: u64) {
+        self.lock().slot = Some((busy, queued));
+    }
+
     /// Whether the daemon is healthy at `now`.
     pub fn health(&self, now: SystemTime) -> Health {
         match self.lock().last_success {
@@ -199,13 +207,14 @@ impl Metrics {
 
     /// The metrics in the Prometheus text exposition format 0.0.4.
     pub fn render(&self) -> String {
-        let (last_scan, last_success, artifacts, jobs) = {
+        let (last_scan, last_success, artifacts, jobs, slot) = {
             let snapshot = self.lock();
             (
                 snapshot.last_scan,
                 snapshot.last_success,
                 snapshot.artifacts.clone(),
                 snapshot.jobs.clone(),
+                snapshot.slot,
             )
         };
         let mut out = String::new();
@@ -259,7 +268,7 @@ impl Metrics {
             &mut out,
             "artifacts",
             "gauge",
-            "Artifacts in the state directory, by status, as of the last scan.",
+            "Artifacts in the state directory, by status, as of the last pass (or the start).",
         );
         for (status, count) in &artifacts {
             sample(&mut out, "artifacts", Some(("status", status)), *count);
@@ -268,10 +277,33 @@ impl Metrics {
             &mut out,
             "jobs",
             "gauge",
-            "Import jobs followed by the daemon, by status, as of the last scan.",
+            "The latest import job of each artifact, by status, as of the last pass (or the start).",
         );
         for (status, count) in &jobs {
             sample(&mut out, "jobs", Some(("status", status)), *count);
+        }
+        if let Some((busy, queued)) = slot {
+            family(
+                &mut out,
+                "import_slot",
+                "gauge",
+                "1 for the import slot's state: busy (every job the daemon may run is taken) or free.",
+            );
+            for (state, on) in [("busy", busy), ("free", !busy)] {
+                sample(
+                    &mut out,
+                    "import_slot",
+                    Some(("state", state)),
+                    u64::from(on),
+                );
+            }
+            family(
+                &mut out,
+                "queued_imports",
+                "gauge",
+                "Passed artifacts waiting for the import slot.",
+            );
+            sample(&mut out, "queued_imports", None, queued);
         }
         out
     }

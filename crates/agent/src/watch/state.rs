@@ -22,7 +22,12 @@
 //!  observe       a changed listing sends every status to Settling, except an import in flight
 //!                (Submitting, Importing, or Retrying either), which goes on and reaches
 //!                Settling at finish_import; `changed` is set when a processed version changed
+//!  mark_deleted  every object of the artifact is gone: -> Deleted, except an import in flight,
+//!                which goes on and reaches Deleted at finish_import (its job is still followed)
 //! ```
+//!
+//! Passed artifacts wait for the import slot in a FIFO: [`StateStore::queued`] lists them by
+//! `passed_at`, the time their check passed, so that a restart keeps the order.
 //!
 //! Nothing reaches Passed but a check that passed: a fault is never a result.
 
@@ -37,7 +42,10 @@ use rusqlite::{named_params, Connection, OptionalExtension, Row, ToSql, Transact
 use crate::backoff::Backoff;
 
 /// The schema version this build reads and writes, kept in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// The fingerprint of an artifact whose objects are all deleted (no listing is empty).
+const DELETED: &str = "";
 
 /// The database's file name in the state directory.
 pub const DB_FILE: &str = "state.sqlite3";
@@ -61,9 +69,17 @@ CREATE TABLE artifact (
     attempts              INTEGER NOT NULL,
     next_attempt_at       INTEGER,
     first_seen            INTEGER NOT NULL,
-    updated_at            INTEGER NOT NULL
+    updated_at            INTEGER NOT NULL,
+    passed_at             INTEGER
 ) STRICT;
 CREATE INDEX artifact_status ON artifact (status);
+";
+
+/// From schema version 1: the time each artifact passed, for the import FIFO; the artifacts
+/// that passed before take the time of their last update, which keeps their order.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE artifact ADD COLUMN passed_at INTEGER;
+UPDATE artifact SET passed_at = updated_at WHERE manifest_digest IS NOT NULL;
 ";
 
 /// Where an artifact is in its processing.
@@ -87,6 +103,9 @@ pub enum Status {
     Imported,
     /// The import job failed, or its submission was refused.
     ImportFailed,
+    /// Every object of the artifact was deleted (after its import job, if one was in flight,
+    /// ended).
+    Deleted,
     /// A fault (throttling, network, an unreadable prefix) interrupted the work; it is retried
     /// at `next_attempt_at` from the status in `resume`.
     Retrying,
@@ -94,7 +113,7 @@ pub enum Status {
 
 impl Status {
     /// Every status, in state-machine order.
-    pub const ALL: [Status; 10] = [
+    pub const ALL: [Status; 11] = [
         Status::Settling,
         Status::Ready,
         Status::Checking,
@@ -104,6 +123,7 @@ impl Status {
         Status::Importing,
         Status::Imported,
         Status::ImportFailed,
+        Status::Deleted,
         Status::Retrying,
     ];
 
@@ -119,6 +139,7 @@ impl Status {
             Status::Importing => "importing",
             Status::Imported => "imported",
             Status::ImportFailed => "import_failed",
+            Status::Deleted => "deleted",
             Status::Retrying => "retrying",
         }
     }
@@ -186,11 +207,13 @@ pub struct ArtifactState {
     pub first_seen: SystemTime,
     /// When it last changed.
     pub updated_at: SystemTime,
+    /// When its check last passed: its place in the import FIFO.
+    pub passed_at: Option<SystemTime>,
 }
 
 impl ArtifactState {
     /// Whether an import job may be in flight: submitted, followed, or either retrying.
-    fn import_in_flight(&self) -> bool {
+    pub fn import_in_flight(&self) -> bool {
         let in_flight = |s: Status| matches!(s, Status::Submitting | Status::Importing);
         in_flight(self.status) || self.resume.is_some_and(in_flight)
     }
@@ -362,6 +385,7 @@ fn read(row: &Row<'_>) -> rusqlite::Result<ArtifactState> {
         next_attempt_at: row.get::<_, Option<i64>>("next_attempt_at")?.map(time),
         first_seen: time(row.get("first_seen")?),
         updated_at: time(row.get("updated_at")?),
+        passed_at: row.get::<_, Option<i64>>("passed_at")?.map(time),
     })
 }
 
@@ -375,10 +399,11 @@ fn save(conn: &Connection, a: &ArtifactState) -> rusqlite::Result<()> {
         "REPLACE INTO artifact (name, prefix, fingerprint, unchanged_since,
              processed_fingerprint, status, resume_status, changed, manifest_digest, report_path,
              client_token, job_arn, job_status, last_error, attempts, next_attempt_at, first_seen,
-             updated_at)
+             updated_at, passed_at)
          VALUES (:name, :prefix, :fingerprint, :unchanged_since, :processed_fingerprint, :status,
              :resume_status, :changed, :manifest_digest, :report_path, :client_token, :job_arn,
-             :job_status, :last_error, :attempts, :next_attempt_at, :first_seen, :updated_at)",
+             :job_status, :last_error, :attempts, :next_attempt_at, :first_seen, :updated_at,
+             :passed_at)",
         named_params! {
             ":name": a.name,
             ":prefix": a.prefix,
@@ -398,6 +423,7 @@ fn save(conn: &Connection, a: &ArtifactState) -> rusqlite::Result<()> {
             ":next_attempt_at": a.next_attempt_at.map(millis),
             ":first_seen": millis(a.first_seen),
             ":updated_at": millis(a.updated_at),
+            ":passed_at": a.passed_at.map(millis),
         },
     )?;
     Ok(())
@@ -434,6 +460,10 @@ impl StateStore {
             .map_err(&db)?;
         if found == 0 {
             tx.execute_batch(SCHEMA).map_err(&db)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(&db)?;
+        } else if found == 1 {
+            tx.execute_batch(MIGRATE_1_TO_2).map_err(&db)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(&db)?;
         } else if found != SCHEMA_VERSION {
@@ -489,10 +519,15 @@ impl StateStore {
                     next_attempt_at: None,
                     first_seen: now,
                     updated_at: now,
+                    passed_at: None,
                 };
                 (Change::New, artifact)
             }
-            Some(artifact) if artifact.fingerprint == fingerprint && artifact.prefix == prefix => {
+            Some(artifact)
+                if artifact.fingerprint == fingerprint
+                    && artifact.prefix == prefix
+                    && artifact.status != Status::Deleted =>
+            {
                 return Ok(Observation {
                     change: Change::Unchanged,
                     artifact,
@@ -533,6 +568,17 @@ impl StateStore {
             .prepare("SELECT * FROM artifact WHERE ?1 IS NULL OR status = ?1 ORDER BY name")
             .map_err(&db)?;
         let rows = statement.query_map([status], read).map_err(&db)?;
+        rows.collect::<Result<_, _>>().map_err(&db)
+    }
+
+    /// The import FIFO: the artifacts in Passed, first passed first (by name on a tie).
+    pub fn queued(&self) -> Result<Vec<ArtifactState>, StateError> {
+        let db = sqlite(&self.path);
+        let mut statement = self
+            .conn
+            .prepare("SELECT * FROM artifact WHERE status = 'passed' ORDER BY passed_at, name")
+            .map_err(&db)?;
+        let rows = statement.query_map([], read).map_err(&db)?;
         rows.collect::<Result<_, _>>().map_err(&db)
     }
 
@@ -596,6 +642,7 @@ impl StateStore {
             };
             a.manifest_digest = outcome.manifest_digest;
             a.report_path = Some(outcome.report_path);
+            a.passed_at = outcome.passed.then_some(now);
             a.clear_fault();
         })
     }
@@ -615,6 +662,42 @@ impl StateStore {
         })
     }
 
+    /// Submitting -> Passed: the submission was refused because the import slot is busy; the
+    /// artifact keeps its place in the FIFO (its `passed_at`), and its token, which depends on
+    /// the request only, is made again at the next submission.
+    pub fn requeue(&mut self, name: &str, now: SystemTime) -> Result<ArtifactState, StateError> {
+        self.transition(name, "be queued again", &[Status::Submitting], now, |a| {
+            a.status = Status::Passed;
+            a.client_token = None;
+        })
+    }
+
+    /// Every object of the artifact is gone: -> Deleted, or, with an import in flight, the
+    /// deletion is recorded and the import ends in Deleted (see [`StateStore::finish_import`]).
+    /// `None` when the deletion was already recorded.
+    pub fn mark_deleted(
+        &mut self,
+        name: &str,
+        now: SystemTime,
+    ) -> Result<Option<ArtifactState>, StateError> {
+        if self
+            .get(name)?
+            .is_some_and(|a| a.fingerprint == DELETED || a.status == Status::Deleted)
+        {
+            return Ok(None);
+        }
+        let every = Status::ALL;
+        self.transition(name, "be deleted", &every, now, |a| {
+            a.fingerprint = DELETED.to_string();
+            a.unchanged_since = now;
+            if !a.import_in_flight() {
+                a.status = Status::Deleted;
+                a.clear_fault();
+            }
+        })
+        .map(Some)
+    }
+
     /// Submitting -> Importing: stores the job ARN.
     pub fn record_job(
         &mut self,
@@ -631,7 +714,7 @@ impl StateStore {
 
     /// Submitting | Importing -> Imported | ImportFailed, or Passed -> ImportFailed (a request
     /// refused before any call), or Settling when its objects changed meanwhile (the job's end
-    /// is kept; the new version is processed again).
+    /// is kept; the new version is processed again), or Deleted when they were all deleted.
     pub fn finish_import(
         &mut self,
         name: &str,
@@ -649,7 +732,9 @@ impl StateStore {
                 }
             };
             a.job_status = Some(job_status.to_string());
-            a.status = if a.processed_fingerprint.as_deref() == Some(a.fingerprint.as_str()) {
+            a.status = if a.fingerprint == DELETED {
+                Status::Deleted
+            } else if a.processed_fingerprint.as_deref() == Some(a.fingerprint.as_str()) {
                 status
             } else {
                 Status::Settling
@@ -818,7 +903,7 @@ mod tests {
         };
         assert_eq!(pragma("journal_mode"), "Text(\"wal\")");
         assert_eq!(pragma("synchronous"), "Integer(2)");
-        assert_eq!(pragma("user_version"), "Integer(1)");
+        assert_eq!(pragma("user_version"), "Integer(2)");
         drop(store);
         StateStore::open(&state_dir).unwrap();
     }
@@ -1105,6 +1190,98 @@ mod tests {
         assert_eq!(counts[&Status::Imported], 0);
     }
 
+    /// Observes `name`, then takes it through a check to `passed` (or failed) at `t`.
+    fn check_at(store: &mut StateStore, name: &str, t: u64, pass: bool) {
+        store
+            .observe(name, &format!("m/{name}/"), "f1", at(0))
+            .unwrap();
+        store.mark_ready(name, at(t)).unwrap();
+        store.start_check(name, at(t)).unwrap();
+        let outcome = CheckOutcome {
+            passed: pass,
+            ..passed()
+        };
+        store.record_check(name, outcome, at(t)).unwrap();
+    }
+
+    fn names(artifacts: Vec<ArtifactState>) -> Vec<String> {
+        artifacts.into_iter().map(|a| a.name).collect()
+    }
+
+    #[test]
+    fn the_import_queue_is_in_the_order_of_passing_and_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StateStore::open(dir.path()).unwrap();
+        check_at(&mut store, "c", 1, true);
+        check_at(&mut store, "a", 3, true);
+        check_at(&mut store, "x", 2, false);
+        check_at(&mut store, "b", 2, true);
+        check_at(&mut store, "d", 3, true);
+        assert_eq!(names(store.queued().unwrap()), ["c", "b", "a", "d"]);
+        assert_eq!(store.get("x").unwrap().unwrap().passed_at, None);
+        drop(store);
+
+        let mut store = StateStore::open(dir.path()).unwrap();
+        assert_eq!(names(store.queued().unwrap()), ["c", "b", "a", "d"]);
+        store.start_submit("c", "token-c", at(4)).unwrap();
+        assert_eq!(names(store.queued().unwrap()), ["b", "a", "d"]);
+        let c = store.requeue("c", at(5)).unwrap();
+        assert_eq!((c.status, c.client_token), (Status::Passed, None));
+        assert_eq!(c.passed_at, Some(at(1)));
+        store
+            .record_fault("b", "throttled", &Backoff::default(), at(6))
+            .unwrap();
+        assert_eq!(names(store.queued().unwrap()), ["c", "a", "d"]);
+        store.wake_due(at(100)).unwrap();
+        assert_eq!(names(store.queued().unwrap()), ["c", "b", "a", "d"]);
+        assert!(store.requeue("a", at(7)).is_err());
+    }
+
+    #[test]
+    fn a_version_1_database_gets_passed_at_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StateStore::open(dir.path()).unwrap();
+        check_at(&mut store, "a", 1, true);
+        store.observe("b", "m/b/", "f1", at(2)).unwrap();
+        store
+            .conn
+            .execute_batch("ALTER TABLE artifact DROP COLUMN passed_at; PRAGMA user_version = 1;")
+            .unwrap();
+        drop(store);
+        let store = StateStore::open(dir.path()).unwrap();
+        let a = store.get("a").unwrap().unwrap();
+        assert_eq!((a.status, a.passed_at), (Status::Passed, Some(at(1))));
+        assert_eq!(store.get("b").unwrap().unwrap().passed_at, None);
+        assert_eq!(names(store.queued().unwrap()), ["a"]);
+    }
+
+    #[test]
+    fn a_deleted_artifact_has_its_own_outcome_after_its_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = passed_store(dir.path());
+        store.observe("b", "m/b/", "f1", at(0)).unwrap();
+        let b = store.mark_deleted("b", at(1)).unwrap().unwrap();
+        assert_eq!(b.status, Status::Deleted);
+        assert_eq!(store.mark_deleted("b", at(2)).unwrap(), None);
+
+        store.start_submit("a", "token-1", at(4)).unwrap();
+        store.record_job("a", "arn:job/1", at(5)).unwrap();
+        let a = store.mark_deleted("a", at(6)).unwrap().unwrap();
+        assert_eq!(a.status, Status::Importing);
+        assert_eq!(store.mark_deleted("a", at(7)).unwrap(), None);
+        let a = store.finish_import("a", JobEnd::Completed, at(8)).unwrap();
+        assert_eq!(a.status, Status::Deleted);
+        assert_eq!(a.job_status.as_deref(), Some("Completed"));
+        assert_eq!(a.job_arn.as_deref(), Some("arn:job/1"));
+
+        let back = store.observe("a", "m/a/", "f2", at(9)).unwrap();
+        assert_eq!(back.artifact.status, Status::Settling);
+        assert!(back.artifact.changed);
+        let same = store.observe("b", "m/b/", "f1", at(9)).unwrap();
+        assert_eq!(same.artifact.status, Status::Settling);
+        assert_eq!(store.counts().unwrap()[&Status::Deleted], 0);
+    }
+
     #[test]
     fn a_newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -1117,7 +1294,7 @@ mod tests {
             error,
             StateError::NewerSchema {
                 found: 7,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ));

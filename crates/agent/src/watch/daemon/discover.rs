@@ -62,7 +62,8 @@ impl Daemon {
         for artifact in &grouping.artifacts {
             self.observe(artifact)?;
         }
-        Ok(())
+        let present: BTreeSet<&str> = grouping.artifacts.iter().map(|a| a.name.as_str()).collect();
+        self.deleted_but(&present)
     }
 
     /// Receives S3 events, lists the artifacts they name and those still settling, records
@@ -107,7 +108,11 @@ impl Daemon {
         }
         for prefix in &prefixes {
             let objects = self.list_objects(prefix).await?;
-            for artifact in self.watched.group(objects).artifacts {
+            let artifacts = self.watched.group(objects).artifacts;
+            if artifacts.is_empty() {
+                self.deleted_at(prefix)?;
+            }
+            for artifact in artifacts {
                 self.observe(&artifact)?;
             }
         }

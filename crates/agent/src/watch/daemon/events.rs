@@ -121,6 +121,25 @@ pub enum WatchEvent {
         /// What to do, or empty.
         hint: String,
     },
+    /// The import slot is busy while passed artifacts wait (logged when it turns busy, and at
+    /// each refusal): not a fault.
+    SlotBusy {
+        /// Passed artifacts waiting for the slot.
+        queued: u64,
+        /// Jobs in flight, the daemon's and those it did not start.
+        in_flight: u64,
+        /// Jobs in progress the daemon did not start, as last known.
+        outside: u64,
+        /// Whether CreateModelImportJob was refused for the quota on concurrent import jobs.
+        refused: bool,
+    },
+    /// Every object of an artifact was deleted.
+    Deleted {
+        /// The artifact.
+        artifact: String,
+        /// Its status: `deleted`, or its import in flight, followed to its end first.
+        status: String,
+    },
     /// A step met a fault; it is retried.
     Fault {
         /// The artifact.
@@ -262,6 +281,17 @@ impl WatchEvent {
                 hint,
             } => {
                 warn!(target: EVENTS, event = "import_failed", artifact = %artifact, job_arn = %job_arn, error = %error, hint = %hint);
+            }
+            WatchEvent::SlotBusy {
+                queued,
+                in_flight,
+                outside,
+                refused,
+            } => {
+                info!(target: EVENTS, event = "slot_busy", queued, in_flight, outside, refused);
+            }
+            WatchEvent::Deleted { artifact, status } => {
+                info!(target: EVENTS, event = "deleted", artifact = %artifact, status = %status);
             }
             WatchEvent::Fault {
                 artifact,

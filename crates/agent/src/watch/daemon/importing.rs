@@ -4,6 +4,7 @@
 use std::time::SystemTime;
 
 use super::events::WatchEvent;
+use super::slot::{is_slot_busy, Submission};
 use super::{fault, state_fault, Daemon, Fault};
 use crate::bedrock::ServiceError;
 use crate::import::{
@@ -35,10 +36,11 @@ const PERMANENT_IMPORT_ERRORS: [&str; 3] = [
 impl Daemon {
     /// Submits the import of a passed artifact (or repeats a submission with its token),
     /// through the one import flow: the request validated, the token stored before
-    /// CreateModelImportJob is called, the job's ARN recorded.
-    pub(super) async fn submit(&self, artifact: &ArtifactState) -> Result<(), Fault> {
+    /// CreateModelImportJob is called, the job's ARN recorded. A refusal because the import
+    /// slot is busy puts the artifact back in the FIFO, in its place.
+    pub(super) async fn submit(&self, artifact: &ArtifactState) -> Result<Submission, Fault> {
         let (Some(template), Some(client)) = (&self.options.import, &self.bedrock) else {
-            return Ok(());
+            return Ok(Submission::Done);
         };
         let manifest = self.manifest_of(artifact)?;
         let date = newest_date(&manifest);
@@ -57,7 +59,9 @@ impl Daemon {
         let request = match request.validate() {
             Ok(request) => request,
             Err(ImportError::Invalid(problems)) => {
-                return self.end_import(artifact, JobEnd::Failed(problems.join("; ")));
+                return self
+                    .end_import(artifact, JobEnd::Failed(problems.join("; ")))
+                    .map(|()| Submission::Done);
             }
             Err(e) => return Err(fault(ErrorKind::Import, e.to_string())),
         };
@@ -91,21 +95,29 @@ impl Daemon {
                     token: submission.token,
                 }
                 .emit();
-                Ok(())
+                Ok(Submission::Done)
             }
             // Only a failed preflight check refuses, and the daemon's own check passed.
             Ok(ImportOutcome {
                 submission: None, ..
-            }) => Ok(()),
+            }) => Ok(Submission::Done),
+            Err(ImportError::Service(error)) if is_slot_busy(&error) => {
+                self.store()
+                    .requeue(&artifact.name, SystemTime::now())
+                    .map_err(state_fault)?;
+                Ok(Submission::SlotBusy)
+            }
             Err(ImportError::Service(ServiceError {
                 code,
                 message,
                 explanation,
                 ..
-            })) if PERMANENT_IMPORT_ERRORS.contains(&code.as_str()) => self.end_import(
-                artifact,
-                JobEnd::Failed(format!("{code}: {message} {explanation}")),
-            ),
+            })) if PERMANENT_IMPORT_ERRORS.contains(&code.as_str()) => self
+                .end_import(
+                    artifact,
+                    JobEnd::Failed(format!("{code}: {message} {explanation}")),
+                )
+                .map(|()| Submission::Done),
             Err(ImportError::Progress(e)) => Err(fault(ErrorKind::State, e.to_string())),
             Err(e) => Err(fault(ErrorKind::Import, e.to_string())),
         }

@@ -9,8 +9,9 @@
 //! 2. mark the settled artifacts ready, and wake those whose retry is due;
 //! 3. check each ready artifact (one listing, the check, and for a passing one the manifest of
 //!    exactly that listing), write its JSON report, record the outcome;
-//! 4. with `--import`, submit each passed artifact (token stored first), and follow the jobs
-//!    in flight with one GetModelImportJob each.
+//! 4. with `--import`, follow the jobs in flight with one GetModelImportJob each, then submit
+//!    passed artifacts in the order they passed while the import slot has room (`slot`; the
+//!    token is stored first).
 //!
 //! A fault (a listing refused, throttling, a network outage, a service error that may pass)
 //! is logged and retried with backoff; it never makes an artifact pass. Every transition is
@@ -20,7 +21,8 @@
 //! This module is the loop and the daemon's parts; each step has its own file: `template`
 //! (job and model names), `events` ([`WatchEvent`], the log lines), `discover` (scans, S3 events, readiness), `check` (the check and the
 //! manifest of a ready version), `signature` (`--require-signature`), `report` (the files of the state directory and
-//! [`WatchReport`]), `importing` (submission and following through [`crate::import::run`]).
+//! [`WatchReport`]), `importing` (submission and following through [`crate::import::run`]),
+//! `slot` (the import FIFO and slot).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -43,11 +45,13 @@ use crate::hash::HashOptions;
 use crate::s3::{s3_client, S3Uri};
 
 mod check;
+mod deletion;
 mod discover;
 mod events;
 mod importing;
 mod report;
 mod signature;
+mod slot;
 mod template;
 
 pub use events::{WatchEvent, WatchEventLine, EVENTS};
@@ -92,6 +96,8 @@ pub struct WatchOptions {
     pub hash: HashOptions,
     /// Backoff after faults.
     pub backoff: Backoff,
+    /// Import jobs the daemon runs at a time (`--max-in-flight`, at least 1).
+    pub max_in_flight: usize,
 }
 
 /// Why the daemon could not run (faults while running are retried, not returned).
@@ -169,6 +175,7 @@ struct Daemon {
     bedrock: Option<aws_sdk_bedrock::Client>,
     queue: Option<SqsQueue>,
     metrics: Arc<Metrics>,
+    slot: slot::Slot,
     region: Option<String>,
     summary: Mutex<RunSummary>,
 }
@@ -218,6 +225,7 @@ pub async fn run(
             .saturating_mul(3)
             .max(Duration::from_secs(60)),
     ));
+    publish_metrics(&metrics, &store, |own| own >= options.max_in_flight.max(1));
     let (stop_health, health_stopped) = tokio::sync::oneshot::channel::<()>();
     let health = match options.health_addr {
         Some(addr) => {
@@ -242,6 +250,7 @@ pub async fn run(
         bedrock,
         queue,
         metrics,
+        slot: slot::Slot::new(options.max_in_flight),
         options,
         summary: Mutex::new(RunSummary::default()),
     };
@@ -258,7 +267,13 @@ pub async fn run(
             break false;
         }
         failed_scans = if scanned { 0 } else { failed_scans + 1 };
-        let idle = idle_time(&daemon.options, daemon.queue.is_some(), failed_scans);
+        let following = daemon.following();
+        let idle = idle_time(
+            &daemon.options,
+            daemon.queue.is_some(),
+            failed_scans,
+            following,
+        );
         tokio::select! {
             () = tokio::time::sleep(idle) => {}
             () = &mut shutdown => break true,
@@ -289,13 +304,55 @@ pub async fn run(
 
 /// How long to wait before the next pass: nothing in SQS mode (the receive itself waits),
 /// the interval when scanning, and after `failed_scans` failures in a row the longer of the
-/// interval and the backoff, so that an outage is not hammered.
-fn idle_time(options: &WatchOptions, queue: bool, failed_scans: u32) -> Duration {
+/// interval and the backoff, so that an outage is not hammered; but never longer than the
+/// interval while import jobs are `following`.
+fn idle_time(options: &WatchOptions, queue: bool, failed_scans: u32, following: bool) -> Duration {
     match (queue, failed_scans) {
         (true, 0) => Duration::ZERO,
         (false, 0) => options.interval,
+        (_, _) if following => options.interval,
         (_, n) => options.interval.max(options.backoff.delay(n)),
     }
+}
+
+/// Publishes the gauges from the state (at start, and after each pass); `busy` tells whether
+/// the import slot is busy with that many of the daemon's own imports in flight.
+fn publish_metrics(metrics: &Metrics, store: &StateStore, busy: impl Fn(usize) -> bool) {
+    let Ok(counts) = store.counts() else {
+        return;
+    };
+    metrics.set_artifacts(
+        counts
+            .iter()
+            .map(|(status, n)| (status.as_str().to_string(), *n))
+            .collect(),
+    );
+    if let Ok(all) = store.list(None) {
+        metrics.set_jobs(latest_jobs(&all));
+        let own = all.iter().filter(|a| a.import_in_flight()).count();
+        let queued = counts.get(&Status::Passed).copied().unwrap_or(0);
+        metrics.set_slot(busy(own), queued);
+    }
+}
+
+/// Each artifact's latest import job, counted by its status (`InProgress` while it is
+/// followed, retrying included, then the status it ended in); every status is present.
+fn latest_jobs(artifacts: &[ArtifactState]) -> BTreeMap<String, u64> {
+    let mut jobs: BTreeMap<String, u64> = ["InProgress", "Completed", "Failed"]
+        .into_iter()
+        .map(|s| (s.to_string(), 0))
+        .collect();
+    for artifact in artifacts {
+        let status = match (&artifact.job_arn, artifact.job_status.as_deref()) {
+            (Some(_), None) => Some("InProgress"),
+            (Some(_), Some(ended)) => Some(ended),
+            (None, _) => None,
+        };
+        if let Some(status) = status {
+            *jobs.entry(status.to_string()).or_default() += 1;
+        }
+    }
+    jobs
 }
 
 impl Daemon {
@@ -334,33 +391,14 @@ impl Daemon {
     }
 
     fn publish_metrics(&self) {
-        let Ok(counts) = self.store().counts() else {
-            return;
-        };
-        self.metrics.set_artifacts(
-            counts
-                .iter()
-                .map(|(status, n)| (status.as_str().to_string(), *n))
-                .collect(),
-        );
-        let all = self.store().list(None);
-        let mut jobs: BTreeMap<String, u64> = ["InProgress", "Completed", "Failed"]
-            .into_iter()
-            .map(|s| (s.to_string(), 0))
-            .collect();
-        if let Ok(all) = all {
-            for artifact in all {
-                let status = match (artifact.status, artifact.job_status.as_deref()) {
-                    (Status::Importing, _) => Some("InProgress"),
-                    (_, Some(s)) if artifact.job_arn.is_some() => Some(s),
-                    _ => None,
-                };
-                if let Some(status) = status {
-                    *jobs.entry(status.to_string()).or_default() += 1;
-                }
-            }
-        }
-        self.metrics.set_jobs(jobs);
+        publish_metrics(&self.metrics, &self.store(), |own| self.slot_busy(own));
+    }
+
+    /// Whether an import job is in flight (followed, or being submitted).
+    fn following(&self) -> bool {
+        self.store()
+            .list(None)
+            .is_ok_and(|all| all.iter().any(ArtifactState::import_in_flight))
     }
 
     /// Moves every artifact that can move one step: retries that are due, checks, imports,
@@ -382,17 +420,7 @@ impl Daemon {
         if self.bedrock.is_none() {
             return Ok(());
         }
-        for status in [Status::Passed, Status::Submitting] {
-            for artifact in self.listed(status)? {
-                let outcome = self.submit(&artifact).await;
-                self.settle_step(&artifact, outcome)?;
-            }
-        }
-        for artifact in self.listed(Status::Importing)? {
-            let outcome = self.follow(&artifact).await;
-            self.settle_step(&artifact, outcome)?;
-        }
-        Ok(())
+        self.imports().await
     }
 
     /// The artifacts in `status` (the store's lock is released before the caller acts).
@@ -437,6 +465,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_jobs_gauge_counts_the_latest_job_of_each_artifact() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = StateStore::open(dir.path()).expect("store");
+        let now = SystemTime::now();
+        let passed = |name: &str, store: &mut StateStore| {
+            store.observe(name, name, "f1", now).expect("observe");
+            store.mark_ready(name, now).expect("ready");
+            store.start_check(name, now).expect("check");
+            let outcome = crate::watch::state::CheckOutcome {
+                passed: true,
+                manifest_digest: Some("sha256:0".into()),
+                report_path: "r.json".into(),
+            };
+            store.record_check(name, outcome, now).expect("passed");
+            store.start_submit(name, "t", now).expect("submit");
+            store
+                .record_job(name, &format!("arn:{name}"), now)
+                .expect("job");
+        };
+        for name in ["a", "b", "c"] {
+            passed(name, &mut store);
+        }
+        store
+            .finish_import("a", crate::watch::state::JobEnd::Completed, now)
+            .expect("ended");
+        store
+            .record_fault("b", "throttled", &Backoff::default(), now)
+            .expect("fault");
+        store.observe("a", "a", "f2", now).expect("changed");
+        let all = store.list(None).expect("all");
+        let jobs = latest_jobs(&all);
+        assert_eq!(jobs["InProgress"], 2, "{jobs:?}");
+        assert_eq!(jobs["Completed"], 1);
+        assert_eq!(jobs["Failed"], 0);
+        store.mark_ready("a", now).expect("ready");
+        store.start_check("a", now).expect("check again");
+        let jobs = latest_jobs(&store.list(None).expect("all"));
+        assert_eq!((jobs["InProgress"], jobs["Completed"]), (2, 0));
+    }
+
+    #[test]
     fn failed_scans_back_off_beyond_the_interval() {
         let options = WatchOptions {
             uri: "s3://b/p/".parse().expect("uri"),
@@ -455,11 +524,25 @@ mod tests {
             check: CheckOptions::default(),
             hash: HashOptions::default(),
             backoff: Backoff::default(),
+            max_in_flight: 1,
         };
-        assert_eq!(idle_time(&options, false, 0), Duration::from_secs(30));
-        assert_eq!(idle_time(&options, true, 0), Duration::ZERO);
-        assert_eq!(idle_time(&options, true, 1), Duration::from_secs(30));
-        assert_eq!(idle_time(&options, false, 4), Duration::from_secs(40));
-        assert_eq!(idle_time(&options, false, 30), Duration::from_secs(15 * 60));
+        assert_eq!(
+            idle_time(&options, false, 0, false),
+            Duration::from_secs(30)
+        );
+        assert_eq!(idle_time(&options, true, 0, false), Duration::ZERO);
+        assert_eq!(idle_time(&options, true, 1, false), Duration::from_secs(30));
+        assert_eq!(
+            idle_time(&options, false, 4, false),
+            Duration::from_secs(40)
+        );
+        assert_eq!(
+            idle_time(&options, false, 30, false),
+            Duration::from_secs(15 * 60)
+        );
+        assert_eq!(
+            idle_time(&options, false, 30, true),
+            Duration::from_secs(30)
+        );
     }
 }
