@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 #[path = "../support/documents.rs"]
 mod documents;
+mod failover;
 
 use cmi_agent::watch::daemon::{WatchEventLine, EVENTS};
 use cmi_agent::watch::state::{StateStore, Status};
