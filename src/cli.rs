@@ -927,6 +927,16 @@ pub struct WatchArgs {
     #[arg(long)]
     pub sqs_queue_url: Option<String>,
 
+    /// With --sqs-queue-url and --once: list the whole prefix instead of receiving (a
+    /// daemon does it at every start), to find artifacts whose events were lost.
+    #[arg(long, requires = "sqs_queue_url")]
+    pub rescan: bool,
+
+    /// With --sqs-queue-url: list the whole prefix again this long after the last full
+    /// listing.
+    #[arg(long, requires = "sqs_queue_url", value_parser = parse_wait)]
+    pub rescan_every: Option<std::time::Duration>,
+
     /// Serve /healthz and Prometheus /metrics on this loopback address.
     #[arg(long)]
     pub health_addr: Option<std::net::SocketAddr>,

@@ -6,7 +6,7 @@ use cmi_agent::aws::AwsOptions;
 use cmi_agent::backoff::Backoff;
 use cmi_agent::signing::PublicKey;
 use cmi_agent::watch::daemon::{
-    self, ImportTemplate, SignaturePolicy, SignatureTemplate, Template, WatchOptions,
+    self, ImportTemplate, Rescan, SignaturePolicy, SignatureTemplate, Template, WatchOptions,
 };
 use cmi_agent::watch::scan::ReadyPolicy;
 use cmi_agent::{CheckOptions, S3Uri};
@@ -70,6 +70,10 @@ pub fn watch(args: WatchArgs) -> Result<u8> {
         signature,
         report_to,
         sqs_queue_url: args.sqs_queue_url.clone(),
+        rescan: Rescan {
+            at_start: !args.once || args.rescan,
+            every: args.rescan_every,
+        },
         health_addr: args.health_addr,
         aws,
         bedrock_endpoint_url: args.bedrock.bedrock_endpoint_url.clone(),

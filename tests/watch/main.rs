@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 #[path = "../support/documents.rs"]
 mod documents;
+mod failover;
 mod operations;
-
 mod slot;
 
 use cmi_agent::watch::daemon::{WatchEventLine, EVENTS};

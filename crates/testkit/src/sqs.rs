@@ -30,6 +30,9 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
 
+/// The SQS client of [`client`], named for the tests that do not depend on the SDK.
+pub use aws_sdk_sqs::Client;
+
 /// A queue created by [`create_queue`].
 #[derive(Debug, Clone)]
 pub struct Queue {
@@ -107,4 +110,31 @@ pub async fn notify_queue(s3: &aws_sdk_s3::Client, bucket: &str, queue_arn: &str
         .send()
         .await
         .unwrap_or_else(|e| panic!("PutBucketNotificationConfiguration {bucket}: {e:?}"));
+}
+
+/// How many messages the queue at `url` holds: visible (`ApproximateNumberOfMessages`) and in
+/// flight (`ApproximateNumberOfMessagesNotVisible`).
+///
+/// # Panics
+/// If the SQS call fails or an attribute is missing.
+pub async fn depth(sqs: &aws_sdk_sqs::Client, url: &str) -> (u64, u64) {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetQueueAttributes {url}: {e:?}"));
+    let count = |name: &QueueAttributeName| {
+        attributes
+            .attributes()
+            .and_then(|a| a.get(name))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("GetQueueAttributes {url} returned no {name:?}"))
+    };
+    (
+        count(&QueueAttributeName::ApproximateNumberOfMessages),
+        count(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    )
 }

@@ -20,13 +20,15 @@
 //!
 //! - A received message is invisible to other receivers for the queue's visibility timeout;
 //!   if it is not deleted by then, it is delivered again, to this daemon or to another one on
-//!   the same queue. The daemon's work per message (listing the artifacts it names) takes
-//!   far less than the default 30 seconds.
-//! - The daemon deletes a message only after its effect is durable (the artifacts it names
-//!   are re-listed and recorded in the state directory). A crash, or a failed delete
-//!   ([`QueueError::Delete`] names the messages), between those two steps means the message
-//!   comes back: its effect is then repeated, which is harmless because re-listing and
-//!   recording are idempotent.
+//!   the same queue. The daemon keeps a message in flight while it works on the artifacts
+//!   the message names, which may take longer than the timeout (a settle period, a check,
+//!   a wait for the import slot), and extends its visibility before it lapses
+//!   ([`SqsQueue::change_visibility`], at most [`MAX_VISIBILITY`] from the receive).
+//! - The daemon deletes a message only once the artifacts it names reached a durable
+//!   outcome (passed and submitted, failed, or already done). A crash, a failed delete
+//!   ([`QueueError::Delete`] names the messages), or a failed extension, before that means
+//!   the message comes back, to this daemon or another: its effect is then repeated, which
+//!   is harmless because listing, checking, reporting and submitting are idempotent.
 //! - A delete must use the receipt handle of the most recent receive: once a message has
 //!   been received again, a delete with an older handle may leave it in the queue.
 //! - Even while a message is invisible, AWS documents that a standard queue may, rarely,
@@ -47,7 +49,10 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageSystemAttributeName, QueueAttributeName,
+};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde_json::Value;
@@ -57,6 +62,9 @@ use tracing::warn;
 pub const MAX_WAIT: Duration = Duration::from_secs(20);
 /// The most messages one receive returns, and the most entries of one batch request.
 pub const MAX_BATCH: usize = 10;
+/// The longest visibility timeout SQS accepts (12 hours), for a queue and for
+/// ChangeMessageVisibility; a message cannot stay in flight longer than that from its receive.
+pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
 
 /// What happened to an object, by the family of the event's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -385,6 +393,22 @@ pub enum QueueError {
         /// The messages not deleted, and why.
         failures: Vec<EntryFailure>,
     },
+    /// GetQueueAttributes failed, or did not give the attribute asked for.
+    #[error("cannot read the attributes of {queue_url}: {failure}")]
+    Attributes {
+        /// The queue.
+        queue_url: String,
+        /// What SQS said.
+        failure: ServiceFailure,
+    },
+    /// The visibility of some messages was not changed (that of the others was).
+    #[error("cannot change the visibility of {} message(s) of {queue_url}: {}", failures.len(), summary(failures))]
+    ChangeVisibility {
+        /// The queue.
+        queue_url: String,
+        /// The messages whose visibility is unchanged, and why.
+        failures: Vec<EntryFailure>,
+    },
 }
 
 /// The first failure of a batch, and how many others there are.
@@ -503,6 +527,88 @@ impl SqsQueue {
             Ok(())
         } else {
             Err(QueueError::Delete {
+                queue_url: self.queue_url.clone(),
+                failures,
+            })
+        }
+    }
+}
+
+impl SqsQueue {
+    /// The queue's default visibility timeout (its `VisibilityTimeout` attribute), read with
+    /// GetQueueAttributes.
+    pub async fn visibility_timeout(&self) -> Result<Duration, QueueError> {
+        let output = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(QueueAttributeName::VisibilityTimeout)
+            .send()
+            .await
+            .map_err(|e| QueueError::Attributes {
+                queue_url: self.queue_url.clone(),
+                failure: ServiceFailure::from_sdk(&e),
+            })?;
+        let value = output
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::VisibilityTimeout));
+        value
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_secs)
+            .ok_or_else(|| QueueError::Attributes {
+                queue_url: self.queue_url.clone(),
+                failure: ServiceFailure {
+                    code: None,
+                    message: format!("VisibilityTimeout is {value:?}, not a number of seconds"),
+                },
+            })
+    }
+
+    /// Makes `messages` invisible for `timeout` from now (at most [`MAX_VISIBILITY`]; zero
+    /// makes them visible at once) with ChangeMessageVisibilityBatch, 10 at a time. Every
+    /// batch is tried; the messages left unchanged are in [`QueueError::ChangeVisibility`].
+    pub async fn change_visibility<'a>(
+        &self,
+        messages: impl IntoIterator<Item = &'a QueueMessage>,
+        timeout: Duration,
+    ) -> Result<(), QueueError> {
+        let messages: Vec<&QueueMessage> = messages.into_iter().collect();
+        let timeout = seconds(timeout.min(MAX_VISIBILITY));
+        let mut failures = Vec::new();
+        for chunk in messages.chunks(MAX_BATCH) {
+            let entries = chunk.iter().enumerate().map(|(i, message)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(&message.receipt_handle)
+                    .visibility_timeout(timeout)
+                    .build()
+            });
+            let entries = match entries.collect::<Result<Vec<_>, _>>() {
+                Ok(entries) => entries,
+                Err(e) => {
+                    failures.extend(not_sent(chunk, &e));
+                    continue;
+                }
+            };
+            let request = self
+                .client
+                .change_message_visibility_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries));
+            match request.send().await {
+                Ok(output) => failures.extend(
+                    output
+                        .failed()
+                        .iter()
+                        .map(|f| entry_failure(chunk, f.id(), f.code(), f.message())),
+                ),
+                Err(e) => failures.extend(whole_batch_failed(chunk, &e)),
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(QueueError::ChangeVisibility {
                 queue_url: self.queue_url.clone(),
                 failures,
             })

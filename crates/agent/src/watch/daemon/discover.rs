@@ -1,17 +1,42 @@
 //! Finding what changed: a scan of the watched prefix, or the artifacts named by S3 events,
 //! each recorded in the state and marked ready when it is.
+//!
+//! In SQS mode, events may be lost (a queue created after the objects, a notification
+//! configuration saved late, messages that expired): a full scan of the prefix, one
+//! recursive listing (ListObjectsV2, 1,000 keys a request), catches those artifacts, at start
+//! and on `--rescan-every` ([`Rescan`]).
 
-use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::events::{count, WatchEvent};
 use super::{fault, state_fault, Daemon, Fault};
 use crate::s3::{describe_sdk_error, listed_meta};
 use crate::source::ObjectMeta;
 use crate::watch::health::ErrorKind;
-use crate::watch::queue::SqsQueue;
+use crate::watch::queue::{QueueMessage, SqsQueue};
 use crate::watch::scan::{Artifact, ListedObject, Readiness};
 use crate::watch::state::{Change, Status};
+
+/// When SQS mode also lists the whole watched prefix (scan mode always does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rescan {
+    /// The first pass is a full scan (what a daemon does at start; `--once` only with
+    /// `--rescan`).
+    pub at_start: bool,
+    /// A full scan this long after the last one that succeeded (`--rescan-every`).
+    pub every: Option<Duration>,
+}
+
+impl Default for Rescan {
+    /// A full scan at start, none after.
+    fn default() -> Rescan {
+        Rescan {
+            at_start: true,
+            every: None,
+        }
+    }
+}
 
 impl Daemon {
     /// Lists everything under `prefix`, as objects of the watched tree.
@@ -66,16 +91,42 @@ impl Daemon {
         self.deleted_but(&present)
     }
 
-    /// Receives S3 events, lists the artifacts they name and those still settling, records
-    /// them, and only then deletes the messages.
+    /// Whether this pass, in SQS mode, lists the whole watched prefix instead of receiving:
+    /// the first pass with [`Rescan::at_start`], then every [`Rescan::every`], counted from
+    /// the last full scan that succeeded.
+    pub(super) fn full_scan_due(&self, now: Instant) -> bool {
+        let rescan = &self.options.rescan;
+        match self.inbox.last_full_scan() {
+            None => rescan.at_start,
+            Some(last) => rescan
+                .every
+                .is_some_and(|every| now.saturating_duration_since(last) >= every),
+        }
+    }
+
+    /// A full scan in SQS mode, recorded when it succeeds.
+    pub(super) async fn full_scan(&self) -> Result<(), Fault> {
+        let started = Instant::now();
+        self.scan().await?;
+        self.inbox.full_scan_done(started);
+        Ok(())
+    }
+
+    /// Receives S3 events, deletes at once those that name no artifact (test events, other
+    /// buckets or prefixes, bodies that are not S3 events), lists the artifacts the others
+    /// name and those still settling, records them, and holds each message until the
+    /// artifacts it names reach a durable outcome ([`Daemon::release`]).
     pub(super) async fn receive(&self, queue: &SqsQueue) -> Result<(), Fault> {
         let wait = self.options.interval.min(Duration::from_secs(20));
         let messages = queue
             .receive(wait, 10)
             .await
             .map_err(|e| fault(ErrorKind::Queue, e.to_string()))?;
+        let received = messages.len();
         let mut prefixes: BTreeSet<String> = BTreeSet::new();
-        for message in &messages {
+        let mut named = Vec::new();
+        let mut idle = Vec::new();
+        for message in messages {
             if let Err(error) = &message.content {
                 WatchEvent::MessageDropped {
                     message_id: message.message_id.clone(),
@@ -83,29 +134,27 @@ impl Daemon {
                 }
                 .emit();
             }
-            for event in message.object_events() {
-                if event.bucket != self.options.uri.bucket {
-                    continue;
-                }
-                let placed = self.watched.group([ListedObject {
-                    key: event.key.clone(),
-                    size: 1,
-                    meta: ObjectMeta::default(),
-                }]);
-                prefixes.extend(placed.artifacts.into_iter().map(|a| a.prefix));
+            let artifacts = self.named_by(&message);
+            if artifacts.is_empty() {
+                idle.push(message);
+            } else {
+                prefixes.extend(artifacts.keys().cloned());
+                named.push((message, artifacts));
             }
         }
+        let dropped = queue.delete(&idle).await;
         let settling = self.listed(Status::Settling)?;
         prefixes.extend(settling.into_iter().map(|a| a.prefix));
-        if messages.is_empty() {
+        if received == 0 {
             tracing::debug!(artifacts = prefixes.len(), "no S3 event received");
         } else {
             WatchEvent::Received {
-                messages: count(messages.len()),
+                messages: count(received),
                 artifacts: count(prefixes.len()),
             }
             .emit();
         }
+        let mut found = BTreeSet::new();
         for prefix in &prefixes {
             let objects = self.list_objects(prefix).await?;
             let artifacts = self.watched.group(objects).artifacts;
@@ -114,13 +163,38 @@ impl Daemon {
             }
             for artifact in artifacts {
                 self.observe(&artifact)?;
+                found.insert(artifact.name);
             }
         }
-        queue
-            .delete(&messages)
-            .await
-            .map_err(|e| fault(ErrorKind::Queue, e.to_string()))?;
-        Ok(())
+        {
+            let mut in_flight = self.inbox.lock();
+            for (message, artifacts) in named {
+                let waiting = artifacts
+                    .into_values()
+                    .filter(|name| found.contains(name))
+                    .collect();
+                in_flight.hold(message, waiting);
+            }
+        }
+        dropped.map_err(|e| fault(ErrorKind::Queue, e.to_string()))
+    }
+
+    /// The artifacts (prefix, name) whose objects the events of `message` name, in the
+    /// watched bucket and prefix.
+    fn named_by(&self, message: &QueueMessage) -> BTreeMap<String, String> {
+        let mut artifacts = BTreeMap::new();
+        for event in message.object_events() {
+            if event.bucket != self.options.uri.bucket {
+                continue;
+            }
+            let placed = self.watched.group([ListedObject {
+                key: event.key.clone(),
+                size: 1,
+                meta: ObjectMeta::default(),
+            }]);
+            artifacts.extend(placed.artifacts.into_iter().map(|a| (a.prefix, a.name)));
+        }
+        artifacts
     }
 
     /// Records an artifact's listing and marks it ready when it is.

@@ -35,6 +35,14 @@ pub enum WatchEvent {
         /// Why it was dropped.
         error: String,
     },
+    /// Messages deleted from the queue (SQS mode): every artifact they named reached a
+    /// durable outcome.
+    MessagesDeleted {
+        /// Messages deleted.
+        messages: u64,
+        /// Messages still held in flight.
+        held: u64,
+    },
     /// An artifact seen for the first time.
     Seen {
         /// The artifact.
@@ -213,6 +221,9 @@ impl WatchEvent {
             } => info!(target: EVENTS, event = "received", messages, artifacts),
             WatchEvent::MessageDropped { message_id, error } => {
                 warn!(target: EVENTS, event = "message_dropped", message_id = %message_id, error = %error);
+            }
+            WatchEvent::MessagesDeleted { messages, held } => {
+                info!(target: EVENTS, event = "messages_deleted", messages, held);
             }
             WatchEvent::Seen {
                 artifact,

@@ -4,14 +4,15 @@
 //!
 //! One pass:
 //! 1. find what changed: a recursive listing of the watched prefix, or in SQS mode a listing
-//!    of each artifact named by the received events (and of those still settling); record
-//!    each artifact's fingerprint, then delete the messages;
+//!    of each artifact named by the received events (and of those still settling), the
+//!    whole prefix at start; record each artifact's fingerprint, and hold the messages;
 //! 2. mark the settled artifacts ready, and wake those whose retry is due;
 //! 3. check each ready artifact (one listing, the check, and for a passing one the manifest of
 //!    exactly that listing), write its JSON report, record the outcome;
 //! 4. with `--import`, follow the jobs in flight with one GetModelImportJob each, then submit
 //!    passed artifacts in the order they passed while the import slot has room (`slot`; the
-//!    token is stored first).
+//!    token is stored first);
+//! 5. in SQS mode, delete the messages whose artifacts all reached a durable outcome.
 //!
 //! A fault (a listing refused, throttling, a network outage, a service error that may pass)
 //! is logged and retried with backoff; it never makes an artifact pass. Every transition is
@@ -22,7 +23,8 @@
 //! (job and model names), `events` ([`WatchEvent`], the log lines), `discover` (scans, S3 events, readiness), `check` (the check and the
 //! manifest of a ready version), `signature` (`--require-signature`), `report` (the files of the state directory and
 //! [`WatchReport`]), `importing` (submission and following through [`crate::import::run`]),
-//! `slot` (the import FIFO and slot).
+//! `slot` (the import FIFO and slot), `inflight` (SQS messages held until their artifacts are
+//! done, their visibility extended).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -49,11 +51,13 @@ mod deletion;
 mod discover;
 mod events;
 mod importing;
+mod inflight;
 mod report;
 mod signature;
 mod slot;
 mod template;
 
+pub use discover::Rescan;
 pub use events::{WatchEvent, WatchEventLine, EVENTS};
 pub use report::WatchReport;
 pub use signature::{SignaturePolicy, SignatureTemplate, SIGNATURE_PLACEHOLDERS};
@@ -82,6 +86,8 @@ pub struct WatchOptions {
     pub report_to: Option<S3Uri>,
     /// Take S3 event notifications from this queue instead of scanning.
     pub sqs_queue_url: Option<String>,
+    /// When SQS mode lists the whole prefix too.
+    pub rescan: Rescan,
     /// Serve /healthz and /metrics here (loopback only).
     pub health_addr: Option<SocketAddr>,
     /// Connection settings; with a role, the artifacts are read (listed for their check, and
@@ -174,6 +180,8 @@ struct Daemon {
     s3: aws_sdk_s3::Client,
     bedrock: Option<aws_sdk_bedrock::Client>,
     queue: Option<SqsQueue>,
+    /// The messages held in flight (SQS mode).
+    inbox: inflight::Inbox,
     metrics: Arc<Metrics>,
     slot: slot::Slot,
     region: Option<String>,
@@ -249,11 +257,16 @@ pub async fn run(
         store: Mutex::new(store),
         bedrock,
         queue,
+        inbox: inflight::Inbox::default(),
         metrics,
         slot: slot::Slot::new(options.max_in_flight),
         options,
         summary: Mutex::new(RunSummary::default()),
     };
+    let keeper = daemon
+        .queue
+        .as_ref()
+        .map(|q| inflight::keep_invisible(q.clone(), &daemon.inbox, Arc::clone(&daemon.metrics)));
     let shutdown = shutdown;
     tokio::pin!(shutdown);
     let mut failed_scans = 0u32;
@@ -279,6 +292,10 @@ pub async fn run(
             () = &mut shutdown => break true,
         }
     };
+    if let Some(keeper) = keeper {
+        keeper.abort();
+        daemon.let_go().await;
+    }
     let now = SystemTime::now();
     let requeued = daemon.store().recover(now)?;
     for artifact in requeued {
@@ -367,6 +384,7 @@ impl Daemon {
     /// One pass; faults are recorded, never returned. Whether the scan (or receive) worked.
     async fn pass(&self) -> bool {
         let scanned = match &self.queue {
+            Some(_) if self.full_scan_due(std::time::Instant::now()) => self.full_scan().await,
             Some(queue) => self.receive(queue).await,
             None => self.scan().await,
         };
@@ -380,6 +398,10 @@ impl Daemon {
         if let Err(f) = self.advance().await {
             self.count_fault(&f);
             WatchEvent::StateFailed { error: f.message }.emit();
+        }
+        if let Err(f) = self.release().await {
+            self.count_fault(&f);
+            WatchEvent::ScanFailed { error: f.message }.emit();
         }
         self.publish_metrics();
         worked
@@ -518,6 +540,7 @@ mod tests {
             signature: None,
             report_to: None,
             sqs_queue_url: None,
+            rescan: Rescan::default(),
             health_addr: None,
             aws: AwsOptions::default(),
             bedrock_endpoint_url: None,
