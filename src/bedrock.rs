@@ -13,10 +13,10 @@ use cmi_agent::import::{
 };
 use cmi_agent::jobs::{self, Following, Job, JobDocument, JobFilter};
 use cmi_agent::manifest::Manifest;
-use cmi_agent::signing::{self, PublicKey, SignatureLocation};
+use cmi_agent::signing::{self, PublicKey, SignatureLocation, SignatureRecord, Trust};
 use cmi_agent::{bedrock, CheckOptions, OpenOptions};
 use cmi_format::document::CheckDocument;
-use cmi_format::Report;
+use cmi_format::{Finding, Report};
 use indicatif::ProgressBar;
 
 use crate::cli::{
@@ -155,16 +155,20 @@ impl<W: Write> Progress for Shown<'_, W> {
 struct SignatureGate<'a> {
     args: &'a ImportArgs,
     location: &'a SignatureLocation,
-    keys: &'a [PublicKey],
+    trust: &'a Trust,
+    /// The keys' names, as the reports show them: the `--public-key` files as given, or
+    /// `push`'s signing key.
+    key_names: &'a [String],
     manifest: Option<&'a Manifest>,
     aws: &'a AwsOptions,
 }
 
 impl SignatureGate<'_> {
     /// Verifies the artifact as `verify --signature` does (with `--manifest`, which must then
-    /// be the one signed); on a failure writes that command's report and says that nothing
-    /// was submitted, on success (text only) one line. Returns whether the gate passed.
-    async fn passes(&self, json: bool) -> Result<bool> {
+    /// be the one signed). In text, on a failure writes that command's report and says that
+    /// nothing was submitted, on success one line. Returns whether the gate passed, and the
+    /// outcome for the JSON document.
+    async fn passes(&self, json: bool) -> Result<(bool, SignatureRecord)> {
         let args = self.args;
         let open = OpenOptions {
             aws: self.aws.clone(),
@@ -178,7 +182,7 @@ impl SignatureGate<'_> {
         let outcome = signing::verify_signature(
             &source,
             self.location,
-            self.keys,
+            self.trust,
             self.manifest,
             self.aws,
             &HashOptions::default(),
@@ -186,48 +190,55 @@ impl SignatureGate<'_> {
         )
         .await?;
         drop(progress);
-        let mut stdout = anstream::stdout().lock();
         let passed = outcome.findings.is_empty()
             && outcome
                 .verification
                 .as_ref()
                 .is_some_and(|v| v.report.passed(false));
-        if passed {
-            if let (false, Some(verified)) = (json, &outcome.verified) {
-                writeln!(
-                    stdout,
-                    "signature {} verified with {}: {} files signed ({}), the artifact matches",
-                    self.location,
-                    args.public_key
-                        .get(verified.key)
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
-                    verified.statement.predicate.resources.len(),
-                    verified.statement.digest()
-                )?;
-            }
-            return Ok(true);
-        }
-        let shown = crate::sign::Shown {
-            source: &args.source,
-            signature: args.signature.as_deref().unwrap_or_default(),
-            public_keys: &args.public_key,
-            manifest_path: args.manifest.as_deref(),
-            manifest: self.manifest,
-            format: if json {
-                ReportFormat::Json
-            } else {
-                ReportFormat::Text
-            },
+        let failures: Vec<Finding> = match &outcome.verification {
+            _ if !outcome.findings.is_empty() => outcome.findings.clone(),
+            Some(verification) => verification.report.findings.clone(),
+            None => Vec::new(),
         };
-        crate::sign::report_signature(&mut stdout, &shown, outcome)?;
-        if !json {
+        let record = SignatureRecord::verified(
+            &self.location.to_string(),
+            self.trust,
+            self.key_names,
+            outcome.verified.as_ref(),
+            passed,
+            if passed { &[] } else { &failures },
+        );
+        if json {
+            return Ok((passed, record));
+        }
+        let mut stdout = anstream::stdout().lock();
+        if passed {
             writeln!(
                 stdout,
-                "{ERROR_STYLE}not submitted{ERROR_STYLE:#}: --require-signature and the signature does not verify the artifact; fix the findings above"
+                "signature {} verified with {} (key hint {}): {} files signed ({}), the artifact matches",
+                self.location,
+                record.key.as_deref().unwrap_or_default(),
+                record.key_hint.as_deref().unwrap_or_default(),
+                record.files,
+                record.digest.as_deref().unwrap_or_default()
             )?;
+            return Ok((true, record));
         }
-        Ok(false)
+        let location = self.location.to_string();
+        let shown = crate::sign::Shown {
+            source: &args.source,
+            signature: &location,
+            public_keys: self.key_names,
+            manifest_path: args.manifest.as_deref(),
+            manifest: self.manifest,
+            format: ReportFormat::Text,
+        };
+        crate::sign::report_signature(&mut stdout, &shown, outcome)?;
+        writeln!(
+            stdout,
+            "{ERROR_STYLE}not submitted{ERROR_STYLE:#}: --require-signature and the signature does not verify the artifact; fix the findings above"
+        )?;
+        Ok((false, record))
     }
 }
 
@@ -272,32 +283,47 @@ pub(crate) fn import_run(args: ImportArgs) -> Result<(u8, Option<ImportDocument>
     };
     let json = args.format == OutputFormat::Json;
     let gate = if args.require_signature {
-        let keys = args
+        let mut keys = args
             .public_key
             .iter()
             .map(|path| PublicKey::read(path))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut names: Vec<String> = args
+            .public_key
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        if let Some((name, key)) = &args.signer {
+            names.push(name.clone());
+            keys.push(key.clone());
+        }
         let location = args
             .signature
             .as_deref()
             .map(SignatureLocation::parse)
             .transpose()?;
-        location.map(|location| (location, keys))
+        location.map(|location| (location, Trust::from(keys), names))
     } else {
         None
     };
     runtime()?.block_on(async {
-        if let Some((location, keys)) = &gate {
+        let mut signature = None;
+        if let Some((location, trust, key_names)) = &gate {
             let gate = SignatureGate {
                 args: &args,
                 location,
-                keys,
+                trust,
+                key_names,
                 manifest: manifest.as_ref(),
                 aws: &reader,
             };
-            if !gate.passes(json).await? {
-                return Ok((FAILED, None));
+            let (passed, record) = gate.passes(json).await?;
+            if !passed {
+                let document = json
+                    .then(|| ImportDocument::refused_by_signature(&args.source, record));
+                return Ok((FAILED, document));
             }
+            signature = Some(record);
         }
         let client = client(&args.bedrock).await?;
         let region = client.config().region().map(|r| r.to_string());
@@ -338,7 +364,8 @@ pub(crate) fn import_run(args: ImportArgs) -> Result<(u8, Option<ImportDocument>
             .report
             .as_ref()
             .map(|report| CheckDocument::new(&args.source, args.strict, report));
-        let document = ImportDocument::new(&args.source, check, &outcome);
+        let mut document = ImportDocument::new(&args.source, check, &outcome);
+        document.signature = signature;
         let Some(submission) = outcome.submission else {
             if json {
                 return Ok((FAILED, Some(document)));

@@ -178,9 +178,31 @@ pub struct SignArgs {
     /// The artifact: a local folder or s3://bucket/prefix/.
     pub source: String,
 
-    /// The private key, PEM (PKCS #8 or SEC1, unencrypted), on P-256, P-384 or P-521.
+    /// The private key, PEM (PKCS #8, encrypted or not, or SEC1), on P-256, P-384 or P-521.
     #[arg(long = "key", visible_alias = "private-key", alias = "private_key")]
     pub key: std::path::PathBuf,
+
+    /// The name of the environment variable that holds the password of an encrypted --key
+    /// (model_signing's --password). The password itself is never an argument: the process
+    /// list would show it to every user of the machine.
+    #[arg(long, value_name = "NAME")]
+    pub key_password_env: Option<String>,
+
+    /// Sign with a certificate, as `model_signing sign certificate` does: the PEM certificate
+    /// of --key, carried in the signature (with --certificate-chain) instead of the key's
+    /// hint; verify with `verify --certificate-chain`.
+    #[arg(long, alias = "signing_certificate", value_name = "CERT.pem")]
+    pub signing_certificate: Option<std::path::PathBuf>,
+
+    /// PEM certificates of the chain of --signing-certificate (intermediates, root), carried
+    /// in the signature after it; repeat it for several files.
+    #[arg(
+        long = "certificate-chain",
+        alias = "certificate_chain",
+        value_name = "CHAIN.pem",
+        requires = "signing_certificate"
+    )]
+    pub certificate_chain: Vec<std::path::PathBuf>,
 
     /// Where to write the signature: a file (replaced atomically) or s3://bucket/key,
     /// anywhere. Inside the artifact it is left out of what is signed.
@@ -235,13 +257,25 @@ pub struct VerifyArgs {
     /// The signature to verify (an OpenSSF Model Signing bundle, as `sign` or `model_signing
     /// sign key` writes it): a file or s3://bucket/key, anywhere. The artifact is then
     /// compared with the signed digests (and with --manifest, if given, which must be the
-    /// one signed).
-    #[arg(long, requires = "public_key", conflicts_with = "metadata_only")]
+    /// one signed). With --public-key for a key signature, --certificate-chain for a
+    /// certificate signature.
+    #[arg(long, conflicts_with = "metadata_only")]
     pub signature: Option<String>,
 
     /// A public key (PEM) that may have made the signature; repeat it for several keys.
     #[arg(long = "public-key", alias = "public_key", requires = "signature")]
     pub public_key: Vec<std::path::PathBuf>,
+
+    /// PEM certificates that the signing certificate of a certificate signature must chain
+    /// to, offline (the signer's root, and intermediates), as `model_signing verify
+    /// certificate --certificate_chain` takes them; repeat it for several files.
+    #[arg(
+        long = "certificate-chain",
+        alias = "certificate_chain",
+        value_name = "ROOTS.pem",
+        requires = "signature"
+    )]
+    pub certificate_chain: Vec<std::path::PathBuf>,
 
     /// For S3: compare sizes, ETags and version ids only, without reading any content.
     #[arg(long)]
@@ -641,6 +675,11 @@ pub struct ImportArgs {
         requires = "require_signature"
     )]
     pub public_key: Vec<std::path::PathBuf>,
+
+    /// `push --sign-key --import --require-signature`: the public key of the signing key, with
+    /// the name reports show, which the signature just written must verify with.
+    #[arg(skip)]
+    pub signer: Option<(String, cmi_agent::signing::PublicKey)>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -1044,6 +1083,11 @@ pub struct PushArgs {
     #[arg(long, value_name = "LOC", requires = "sign_key")]
     pub signature_out: Option<String>,
 
+    /// The name of the environment variable that holds the password of an encrypted
+    /// --sign-key (never the password itself, which the process list would show).
+    #[arg(long, value_name = "NAME", requires = "sign_key")]
+    pub key_password_env: Option<String>,
+
     /// Also send files matching this glob that the selection table leaves out (repeatable;
     /// `*` stays within a folder, `**` crosses folders). A file that would make the
     /// destination fail `check` (a sub-folder, a pickle beside safetensors) is never sent.
@@ -1132,6 +1176,12 @@ pub struct PushArgs {
     #[arg(long = "security-group-id", value_name = "GROUP", requires_all = ["import", "subnet_ids"], help_heading = "Import")]
     pub security_group_ids: Vec<String>,
 
+    /// Submit the import only if the signature that --sign-key just wrote to
+    /// --signature-out verifies the pushed prefix, as `import --require-signature` checks
+    /// it (with --import and --sign-key).
+    #[arg(long, requires_all = ["import", "sign_key"], help_heading = "Import")]
+    pub require_signature: bool,
+
     /// Follow the import job to its end (Ctrl-C stops following, not the job).
     #[arg(long, requires = "import", help_heading = "Import")]
     pub wait: bool,
@@ -1158,7 +1208,9 @@ impl PushArgs {
     }
 
     /// The `import` that `--import` runs on the pushed prefix, with the push's manifest when
-    /// `--manifest-out` wrote one; `None` without `--import`.
+    /// `--manifest-out` wrote one, and with `--require-signature` the signature of
+    /// `--signature-out` (the caller gives the signing key's public key); `None` without
+    /// `--import`.
     pub fn import_args(&self) -> Option<ImportArgs> {
         if !self.import {
             return None;
@@ -1180,9 +1232,13 @@ impl PushArgs {
             external_id: None,
             strict: self.strict,
             manifest: self.manifest_out.clone(),
-            require_signature: false,
-            signature: None,
+            require_signature: self.require_signature,
+            signature: self
+                .require_signature
+                .then(|| self.signature_out.clone())
+                .flatten(),
             public_key: Vec::new(),
+            signer: None,
             format: self.format,
             bedrock: self.bedrock.clone(),
         })

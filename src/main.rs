@@ -224,7 +224,7 @@ fn verify(args: VerifyArgs) -> Result<u8> {
     let manifest_path = args
         .manifest
         .clone()
-        .context("give --manifest, or --signature with --public-key")?;
+        .context("give --manifest, or --signature with --public-key or --certificate-chain")?;
     let manifest = cmi_agent::manifest::Manifest::read(&manifest_path)?;
     let open = OpenOptions {
         aws: args.aws.options(),

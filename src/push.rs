@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use cmi_agent::push::{lifecycle, Action, Destination, Plan, PushDocument, PushReport};
-use cmi_agent::signing::{self, PrivateKey, SignatureLocation};
+use cmi_agent::signing::{self, KeyPassword, PrivateKey, SignatureLocation, SignatureRecord};
 use cmi_agent::{AnySource, LocalSource, Source};
 use cmi_format::signing::GIT_PATHS;
 use cmi_format::Finding;
@@ -64,7 +64,14 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
     let signer = args
         .sign_key
         .as_deref()
-        .map(|key| signer(key, args.signature_out.as_deref(), &uri))
+        .map(|key| {
+            signer(
+                key,
+                args.key_password_env.as_deref(),
+                args.signature_out.as_deref(),
+                &uri,
+            )
+        })
         .transpose()?;
     let mut signed = None;
     let described = source.describe();
@@ -157,12 +164,11 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
                 .manifest(&described, summary, &plan.listing.meta)
                 .write(path)?;
         }
-        if let (Some((key, location)), Some(report)) = (&signer, &report) {
+        if let (Some(signer), Some(report)) = (&signer, &report) {
             signed = Some(runtime.block_on(sign_pushed(
                 &source,
                 report,
-                key,
-                location,
+                signer,
                 &args.aws_options(),
             ))?);
         }
@@ -188,7 +194,14 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
     };
     let passed = plan.passed(args.strict) && (!args.strict || warnings.is_empty());
     let import = match (&report, args.import_args()) {
-        (Some(_), Some(import)) if passed => Some(import),
+        (Some(_), Some(mut import)) if passed => {
+            if import.require_signature {
+                import.signer = signer
+                    .as_ref()
+                    .map(|s| (s.name.clone(), s.key.public_key()));
+            }
+            Some(import)
+        }
         _ => None,
     };
     let mut stdout = anstream::stdout().lock();
@@ -205,6 +218,7 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
             );
             document.deleted = deleted;
             document.provenance = source.provenance();
+            document.signature = signed.as_ref().map(|(_, record)| record.clone());
             // With --import, one document: the import's is embedded in push's.
             let imported = import.map(|import| {
                 drop(runtime);
@@ -227,7 +241,7 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
         }
         OutputFormat::Text => {
             write_text(&mut stdout, &args, &uri, &plan, &warnings, report.as_ref())?;
-            if let Some(line) = &signed {
+            if let Some((line, _)) = &signed {
                 writeln!(stdout, "{line}")?;
             }
             let verb = if args.dry_run {
@@ -260,14 +274,29 @@ pub(crate) fn push(args: PushArgs) -> Result<u8> {
     }
 }
 
+/// `--sign-key` and `--signature-out`, as `push` signs with them.
+struct PushSigner {
+    /// The key file as given.
+    name: String,
+    /// The key.
+    key: PrivateKey,
+    /// Where the signature goes.
+    location: SignatureLocation,
+    /// `--signature-out` as given.
+    shown: String,
+}
+
 /// `--sign-key` and `--signature-out`: the key, read before anything is sent, and where the
 /// signature goes, refused under the destination prefix that Bedrock imports.
 fn signer(
     key: &std::path::Path,
+    password_env: Option<&str>,
     out: Option<&str>,
     uri: &cmi_agent::S3Uri,
-) -> Result<(PrivateKey, SignatureLocation)> {
-    let key = PrivateKey::read(key)?;
+) -> Result<PushSigner> {
+    let name = key.display().to_string();
+    let password = password_env.map(KeyPassword::from_env).transpose()?;
+    let key = PrivateKey::read(key, password.as_ref())?;
     let out = out.context("--sign-key needs --signature-out")?;
     let location = SignatureLocation::parse(out)?;
     if let SignatureLocation::S3 {
@@ -281,19 +310,24 @@ fn signer(
             );
         }
     }
-    Ok((key, location))
+    Ok(PushSigner {
+        name,
+        key,
+        location,
+        shown: out.to_string(),
+    })
 }
 
 /// Signs the pushed files from the upload's SHA-256s (no second read), leaving out the git
 /// paths as `sign` does and the signature itself when it lies in the source folder, writes
-/// the signature and returns the line that tells it.
+/// the signature and returns the line that tells it and the document's record of it.
 async fn sign_pushed(
     source: &AnySource,
     report: &PushReport,
-    key: &PrivateKey,
-    location: &SignatureLocation,
+    signer: &PushSigner,
     aws: &cmi_agent::aws::AwsOptions,
-) -> Result<String> {
+) -> Result<(String, SignatureRecord)> {
+    let (key, location) = (&signer.key, &signer.location);
     if let Some(file) = report.files.iter().find(|f| f.sha256.is_empty()) {
         anyhow::bail!(
             "cannot sign: the SHA-256 of {} is not known (copied in parts from an object without a full-object checksum)",
@@ -309,17 +343,19 @@ async fn sign_pushed(
             .iter()
             .map(|f| (f.path.as_str(), f.sha256.as_str())),
         &ignore_paths,
-        key,
+        &signing::Signer::from(key.clone()),
     )?;
     location
         .write(bundle.to_json().as_bytes(), source, aws)
         .await?;
-    Ok(format!(
+    let line = format!(
         "signed {} files ({}) with a {} key: {location}",
         statement.predicate.resources.len(),
         statement.digest(),
         key.curve()
-    ))
+    );
+    let record = SignatureRecord::signed(&signer.shown, &signer.name, key, &statement);
+    Ok((line, record))
 }
 
 /// Writes `document` as pretty JSON and a newline.

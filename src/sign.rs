@@ -3,9 +3,11 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
+use cmi_agent::certificate::{SigningCertificates, TrustedCertificates};
 use cmi_agent::manifest::Manifest;
 use cmi_agent::signing::{
-    self, PrivateKey, PublicKey, SignOptions, SignatureLocation, SignatureOutcome,
+    self, CertificateRecord, KeyPassword, PrivateKey, PublicKey, SignOptions, SignatureLocation,
+    SignatureOutcome, Signer, Trust,
 };
 use cmi_agent::verify::{Comparison, ManifestReference, SignatureReference, VerifyMode};
 use cmi_agent::{CheckOptions, OpenOptions};
@@ -16,7 +18,21 @@ use crate::{render, runtime, verdict, PASSED};
 
 /// `sign`: hash the artifact once, sign the statement over its digests, write the bundle.
 pub fn sign(args: SignArgs) -> Result<u8> {
-    let key = PrivateKey::read(&args.key)?;
+    let password = args
+        .key_password_env
+        .as_deref()
+        .map(KeyPassword::from_env)
+        .transpose()?;
+    let key = PrivateKey::read(&args.key, password.as_ref())?;
+    let certificates = args
+        .signing_certificate
+        .as_deref()
+        .map(|certificate| SigningCertificates::read(certificate, &args.certificate_chain, &key))
+        .transpose()?;
+    let signer = Signer {
+        key: key.clone(),
+        certificates,
+    };
     let location = SignatureLocation::parse(&args.output)?;
     let open = OpenOptions {
         aws: args.aws.options(),
@@ -38,7 +54,7 @@ pub fn sign(args: SignArgs) -> Result<u8> {
     let signed = runtime()?.block_on(async {
         let source = cmi_agent::open(&args.source, &open).await?;
         let inside = location.inside(&source);
-        let signed = signing::sign(&source, &key, inside, &options, progress.clone()).await?;
+        let signed = signing::sign(&source, &signer, inside, &options, progress.clone()).await?;
         location
             .write(signed.bundle.to_json().as_bytes(), &source, &aws)
             .await?;
@@ -48,10 +64,14 @@ pub fn sign(args: SignArgs) -> Result<u8> {
     let mut stdout = anstream::stdout().lock();
     writeln!(
         stdout,
-        "signed {} files ({}) with a {} key: {location}",
+        "signed {} files ({}) with a {} key{}: {location}",
         signed.statement.predicate.resources.len(),
         signed.statement.digest(),
-        key.curve()
+        key.curve(),
+        match &args.signing_certificate {
+            Some(certificate) => format!(" and the certificate {}", certificate.display()),
+            None => String::new(),
+        }
     )?;
     Ok(PASSED)
 }
@@ -59,11 +79,19 @@ pub fn sign(args: SignArgs) -> Result<u8> {
 /// `verify --signature`: the signature first (SG findings), then the artifact against the
 /// signed digests, or against `--manifest` once it is shown to be the one signed.
 pub fn verify(args: VerifyArgs, signature: &str) -> Result<u8> {
-    let keys = args
-        .public_key
-        .iter()
-        .map(|path| PublicKey::read(path))
-        .collect::<Result<Vec<_>, _>>()?;
+    if args.public_key.is_empty() && args.certificate_chain.is_empty() {
+        anyhow::bail!(
+            "--signature needs --public-key (a key signature) or --certificate-chain (a certificate signature)"
+        );
+    }
+    let trust = Trust {
+        keys: args
+            .public_key
+            .iter()
+            .map(|path| PublicKey::read(path))
+            .collect::<Result<Vec<_>, _>>()?,
+        certificates: TrustedCertificates::read(&args.certificate_chain)?,
+    };
     let location = SignatureLocation::parse(signature)?;
     let manifest = args.manifest.as_deref().map(Manifest::read).transpose()?;
     let open = OpenOptions {
@@ -82,7 +110,7 @@ pub fn verify(args: VerifyArgs, signature: &str) -> Result<u8> {
             signing::verify_signature(
                 &source,
                 &location,
-                &keys,
+                &trust,
                 manifest.as_ref(),
                 &aws,
                 &options,
@@ -92,10 +120,15 @@ pub fn verify(args: VerifyArgs, signature: &str) -> Result<u8> {
         )
     })?;
     drop(progress);
+    let key_names: Vec<String> = args
+        .public_key
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     let shown = Shown {
         source: &args.source,
         signature,
-        public_keys: &args.public_key,
+        public_keys: &key_names,
         manifest_path: args.manifest.as_deref(),
         manifest: manifest.as_ref(),
         format: args.format,
@@ -111,8 +144,8 @@ pub(crate) struct Shown<'a> {
     pub source: &'a str,
     /// The signature's location as given.
     pub signature: &'a str,
-    /// The `--public-key`s, in order.
-    pub public_keys: &'a [std::path::PathBuf],
+    /// The names of the keys (the `--public-key` files as given), in order.
+    pub public_keys: &'a [String],
     /// `--manifest`, if given.
     pub manifest_path: Option<&'a std::path::Path>,
     /// The manifest read from it.
@@ -132,12 +165,16 @@ pub(crate) fn report_signature(
     let manifest = shown.manifest;
     let reference = SignatureReference {
         path: signature.to_string(),
-        public_key: outcome.verified.as_ref().and_then(|verified| {
-            shown
-                .public_keys
-                .get(verified.key)
-                .map(|p| p.display().to_string())
-        }),
+        public_key: outcome
+            .verified
+            .as_ref()
+            .and_then(|verified| verified.key)
+            .and_then(|key| shown.public_keys.get(key).cloned()),
+        certificate: outcome
+            .verified
+            .as_ref()
+            .and_then(|verified| verified.certificate.as_ref())
+            .map(CertificateRecord::of),
         digest: outcome.verified.as_ref().map(|v| v.statement.digest()),
         files: outcome
             .verified
@@ -150,6 +187,12 @@ pub(crate) fn report_signature(
         notes.push(format!(
             "signature {signature} verified with {key}: {} files signed ({digest})",
             reference.files
+        ));
+    }
+    if let (Some(certificate), Some(digest)) = (&reference.certificate, &reference.digest) {
+        notes.push(format!(
+            "signature {signature} verified with the certificate of {} (SHA-256 {}), trusted by --certificate-chain: {} files signed ({digest})",
+            certificate.subject, certificate.fingerprint, reference.files
         ));
     }
     let (report, compared, by_s3_checksum) = match &verification {

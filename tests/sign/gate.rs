@@ -8,7 +8,7 @@ use cmi_testkit::bedrock::{BedrockEmulator, EmulatorOptions};
 use cmi_testkit::moto::{self, Moto};
 use cmi_testkit::s3::{create_bucket, upload_dir};
 
-use super::{codes, key_pair, python, text};
+use super::{hint, key_pair, python, text};
 
 const SOURCE: &str = "s3://gate/models/llama/";
 const SIGNATURE: &str = "s3://gate/signatures/llama.sig";
@@ -81,7 +81,15 @@ async fn a_signed_artifact_imports_and_a_wrong_key_or_a_changed_object_submits_n
         &import("wrong-key", other, &["--format", "json"]),
     );
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert_eq!(codes(&output), [("SG002".into(), SIGNATURE.into())]);
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(document["schema"], "cmi-preflight.import.v1");
+    assert_eq!(document["submitted"], false);
+    let signature = &document["signature"];
+    assert_eq!(signature["path"], SIGNATURE);
+    assert_eq!(signature["passed"], false);
+    assert!(signature.get("key").is_none(), "{document}");
+    assert_eq!(signature["findings"][0]["code"], "SG002");
+    assert_eq!(signature["findings"][0]["file"], SIGNATURE);
     assert!(emulator.calls_to("CreateModelImportJob").is_empty());
     assert!(emulator.jobs().is_empty());
 
@@ -133,11 +141,29 @@ async fn a_signed_artifact_imports_and_a_wrong_key_or_a_changed_object_submits_n
         "{}",
         text(&output)
     );
-    let creates = emulator.calls_to("CreateModelImportJob");
-    assert_eq!(creates.len(), 1);
-    assert_eq!(
-        creates[0].input["modelDataSource"]["s3DataSource"]["s3Uri"],
-        SOURCE
+    let output = run(
+        moto,
+        Some(&emulator),
+        dir.path(),
+        &import("signed", public, &["--format", "json"]),
     );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(document["submitted"], true, "{document}");
+    let signature = &document["signature"];
+    assert_eq!(signature["passed"], true);
+    assert_eq!(signature["key"], public);
+    assert_eq!(signature["key_hint"], hint(Path::new(public)));
+    assert_eq!(signature["files"], 6);
+    assert!(signature.get("findings").is_none(), "{document}");
+    // The text and the JSON runs send the same request (the same idempotency token): one job.
+    let creates = emulator.calls_to("CreateModelImportJob");
+    assert_eq!(creates.len(), 2);
+    for create in &creates {
+        assert_eq!(
+            create.input["modelDataSource"]["s3DataSource"]["s3Uri"],
+            SOURCE
+        );
+    }
     assert_eq!(emulator.jobs().len(), 1);
 }

@@ -3,6 +3,8 @@
 //! what it signs must verify here, what is signed here must verify there, and both must
 //! refuse the same tampering. The S3 tests run against moto over loopback.
 
+mod certificate;
+mod encrypted;
 mod gate;
 mod interop;
 mod push;
@@ -146,6 +148,17 @@ pub fn model(dir: &Path) -> PathBuf {
         std::fs::write(path, content).expect("write");
     }
     root
+}
+
+/// The bundle's public-key hint of the public key in `path`: the hex SHA-256 of its PEM, as
+/// `model_signing` computes it.
+pub fn hint(path: &Path) -> String {
+    use sha2::Digest as _;
+    let pem = std::fs::read(path).expect("public key");
+    sha2::Sha256::digest(&pem)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The finding codes of a `--format json` verify document.

@@ -12,6 +12,7 @@ pub mod allocator;
 pub mod aws;
 pub mod backoff;
 pub mod bedrock;
+pub mod certificate;
 pub mod check;
 pub mod doctor;
 pub mod files;

@@ -19,6 +19,7 @@ use ecdsa::signature::{Signer as _, Verifier as _};
 use p256::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _, EncodePublicKey as _, LineEnding};
 
 use crate::aws::AwsOptions;
+use crate::certificate::{Certified, SigningCertificates, TrustedCertificates};
 use crate::check::{check_listed, CheckOptions};
 use crate::hash::{HashOptions, Progress};
 use crate::manifest::{create_listed, Manifest, ManifestError, ManifestOptions};
@@ -64,6 +65,12 @@ pub enum SigningError {
     /// The AWS configuration could not be loaded.
     #[error(transparent)]
     Aws(#[from] crate::aws::AwsError),
+    /// The environment variable that should hold a key's password is not set.
+    #[error("the environment variable {variable} (--key-password-env) is not set, or not UTF-8")]
+    Password {
+        /// The variable's name.
+        variable: String,
+    },
 }
 
 fn key_error(path: &Path, reason: impl Into<String>) -> SigningError {
@@ -90,23 +97,96 @@ impl std::fmt::Debug for PrivateKey {
     }
 }
 
+/// The password of an encrypted private key, taken from an environment variable (never from
+/// the command line, where the process list would show it).
+#[derive(Clone)]
+pub struct KeyPassword {
+    /// The variable's name, for messages.
+    pub variable: String,
+    password: String,
+}
+
+impl std::fmt::Debug for KeyPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyPassword(${})", self.variable)
+    }
+}
+
+impl KeyPassword {
+    /// The password in the environment variable `variable`; an error when it is not set or
+    /// not UTF-8.
+    pub fn from_env(variable: &str) -> Result<KeyPassword, SigningError> {
+        let password = std::env::var(variable).map_err(|_| SigningError::Password {
+            variable: variable.to_string(),
+        })?;
+        Ok(KeyPassword {
+            variable: variable.to_string(),
+            password,
+        })
+    }
+}
+
 impl PrivateKey {
-    /// Reads an unencrypted PEM private key: PKCS #8 (`BEGIN PRIVATE KEY`) or SEC1
-    /// (`BEGIN EC PRIVATE KEY`), as `openssl` and `cryptography` write them.
-    pub fn read(path: &Path) -> Result<PrivateKey, SigningError> {
+    /// Reads a PEM private key: PKCS #8 (`BEGIN PRIVATE KEY`) or SEC1 (`BEGIN EC PRIVATE
+    /// KEY`), as `openssl` and `cryptography` write them, or an encrypted PKCS #8 key
+    /// (`BEGIN ENCRYPTED PRIVATE KEY`, PBES2 as `cryptography`'s `BestAvailableEncryption`
+    /// writes it) with `password`.
+    pub fn read(path: &Path, password: Option<&KeyPassword>) -> Result<PrivateKey, SigningError> {
         let text = read_pem(path)?;
-        if text.contains("ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED") {
+        if text.contains("Proc-Type: 4,ENCRYPTED") {
             return Err(key_error(
                 path,
-                "the key is encrypted; this tool reads unencrypted keys only (decrypt it with `openssl pkey -in KEY -out PLAIN`)",
+                "the key is encrypted in the legacy OpenSSL PEM form, which this tool does not read: convert it to encrypted PKCS #8 with `openssl pkcs8 -topk8 -in KEY -out KEY8`",
             ));
         }
-        PrivateKey::from_pem(&text).ok_or_else(|| {
-            key_error(
+        let unsupported =
+            "not a PEM elliptic-curve private key on P-256, P-384 or P-521 (PKCS #8 or SEC1)";
+        if text.contains("BEGIN ENCRYPTED PRIVATE KEY") {
+            let Some(password) = password else {
+                return Err(key_error(
+                    path,
+                    "the key is encrypted: give the name of the environment variable that holds its password with --key-password-env NAME",
+                ));
+            };
+            let (_, document) = pkcs8::SecretDocument::from_pem(&text)
+                .map_err(|e| key_error(path, format!("not a PEM encrypted private key: {e}")))?;
+            let decrypted = pkcs8::EncryptedPrivateKeyInfoRef::try_from(document.as_bytes())
+                .ok()
+                .and_then(|info| info.decrypt(password.password.as_bytes()).ok())
+                .ok_or_else(|| {
+                    key_error(
+                        path,
+                        format!(
+                            "cannot decrypt the key with the password in ${}: a wrong password, or an encryption other than PKCS #5 PBES2",
+                            password.variable
+                        ),
+                    )
+                })?;
+            return PrivateKey::from_pkcs8_der(decrypted.as_bytes())
+                .ok_or_else(|| key_error(path, unsupported));
+        }
+        if let Some(password) = password {
+            return Err(key_error(
                 path,
-                "not a PEM elliptic-curve private key on P-256, P-384 or P-521 (PKCS #8 or SEC1)",
-            )
-        })
+                format!(
+                    "the key is not encrypted, but --key-password-env {} gives a password for it",
+                    password.variable
+                ),
+            ));
+        }
+        PrivateKey::from_pem(&text).ok_or_else(|| key_error(path, unsupported))
+    }
+
+    fn from_pkcs8_der(der: &[u8]) -> Option<PrivateKey> {
+        if let Ok(key) = p256::ecdsa::SigningKey::from_pkcs8_der(der) {
+            return Some(PrivateKey::P256(key));
+        }
+        if let Ok(key) = p384::ecdsa::SigningKey::from_pkcs8_der(der) {
+            return Some(PrivateKey::P384(key));
+        }
+        p521::ecdsa::SigningKey::from_pkcs8_der(der)
+            .ok()
+            .map(PrivateKey::P521)
     }
 
     /// Parses a PEM private key of one of the supported curves.
@@ -201,6 +281,21 @@ impl PublicKey {
             return Some(PublicKey::P384(key));
         }
         if let Ok(key) = p521::ecdsa::VerifyingKey::from_public_key_pem(text) {
+            return Some(PublicKey::P521(key));
+        }
+        None
+    }
+
+    /// Parses a DER SubjectPublicKeyInfo of one of the supported curves (a certificate's
+    /// key).
+    pub fn from_der(der: &[u8]) -> Option<PublicKey> {
+        if let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
+            return Some(PublicKey::P256(key));
+        }
+        if let Ok(key) = p384::ecdsa::VerifyingKey::from_public_key_der(der) {
+            return Some(PublicKey::P384(key));
+        }
+        if let Ok(key) = p521::ecdsa::VerifyingKey::from_public_key_der(der) {
             return Some(PublicKey::P521(key));
         }
         None
@@ -512,12 +607,31 @@ pub struct Signed {
     pub bundle: Bundle,
 }
 
+/// What signs: a private key, and for a certificate signature the certificates the bundle
+/// carries instead of the key's hint.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    /// The private key.
+    pub key: PrivateKey,
+    /// The signing certificate (the key's) and its chain; `None` for a key signature.
+    pub certificates: Option<SigningCertificates>,
+}
+
+impl From<PrivateKey> for Signer {
+    fn from(key: PrivateKey) -> Signer {
+        Signer {
+            key,
+            certificates: None,
+        }
+    }
+}
+
 /// Hashes the artifact of `source` as `manifest` does, leaving out the ignored paths (and
 /// `signature_inside`, the signature's own path when it lies in the artifact), and signs the
-/// statement over the digests with `key`.
+/// statement over the digests with `signer`.
 pub async fn sign(
     source: &AnySource,
-    key: &PrivateKey,
+    signer: &Signer,
     signature_inside: Option<String>,
     options: &SignOptions,
     progress: Arc<dyn Progress>,
@@ -542,7 +656,7 @@ pub async fn sign(
             .iter()
             .map(|f| (f.path.as_str(), f.sha256.as_str())),
         &ignore_paths,
-        key,
+        signer,
     )?;
     Ok(Signed {
         manifest,
@@ -553,43 +667,98 @@ pub async fn sign(
 
 /// Signs the statement over digests already computed (`(path, hex SHA-256)` of every signed
 /// file, as `push` has them from the upload), with no read of the files: the statement
-/// named `name`, recording `ignore_paths`, and its bundle.
+/// named `name`, recording `ignore_paths`, and its bundle (with the key's hint, or the
+/// signer's certificates).
 pub fn sign_digests<'a>(
     name: &str,
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
     ignore_paths: &[String],
-    key: &PrivateKey,
+    signer: &Signer,
 ) -> Result<(Statement, Bundle), SigningError> {
     let statement = Statement::new(name, files, ignore_paths)?;
     let payload = statement.to_payload();
-    let signature = key.sign(&pae(&payload));
-    let bundle = Bundle::new(&payload, &signature, &key.public_key().to_pem());
+    let signature = signer.key.sign(&pae(&payload));
+    let bundle = match &signer.certificates {
+        Some(certificates) => {
+            Bundle::with_certificates(&payload, &signature, &certificates.certificates)
+        }
+        None => Bundle::new(&payload, &signature, &signer.key.public_key().to_pem()),
+    };
     Ok((statement, bundle))
 }
 
-/// A signature that verified: its statement and which key verified it.
+/// What a signature is verified with: public keys (`--public-key`) for key signatures, the
+/// trusted certificates (`--certificate-chain`) for certificate signatures.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// The public keys, in the order given.
+    pub keys: Vec<PublicKey>,
+    /// The certificates a signing certificate must chain to.
+    pub certificates: TrustedCertificates,
+}
+
+impl From<Vec<PublicKey>> for Trust {
+    fn from(keys: Vec<PublicKey>) -> Trust {
+        Trust {
+            keys,
+            certificates: TrustedCertificates::default(),
+        }
+    }
+}
+
+/// A signature that verified: its statement and what verified it.
 #[derive(Debug, Clone)]
 pub struct Verified {
     /// The signed statement.
     pub statement: Statement,
-    /// The index, among the keys given, of the key that verified it.
-    pub key: usize,
+    /// For a key signature, the index, among the keys given, of the key that verified it.
+    pub key: Option<usize>,
+    /// For a certificate signature, its trusted signing certificate.
+    pub certificate: Option<Certified>,
 }
 
-/// Verifies a signature file's bytes with `keys`, as `model_signing verify key` does: the
+impl Verified {
+    /// The hint of the key that verified the signature (a certificate's key too), as a key
+    /// signature's bundle holds it.
+    pub fn key_hint(&self, trust: &Trust) -> Option<String> {
+        match (&self.certificate, self.key) {
+            (Some(certified), _) => Some(certified.public_key.hint()),
+            (None, Some(key)) => trust.keys.get(key).map(PublicKey::hint),
+            (None, None) => None,
+        }
+    }
+}
+
+/// Verifies a signature file's bytes with `trust`, as `model_signing verify key` does: the
 /// bundle's media type and envelope, the key hint, the ECDSA signature over the DSSE
 /// pre-authentication encoding, then the statement. A signature by none of the keys is
 /// SG002; a malformed bundle, or a payload that the hinted key did not sign, or a statement
-/// this tool does not read, is SG003.
-pub fn verify_bundle(
-    bytes: &[u8],
-    keys: &[PublicKey],
-    location: &str,
-) -> Result<Verified, Finding> {
+/// this tool does not read, is SG003. A certificate signature (`model_signing sign
+/// certificate`) is verified with the certificate's key once [`TrustedCertificates::verify`]
+/// trusts it, else SG004.
+pub fn verify_bundle(bytes: &[u8], trust: &Trust, location: &str) -> Result<Verified, Finding> {
+    let keys = trust.keys.as_slice();
     let tampered = |reason: String| Finding::new(RuleId::SignatureTampered, location, reason);
     let bundle = Bundle::from_json(bytes).map_err(|e| tampered(e.to_string()))?;
     let (payload, signature) = bundle.signed_parts().map_err(|e| tampered(e.to_string()))?;
     let message = pae(&payload);
+    if let Some(certificates) = bundle.certificates().map_err(|e| tampered(e.to_string()))? {
+        let certified = trust.certificates.verify(&certificates).map_err(|reason| {
+            Finding::new(RuleId::SignatureUntrustedCertificate, location, reason)
+        })?;
+        if !certified.public_key.verifies(&message, &signature) {
+            return Err(tampered(format!(
+                "has a trusted signing certificate ({}), but its envelope signature does not verify with the certificate's key: the payload or the signature was altered after signing",
+                certified.subject
+            )));
+        }
+        let statement = Statement::from_payload(&payload).map_err(|e| tampered(e.to_string()))?;
+        return Ok(Verified {
+            statement,
+            key: None,
+            certificate: Some(certified),
+        });
+    }
     let hint = bundle.hint();
     let hinted: Vec<usize> = (0..keys.len())
         .filter(|&i| hint.is_none_or(|hint| keys[i].hint() == hint))
@@ -625,7 +794,11 @@ pub fn verify_bundle(
         });
     };
     let statement = Statement::from_payload(&payload).map_err(|e| tampered(e.to_string()))?;
-    Ok(Verified { statement, key })
+    Ok(Verified {
+        statement,
+        key: Some(key),
+        certificate: None,
+    })
 }
 
 /// The findings of comparing a manifest with a verified statement: every file the statement
@@ -678,6 +851,104 @@ pub fn compare_manifest(
     findings
 }
 
+/// The signature outcome that the `import` and `push` documents carry (docs/signing.md):
+/// where the signature is, the key that verified or made it, what it signs, and the
+/// findings that failed it. Fields in the alphabetical order of the tool's documents.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SignatureRecord {
+    /// For a certificate signature, its trusted signing certificate; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateRecord>,
+    /// The statement's subject digest, `sha256:<hex>`; absent when the signature could not
+    /// be read or verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// How many files the statement signs (0 when it could not be read).
+    pub files: usize,
+    /// The SG and MF findings that failed the signature gate; empty when it passed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<cmi_format::document::FindingRecord>,
+    /// The key file as given: the `--public-key` that verified the signature, or the
+    /// `--sign-key` that made it; absent when none verified it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The bundle's public-key hint of that key: the hex SHA-256 of its SubjectPublicKeyInfo
+    /// PEM, as `model_signing` writes it; absent when none verified it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_hint: Option<String>,
+    /// Whether the signature verified and the artifact matched it (always true for a
+    /// signature `push` made).
+    pub passed: bool,
+    /// The signature file or `s3://` object as given.
+    pub path: String,
+}
+
+/// The signing certificate of a certificate signature, as the documents name it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CertificateRecord {
+    /// The hex SHA-256 of its DER.
+    pub fingerprint: String,
+    /// Its subject (RFC 4514).
+    pub subject: String,
+}
+
+impl CertificateRecord {
+    /// The record of a trusted signing certificate.
+    pub fn of(certified: &Certified) -> CertificateRecord {
+        CertificateRecord {
+            fingerprint: certified.fingerprint.clone(),
+            subject: certified.subject.clone(),
+        }
+    }
+}
+
+impl SignatureRecord {
+    /// The record of a signature just made with `key` (named `key_name`) over `statement`,
+    /// written to `path`.
+    pub fn signed(path: &str, key_name: &str, key: &PrivateKey, statement: &Statement) -> Self {
+        SignatureRecord {
+            certificate: None,
+            digest: Some(statement.digest()),
+            files: statement.predicate.resources.len(),
+            findings: Vec::new(),
+            key: Some(key_name.to_string()),
+            key_hint: Some(key.public_key().hint()),
+            passed: true,
+            path: path.to_string(),
+        }
+    }
+
+    /// The record of verifying the signature at `path` with `trust` (its keys named
+    /// `key_names`, in the same order): what verified it, whether it `passed`, and
+    /// `findings`, those that failed it.
+    pub fn verified(
+        path: &str,
+        trust: &Trust,
+        key_names: &[String],
+        verified: Option<&Verified>,
+        passed: bool,
+        findings: &[Finding],
+    ) -> Self {
+        SignatureRecord {
+            certificate: verified
+                .and_then(|v| v.certificate.as_ref())
+                .map(CertificateRecord::of),
+            digest: verified.map(|v| v.statement.digest()),
+            files: verified.map_or(0, |v| v.statement.predicate.resources.len()),
+            findings: findings
+                .iter()
+                .map(cmi_format::document::FindingRecord::of)
+                .collect(),
+            key: verified
+                .and_then(|v| v.key)
+                .and_then(|key| key_names.get(key).cloned()),
+            key_hint: verified.and_then(|v| v.key_hint(trust)),
+            passed,
+            path: path.to_string(),
+        }
+    }
+}
+
 /// What verifying an artifact with its signature found.
 #[derive(Debug, Clone)]
 pub struct SignatureOutcome {
@@ -702,8 +973,9 @@ impl SignatureOutcome {
     }
 }
 
-/// Verifies `source` with the signature at `location` and `keys`, as `verify --signature`
-/// does (docs/signing.md): SG001 when it does not exist, [`verify_bundle`]'s SG002 and SG003,
+/// Verifies `source` with the signature at `location` and `trust`, as `verify --signature`
+/// does (docs/signing.md): SG001 when it does not exist, [`verify_bundle`]'s SG002, SG003
+/// and SG004,
 /// then, with `manifest`, SG003 if it is not the one signed and the comparison with it; else
 /// the comparison with the signed digests (MF001, MF002, MF004), leaving out the statement's
 /// ignore paths, the git paths and the signature itself. The model summary comes from a
@@ -711,7 +983,7 @@ impl SignatureOutcome {
 pub async fn verify_signature(
     source: &AnySource,
     location: &SignatureLocation,
-    keys: &[PublicKey],
+    trust: &Trust,
     manifest: Option<&Manifest>,
     aws: &AwsOptions,
     options: &HashOptions,
@@ -728,7 +1000,7 @@ pub async fn verify_signature(
             None,
         ));
     };
-    let verified = match verify_bundle(&bytes, keys, &name) {
+    let verified = match verify_bundle(&bytes, trust, &name) {
         Ok(verified) => verified,
         Err(finding) => return Ok(SignatureOutcome::failed(vec![finding], None)),
     };
@@ -791,13 +1063,15 @@ TzhBSkbWc2tDAupiWEpBbnfJGbxsQC98Yg==
         let payload = statement.to_payload();
         let bundle = Bundle::new(&payload, &key.sign(&pae(&payload)), &public.to_pem());
         let bytes = bundle.to_json().into_bytes();
-        let verified =
-            verify_bundle(&bytes, std::slice::from_ref(&public), "model.sig").expect("verifies");
+        let trust = Trust::from(vec![public.clone()]);
+        let verified = verify_bundle(&bytes, &trust, "model.sig").expect("verifies");
         assert_eq!(verified.statement, statement);
+        assert_eq!(verified.key, Some(0));
+        assert_eq!(verified.key_hint(&trust), Some(public.hint()));
 
         let mut tampered = bundle.clone();
         tampered.dsse_envelope.payload = tampered.dsse_envelope.payload.replace('A', "B");
-        let finding = verify_bundle(tampered.to_json().as_bytes(), &[public], "model.sig")
+        let finding = verify_bundle(tampered.to_json().as_bytes(), &trust, "model.sig")
             .expect_err("tampered");
         assert_eq!(finding.rule, RuleId::SignatureTampered);
     }

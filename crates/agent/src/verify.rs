@@ -62,6 +62,9 @@ pub struct SignatureReference {
     /// The public key that verified it, as the user gave it; absent when none did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
+    /// For a certificate signature, its signing certificate, once trusted; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<crate::signing::CertificateRecord>,
     /// The statement's subject digest, `sha256:<hex>`; absent when the statement could not
     /// be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -455,6 +455,10 @@ rules! {
         summary: "The signature file is malformed, or its statement is not what was signed or is of a kind this tool does not read.",
         why: "A statement whose digests do not match its subject, or a bundle that cannot be parsed, proves nothing about the artifact.",
         fix: "Sign the artifact again with `cmi-preflight sign` or `model_signing sign key` (files serialization, SHA-256, no symbolic links) and keep the signature file unaltered.";
+    SignatureUntrustedCertificate => "SG004", "signature-untrusted-certificate", Error,
+        summary: "The signature's signing certificate does not chain to the certificates given with `--certificate-chain`, or may not sign.",
+        why: "A certificate signature proves who signed only through a chain to a root the gate trusts; a certificate issued elsewhere, outside its validity, or without the digital-signature key usage or code-signing extended key usage proves nothing.",
+        fix: "Verify with the root (and intermediate) certificates of the signer's CA in `--certificate-chain`, or have the signer sign again with a certificate that CA issued for signing (`cmi-preflight sign --signing-certificate` or `model_signing sign certificate`).";
     RegionWithoutImport => "RG001", "region-without-import", Error,
         summary: "The Bedrock Region of the import does not offer Custom Model Import.",
         why: "CreateModelImportJob exists only in us-east-1, us-east-2, us-west-2 and eu-central-1 (AWS documentation as of 2026-06-09); in any other Region the import cannot start.",

@@ -6,8 +6,9 @@
 //! The layout follows `model_signing` 1.1.1: `_signing/signing.py` (`Payload`, the statement
 //! and its subject digest), `manifest.py` (`_FileSerialization`, the resource order),
 //! `_signing/sign_sigstore_pb.py` (`pae`, the bundle media type), `_signing/sign_ec_key.py`
-//! (the envelope and the public-key hint) and `hashing.py` (the git paths ignored by
-//! default). docs/signing.md describes the format field by field.
+//! (the envelope and the public-key hint), `_signing/sign_certificate.py` (the certificate
+//! chain of a certificate signature) and `hashing.py` (the git paths ignored by default).
+//! docs/signing.md describes the format field by field.
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -388,14 +389,38 @@ pub struct PublicKeyIdentifier {
     pub hint: Option<String>,
 }
 
+/// One certificate of a certificate chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct X509Certificate {
+    /// Base64 of the certificate's DER.
+    pub raw_bytes: String,
+}
+
+/// The certificates of a certificate signature (`model_signing sign certificate`): the
+/// signing certificate first, then the chain given when signing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct X509CertificateChain {
+    /// The certificates, the signing certificate first.
+    pub certificates: Vec<X509Certificate>,
+}
+
 /// What the verifier needs besides the envelope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VerificationMaterial {
-    /// Which public key verifies the envelope; absent for certificate signatures, which this
-    /// tool does not read.
+    /// Which public key verifies the envelope (a key signature); absent for a certificate
+    /// signature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<PublicKeyIdentifier>,
+    /// The signing certificate and its chain (a certificate signature,
+    /// `_signing/sign_certificate.py`); absent for a key signature.
+    #[serde(
+        default,
+        rename = "x509CertificateChain",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub x509_certificate_chain: Option<X509CertificateChain>,
     /// Transparency-log entries: none for key signatures.
     #[serde(default)]
     pub tlog_entries: Vec<serde_json::Value>,
@@ -417,15 +442,54 @@ impl Bundle {
     /// The bundle of `payload` signed by the key with PEM `public_key_pem`, with the DER
     /// signature `signature` over [`pae`] of it.
     pub fn new(payload: &[u8], signature_der: &[u8], public_key_pem: &str) -> Bundle {
-        let base64 = base64::engine::general_purpose::STANDARD;
-        Bundle {
-            media_type: BUNDLE_MEDIA_TYPE.to_string(),
-            verification_material: VerificationMaterial {
+        Bundle::signed(
+            payload,
+            signature_der,
+            VerificationMaterial {
                 public_key: Some(PublicKeyIdentifier {
                     hint: Some(key_hint(public_key_pem)),
                 }),
+                x509_certificate_chain: None,
                 tlog_entries: Vec::new(),
             },
+        )
+    }
+
+    /// The bundle of `payload` signed by the key of the certificate `certificates[0]` (DER),
+    /// followed by its chain, as `model_signing sign certificate` writes it.
+    pub fn with_certificates(
+        payload: &[u8],
+        signature_der: &[u8],
+        certificates: &[Vec<u8>],
+    ) -> Bundle {
+        let base64 = base64::engine::general_purpose::STANDARD;
+        Bundle::signed(
+            payload,
+            signature_der,
+            VerificationMaterial {
+                public_key: None,
+                x509_certificate_chain: Some(X509CertificateChain {
+                    certificates: certificates
+                        .iter()
+                        .map(|der| X509Certificate {
+                            raw_bytes: base64.encode(der),
+                        })
+                        .collect(),
+                }),
+                tlog_entries: Vec::new(),
+            },
+        )
+    }
+
+    fn signed(
+        payload: &[u8],
+        signature_der: &[u8],
+        verification_material: VerificationMaterial,
+    ) -> Bundle {
+        let base64 = base64::engine::general_purpose::STANDARD;
+        Bundle {
+            media_type: BUNDLE_MEDIA_TYPE.to_string(),
+            verification_material,
             dsse_envelope: Envelope {
                 payload: base64.encode(payload),
                 payload_type: PAYLOAD_TYPE.to_string(),
@@ -443,7 +507,8 @@ impl Bundle {
     }
 
     /// Reads a signature file: a bundle of the media type `model_signing` writes, with a
-    /// public-key identifier (not a certificate) and a DSSE envelope of an in-toto payload.
+    /// public-key identifier or a certificate chain and a DSSE envelope of an in-toto
+    /// payload.
     pub fn from_json(bytes: &[u8]) -> Result<Bundle, SigningFormatError> {
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| bundle_error(format!("not JSON: {e}")))?;
@@ -456,9 +521,14 @@ impl Bundle {
         }
         let bundle: Bundle =
             serde_json::from_value(value).map_err(|e| bundle_error(e.to_string()))?;
-        if bundle.verification_material.public_key.is_none() {
+        let material = &bundle.verification_material;
+        let certificates = material
+            .x509_certificate_chain
+            .as_ref()
+            .map_or(0, |chain| chain.certificates.len());
+        if material.public_key.is_none() && certificates == 0 {
             return Err(bundle_error(
-                "no public-key identifier (a certificate or Sigstore signature, which this tool does not verify)",
+                "neither a public-key identifier nor a certificate chain (a Sigstore signature, which this tool does not verify)",
             ));
         }
         if bundle.dsse_envelope.payload_type != PAYLOAD_TYPE {
@@ -471,6 +541,28 @@ impl Bundle {
             return Err(SigningFormatError::Envelope("has no signature".to_string()));
         }
         Ok(bundle)
+    }
+
+    /// The certificates (DER) of a certificate signature, the signing certificate first;
+    /// `None` for a key signature.
+    pub fn certificates(&self) -> Result<Option<Vec<Vec<u8>>>, SigningFormatError> {
+        if self.verification_material.public_key.is_some() {
+            return Ok(None);
+        }
+        let Some(chain) = &self.verification_material.x509_certificate_chain else {
+            return Ok(None);
+        };
+        let base64 = base64::engine::general_purpose::STANDARD;
+        chain
+            .certificates
+            .iter()
+            .map(|certificate| {
+                base64.decode(&certificate.raw_bytes).map_err(|e| {
+                    bundle_error(format!("a certificate of the chain is not base64: {e}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     /// The public-key hint, when the bundle has one.
@@ -602,5 +694,23 @@ mod tests {
         );
         assert!(Bundle::from_json(b"{}").is_err());
         assert!(Bundle::from_json(b"[").is_err());
+        assert_eq!(read.certificates().unwrap(), None);
+    }
+
+    #[test]
+    fn a_certificate_bundle_has_the_chain_instead_of_the_hint() {
+        let bundle = Bundle::with_certificates(b"{}", &[1], &[vec![0x30, 0], vec![0x30, 1]]);
+        let json = bundle.to_json();
+        assert!(json.starts_with(
+            "{\"mediaType\":\"application/vnd.dev.sigstore.bundle.v0.3+json\",\"verificationMaterial\":{\"x509CertificateChain\":{\"certificates\":[{\"rawBytes\":\"MAA=\"},{\"rawBytes\":\"MAE=\"}]},\"tlogEntries\":[]},\"dsseEnvelope\":"
+        ), "{json}");
+        let read = Bundle::from_json(json.as_bytes()).unwrap();
+        assert_eq!(read.hint(), None);
+        assert_eq!(
+            read.certificates().unwrap(),
+            Some(vec![vec![0x30, 0], vec![0x30, 1]])
+        );
+        let empty = json.replace("[{\"rawBytes\":\"MAA=\"},{\"rawBytes\":\"MAE=\"}]", "[]");
+        assert!(Bundle::from_json(empty.as_bytes()).is_err());
     }
 }

@@ -15,6 +15,7 @@ use cmi_format::document::{CheckDocument, Tool};
 use crate::bedrock::ServiceError;
 use crate::jobs::{self, Following, Job};
 use crate::manifest::Manifest;
+use crate::signing::SignatureRecord;
 
 /// What identifies the artifact, for the token.
 #[derive(Debug, Clone)]
@@ -231,6 +232,9 @@ pub struct ImportDocument {
     pub job: Option<Job>,
     /// [`ImportDocument::SCHEMA`].
     pub schema: String,
+    /// With `--require-signature`: the signature gate's outcome; absent without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SignatureRecord>,
     /// The source as given.
     pub source: String,
     /// Whether the job was submitted.
@@ -259,7 +263,25 @@ impl ImportDocument {
             submitted: job.is_some(),
             job,
             schema: Self::SCHEMA.to_string(),
+            signature: None,
             source: source.to_string(),
+            tool: Tool::current(),
+        }
+    }
+
+    /// The document of an import that `--require-signature` refused: nothing checked or
+    /// submitted, and the signature's outcome with the findings that failed it.
+    pub fn refused_by_signature(source: &str, signature: SignatureRecord) -> ImportDocument {
+        ImportDocument {
+            check: None,
+            client_request_token: None,
+            fingerprint: None,
+            following: Following::NotAsked,
+            job: None,
+            schema: Self::SCHEMA.to_string(),
+            signature: Some(signature),
+            source: source.to_string(),
+            submitted: false,
             tool: Tool::current(),
         }
     }
@@ -301,5 +323,24 @@ mod tests {
         assert!(!refused.submitted);
         assert_eq!(refused.following, Following::NotAsked);
         round_trip(&refused);
+        let finding = cmi_format::Finding::new(
+            cmi_format::RuleId::SignatureWrongKey,
+            "s3://sigs/llama.sig",
+            "was made with another key",
+        );
+        let gated = ImportDocument::refused_by_signature(
+            "s3://models/llama/",
+            SignatureRecord::verified(
+                "s3://sigs/llama.sig",
+                &crate::signing::Trust::default(),
+                &[],
+                None,
+                false,
+                &[finding],
+            ),
+        );
+        assert!(!gated.submitted && gated.check.is_none());
+        let text = round_trip(&gated);
+        assert!(text.contains(r#""code": "SG002""#), "{text}");
     }
 }

@@ -290,6 +290,10 @@ pub struct PushDocument {
     /// is a published revision ([`crate::source::Source::provenance`]); left out otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+    /// With `--sign-key`, once the files are pushed: the signature written to
+    /// `--signature-out`; left out otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::signing::SignatureRecord>,
     /// With `--import`, once the files are pushed: the import's own document
     /// (`cmi-preflight.import.v1`), so that `push --import --format json` writes one document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -371,6 +375,7 @@ impl PushDocument {
             files,
             deleted: Vec::new(),
             provenance: None,
+            signature: None,
             import: None,
         }
     }

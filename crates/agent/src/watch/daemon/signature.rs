@@ -7,7 +7,7 @@ use cmi_format::Finding;
 use super::{fault, Daemon, Fault, WatchError};
 use crate::manifest::Manifest;
 use crate::open::AnySource;
-use crate::signing::{compare_manifest, verify_bundle, PublicKey, SignatureLocation};
+use crate::signing::{compare_manifest, verify_bundle, PublicKey, SignatureLocation, Trust};
 use crate::watch::health::ErrorKind;
 use crate::watch::state::ArtifactState;
 
@@ -100,7 +100,7 @@ impl Daemon {
                 "does not exist",
             )]);
         };
-        let verified = match verify_bundle(&bytes, &policy.keys, &name) {
+        let verified = match verify_bundle(&bytes, &Trust::from(policy.keys.clone()), &name) {
             Ok(verified) => verified,
             Err(finding) => return Ok(vec![finding]),
         };
