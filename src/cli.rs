@@ -402,6 +402,11 @@ pub struct PolicyArgs {
     /// instead of reading the artifact itself.
     #[arg(long, requires = "runner")]
     pub check_as_role: bool,
+
+    /// The daemon runs `watch --import` (runner policy of watch): allow it to submit, follow
+    /// and list import jobs and to pass the role to Bedrock.
+    #[arg(long, requires = "runner")]
+    pub watch_import: bool,
 }
 
 /// The commands of `doctor --runner`.

@@ -287,6 +287,7 @@ fn policy(args: PolicyArgs) -> Result<u8> {
             queue_arn: args.queue_arn,
             report_prefix: args.report_prefix,
             check_as_role: args.check_as_role,
+            watch_import: args.watch_import,
         };
         set.documents.extend(cmi_format::policy::runner_documents(
             &validated,

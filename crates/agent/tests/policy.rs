@@ -189,6 +189,7 @@ fn every_document_is_a_versioned_policy_with_unique_sids() {
             queue_arn: Some("arn:aws:sqs:us-west-2:111122223333:artifacts".to_string()),
             report_prefix: Some("s3://reports/cmi/".to_string()),
             check_as_role: false,
+            watch_import: true,
         };
         let validated = inputs.validate().expect("valid inputs");
         set.documents.extend(

@@ -29,9 +29,18 @@
 //!   `--check-as-role`, `sts:AssumeRole` on the role, whose credentials then make them), and
 //!   with `--kms-key-id` the [`HOSTING_KEY_ACTIONS`] on the hosting key through Bedrock
 //!   (`kms:ViaService`, Amazon Bedrock User Guide, "Encryption of imported custom models").
-//! - **watch**: the check's list and reads of the watched prefix, `sqs:ReceiveMessage` and
-//!   `sqs:DeleteMessage` (which also authorizes DeleteMessageBatch) on the queue, and
-//!   `s3:PutObject` under the report prefix. `watch --import` also needs the import document.
+//! - **watch** (crates/agent/src/watch/): ListObjectsV2 of the watched prefix by the daemon's
+//!   own identity (`s3:ListBucket`), the check's reads of each artifact (or, with
+//!   `--check-as-role`, `sts:AssumeRole` on the role, whose credentials then read), with
+//!   `--sqs-queue-url` ReceiveMessage, DeleteMessageBatch, GetQueueAttributes
+//!   (`VisibilityTimeout`) and ChangeMessageVisibilityBatch (the messages held in flight) on
+//!   the queue (`sqs:ReceiveMessage`, `sqs:DeleteMessage`, `sqs:GetQueueAttributes`,
+//!   `sqs:ChangeMessageVisibility`: a batch action is authorized by its single action, Amazon
+//!   SQS Developer Guide, "Amazon SQS API permissions: Actions and resource reference"),
+//!   PutObject under the report prefix (`s3:PutObject`), and with `--import`
+//!   CreateModelImportJob, GetModelImportJob (following its jobs) and ListModelImportJobs (the
+//!   jobs in progress that hold the import slot), `iam:PassRole` as for import, and the
+//!   hosting key.
 //!
 //! Regions are pinned with `aws:RequestedRegion` for S3, KMS, SQS and Bedrock; not for
 //! `iam:PassRole` (IAM is a global service) nor `sts:AssumeRole` (the global STS endpoint
@@ -112,6 +121,9 @@ pub struct RunnerInputs {
     /// `import --check-as-role` (and `watch --check-as-role`): the check reads the artifact
     /// as the execution role, so the runner needs `sts:AssumeRole` on it.
     pub check_as_role: bool,
+    /// `watch --import`: the daemon submits and follows import jobs, so it needs the Bedrock
+    /// actions and `iam:PassRole` of an import.
+    pub watch_import: bool,
 }
 
 /// The parts of the stable `Sid`s of the runner statements: [`RunnerCommand::sid`] makes
@@ -134,13 +146,14 @@ pub mod runner_sid {
     pub const PUSH_ENCRYPT: &str = "EncryptArtifact";
     /// Import: create and describe the account's import jobs in the Region.
     pub const IMPORT_JOBS: &str = "ImportJobs";
-    /// Import: list import jobs and imported models.
+    /// Import: list import jobs and imported models (watch: import jobs only).
     pub const IMPORT_LIST: &str = "ListImports";
     /// Import: pass the execution role to Bedrock only.
     pub const PASS_ROLE: &str = "PassImportRole";
     /// Import: let Bedrock use the hosting key.
     pub const HOSTING_KEY: &str = "UseImportedModelKey";
-    /// Watch: receive and delete the queue's messages.
+    /// Watch: receive, hold and delete the queue's messages, and read its visibility
+    /// timeout.
     pub const QUEUE: &str = "ReceiveArtifactEvents";
     /// Watch: write the reports.
     pub const REPORTS: &str = "WriteReports";
@@ -327,8 +340,10 @@ fn push_statements(v: &ValidatedInputs) -> Vec<Statement> {
     statements
 }
 
-fn import_statements(v: &ValidatedInputs, r: &RunnerInputs) -> Vec<Statement> {
-    let c = RunnerCommand::Import;
+/// The statements that submit and follow import jobs as `c`: create and describe the
+/// account's jobs in the Region, list them (`list`: the list actions, without a resource
+/// type), pass the role to Bedrock only, and let Bedrock use the hosting key.
+fn job_statements(v: &ValidatedInputs, c: RunnerCommand, list: &[&str]) -> Vec<Statement> {
     let mut statements = vec![
         pinned(
             allow(
@@ -339,11 +354,7 @@ fn import_statements(v: &ValidatedInputs, r: &RunnerInputs) -> Vec<Statement> {
             v,
         ),
         pinned(
-            allow(
-                &c.sid(runner_sid::IMPORT_LIST),
-                &["bedrock:ListModelImportJobs", "bedrock:ListImportedModels"],
-                "*".to_string(),
-            ),
+            allow(&c.sid(runner_sid::IMPORT_LIST), list, "*".to_string()),
             v,
         ),
         with(
@@ -357,11 +368,6 @@ fn import_statements(v: &ValidatedInputs, r: &RunnerInputs) -> Vec<Statement> {
             OneOrMany::One(BEDROCK_SERVICE_PRINCIPAL.to_string()),
         ),
     ];
-    if r.check_as_role {
-        statements.push(assume_role_statement(v, c));
-    } else {
-        statements.extend(read_statements(v, c));
-    }
     if let Some(key) = v.hosting_kms_key_arn() {
         statements.push(with(
             allow(
@@ -377,6 +383,22 @@ fn import_statements(v: &ValidatedInputs, r: &RunnerInputs) -> Vec<Statement> {
     statements
 }
 
+fn import_statements(v: &ValidatedInputs, r: &RunnerInputs) -> Vec<Statement> {
+    let c = RunnerCommand::Import;
+    let mut statements = job_statements(
+        v,
+        c,
+        &["bedrock:ListModelImportJobs", "bedrock:ListImportedModels"],
+    );
+    let reads = if r.check_as_role {
+        vec![assume_role_statement(v, c)]
+    } else {
+        read_statements(v, c)
+    };
+    statements.splice(3..3, reads);
+    statements
+}
+
 fn watch_statements(
     v: &ValidatedInputs,
     r: &RunnerInputs,
@@ -386,13 +408,20 @@ fn watch_statements(
     let c = RunnerCommand::Watch;
     let mut statements = read_statements(v, c);
     if r.check_as_role {
+        // The scans list as the daemon; the checks read as the role.
+        statements.truncate(1);
         statements.push(assume_role_statement(v, c));
     }
     if let Some(queue) = queue {
         statements.push(pinned(
             allow(
                 &c.sid(runner_sid::QUEUE),
-                &["sqs:ReceiveMessage", "sqs:DeleteMessage"],
+                &[
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:GetQueueAttributes",
+                ],
                 queue.to_string(),
             ),
             v,
@@ -408,6 +437,9 @@ fn watch_statements(
                 &format!("{}*", reports.prefix),
             ),
         ));
+    }
+    if r.watch_import {
+        statements.extend(job_statements(v, c, &["bedrock:ListModelImportJobs"]));
     }
     statements
 }
@@ -501,6 +533,7 @@ mod tests {
             queue_arn: Some("arn:aws:sqs:us-west-2:111122223333:artifacts".into()),
             report_prefix: Some("s3://reports/cmi".into()),
             check_as_role: false,
+            watch_import: true,
         }
     }
 
@@ -635,7 +668,11 @@ mod tests {
 
     #[test]
     fn watch_receives_from_the_queue_and_writes_reports() {
-        let policy = runner_policy(&inputs(false), &runner(), RunnerCommand::Watch).unwrap();
+        let scan_only = RunnerInputs {
+            watch_import: false,
+            ..runner()
+        };
+        let policy = runner_policy(&inputs(false), &scan_only, RunnerCommand::Watch).unwrap();
         assert_eq!(
             sids(&policy),
             [
@@ -646,7 +683,19 @@ mod tests {
             ]
         );
         let queue = statement(&policy, runner_sid::QUEUE);
-        assert_eq!(actions(queue), ["sqs:ReceiveMessage", "sqs:DeleteMessage"]);
+        assert_eq!(
+            actions(queue),
+            [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes"
+            ]
+        );
+        assert_eq!(
+            queue.resource.as_deref(),
+            Some("arn:aws:sqs:us-west-2:111122223333:artifacts")
+        );
         let reports = statement(&policy, runner_sid::REPORTS);
         assert_eq!(
             reports.resource.as_deref(),
@@ -659,6 +708,56 @@ mod tests {
         )
         .unwrap();
         assert_eq!(bare.statement.len(), 2);
+    }
+
+    #[test]
+    fn watch_import_submits_follows_and_lists_jobs() {
+        let v = inputs(true);
+        let policy = runner_policy(&v, &runner(), RunnerCommand::Watch).unwrap();
+        assert_eq!(
+            sids(&policy),
+            [
+                runner_sid::LIST_ARTIFACT,
+                runner_sid::READ_ARTIFACT,
+                runner_sid::DECRYPT_ARTIFACT,
+                runner_sid::QUEUE,
+                runner_sid::REPORTS,
+                runner_sid::IMPORT_JOBS,
+                runner_sid::IMPORT_LIST,
+                runner_sid::PASS_ROLE,
+                runner_sid::HOSTING_KEY
+            ]
+        );
+        let jobs = statement(&policy, runner_sid::IMPORT_JOBS);
+        assert_eq!(
+            actions(jobs),
+            ["bedrock:CreateModelImportJob", "bedrock:GetModelImportJob"]
+        );
+        let list = statement(&policy, runner_sid::IMPORT_LIST);
+        assert_eq!(actions(list), ["bedrock:ListModelImportJobs"]);
+        assert_eq!(list.resource.as_deref(), Some("*"));
+        let pass = statement(&policy, runner_sid::PASS_ROLE);
+        assert_eq!(
+            pass.condition["StringEquals"]["iam:PassedToService"],
+            OneOrMany::One("bedrock.amazonaws.com".into())
+        );
+
+        // With --check-as-role the scans list as the daemon, the checks read as the role.
+        let as_role = RunnerInputs {
+            check_as_role: true,
+            ..runner()
+        };
+        let policy = runner_policy(&inputs(true), &as_role, RunnerCommand::Watch).unwrap();
+        assert_eq!(
+            &sids(&policy)[..3],
+            [
+                runner_sid::LIST_ARTIFACT,
+                runner_sid::ASSUME_ROLE,
+                runner_sid::QUEUE
+            ]
+        );
+        assert!(!sids(&policy).contains(&runner_sid::READ_ARTIFACT));
+        assert!(!sids(&policy).contains(&runner_sid::DECRYPT_ARTIFACT));
     }
 
     #[test]
@@ -689,7 +788,7 @@ mod tests {
             let r = RunnerInputs {
                 queue_arn: queue.map(str::to_string),
                 report_prefix: report.map(str::to_string),
-                check_as_role: false,
+                ..RunnerInputs::default()
             };
             match runner_policy(&v, &r, RunnerCommand::Watch) {
                 Err(PolicyError::RunnerInput { field: f, .. }) => assert_eq!(f, field),
@@ -724,7 +823,12 @@ mod tests {
                     }
                     let resource = s.resource.as_deref().expect("a resource");
                     if resource == "*" {
-                        assert_eq!(s.sid, "CmiRunnerImportListImports");
+                        assert!(
+                            ["CmiRunnerImportListImports", "CmiRunnerWatchListImports"]
+                                .contains(&s.sid.as_str()),
+                            "{}",
+                            s.sid
+                        );
                     } else {
                         assert!(resource.starts_with("arn:aws:"), "{resource}");
                     }
