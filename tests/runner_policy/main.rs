@@ -383,3 +383,142 @@ fn doctor_runner_says_when_it_cannot_simulate() {
     assert!(all.contains("cannot check the permissions"), "{all}");
     assert!(all.contains("iam:SimulatePrincipalPolicy"), "{all}");
 }
+
+/// The generated policy as moto 5.2.5 checks it: moto authorizes an SQS batch request as the
+/// batch action itself (`sqs:DeleteMessageBatch`), where SQS authorizes it with the single
+/// action (Amazon SQS Developer Guide, "Amazon SQS API permissions: Actions and resource
+/// reference"), so each single action is given its batch name too, in the same statement.
+fn as_moto_checks(policy: &Value) -> Value {
+    let mut policy = policy.clone();
+    for statement in policy["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .iter_mut()
+    {
+        let Some(actions) = statement["Action"].as_array_mut() else {
+            continue;
+        };
+        for (single, batch) in [
+            ("sqs:DeleteMessage", "sqs:DeleteMessageBatch"),
+            (
+                "sqs:ChangeMessageVisibility",
+                "sqs:ChangeMessageVisibilityBatch",
+            ),
+        ] {
+            if actions.iter().any(|a| a == single) {
+                actions.push(Value::from(batch));
+            }
+        }
+    }
+    policy
+}
+
+#[test]
+fn watch_runs_with_exactly_its_runner_policy() {
+    let (_guard, moto) = lock();
+    let queue = runtime().block_on(async {
+        let s3 = moto.s3_client().await;
+        for bucket in ["runner-watch", "runner-watch-reports"] {
+            create_bucket(&s3, bucket, moto::REGION)
+                .await
+                .expect("bucket");
+        }
+        let sqs = cmi_testkit::sqs::client(&moto.sdk_config().await);
+        let queue = cmi_testkit::sqs::create_queue(
+            &sqs,
+            "runner-watch-events",
+            std::time::Duration::from_secs(30),
+        )
+        .await;
+        cmi_testkit::sqs::notify_queue(&s3, "runner-watch", &queue.arn).await;
+        upload_fixture(&s3, "runner-watch", "models/llama/", &fixture("llama"))
+            .await
+            .expect("uploaded");
+        queue
+    });
+    let generated = generated(
+        "watch",
+        "runner-watch",
+        "models/",
+        &[
+            "--queue-arn",
+            &queue.arn,
+            "--report-prefix",
+            "s3://runner-watch-reports/cmi/",
+            "--watch-import",
+        ],
+    );
+    let policy = as_moto_checks(&generated);
+    let variants = users(moto, "watch", &policy);
+    let emulator = BedrockEmulator::start(EmulatorOptions {
+        max_concurrent_jobs: variants.len(),
+        max_imported_models: variants.len(),
+        callers: variants
+            .iter()
+            .map(|v| v.user.credentials.clone())
+            .collect(),
+        identity_policies: variants
+            .iter()
+            .map(|v| IdentityPolicy {
+                access_key_id: v.user.credentials.access_key_id().to_string(),
+                principal_arn: v.user.arn.clone(),
+                policy: v.policy.clone(),
+            })
+            .collect(),
+        ..EmulatorOptions::default()
+    });
+    let role = format!("arn:aws:iam::{}:role/cmi-import", moto::ACCOUNT_ID);
+    let states = tempfile::tempdir().expect("tempdir");
+    // Every variant gets a new event of the artifact (its `_READY` marker) and a state
+    // directory of its own; events left by an earlier variant name the same artifact.
+    // `--once` in SQS mode receives and does not list the whole prefix (only `--rescan`
+    // would, instead of receiving: docs/watch.md), so the messages are what finds the
+    // artifact; its check then lists the artifact's own prefix.
+    let reset = || {
+        runtime().block_on(async {
+            let s3 = moto.s3_client().await;
+            s3.put_object()
+                .bucket("runner-watch")
+                .key("models/llama/_READY")
+                .body(Vec::new().into())
+                .send()
+                .await
+                .expect("marker");
+        });
+        empty_bucket(moto, "runner-watch-reports");
+    };
+    prove(
+        moto,
+        &policy,
+        &variants,
+        |index| {
+            let state = states.path().join(index.to_string());
+            vec![strings(&[
+                "watch",
+                "s3://runner-watch/models/",
+                "--state-dir",
+                state.to_str().expect("UTF-8"),
+                "--once",
+                "--sqs-queue-url",
+                &queue.url,
+                "--ready-marker",
+                "_READY",
+                "--import",
+                "--role-arn",
+                &role,
+                "--job-name-template",
+                &format!("runner-watch-{index}-{{name}}"),
+                "--model-name-template",
+                &format!("runner-watch-{index}-{{name}}-model"),
+                "--max-in-flight",
+                "100",
+                "--report-to",
+                "s3://runner-watch-reports/cmi/",
+                "--bedrock-endpoint-url",
+                &emulator.endpoint(),
+            ])]
+        },
+        reset,
+        &[],
+    );
+}

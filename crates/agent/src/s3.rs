@@ -248,6 +248,79 @@ impl S3Source {
     }
 }
 
+/// The IAM action an S3 operation needs, and whether its resource is the object (else the
+/// bucket): the Service Authorization Reference, "Actions, resources, and condition keys for
+/// Amazon S3" (HeadObject is authorized by `s3:GetObject`, the multipart upload calls by
+/// `s3:PutObject`, ListObjectsV2 and HeadBucket by `s3:ListBucket`).
+fn iam_action(operation: &str) -> (&'static str, bool) {
+    match operation {
+        "PutObject" | "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload" => {
+            ("s3:PutObject", true)
+        }
+        "HeadObject" | "GetObject" => ("s3:GetObject", true),
+        "ListParts" => ("s3:ListMultipartUploadParts", true),
+        "AbortMultipartUpload" => ("s3:AbortMultipartUpload", true),
+        "ListMultipartUploads" => ("s3:ListBucketMultipartUploads", false),
+        "GetBucketEncryption" => ("s3:GetEncryptionConfiguration", false),
+        _ => ("s3:ListBucket", false),
+    }
+}
+
+/// The error code of a failed S3 request, `AccessDenied` for a HEAD request's bodiless 403;
+/// `None` when the answer has neither.
+pub(crate) fn denial_code<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    error: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> Option<String> {
+    // HEAD answers have no body: a denial is only its status.
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    match (error.code(), status) {
+        (Some(code), _) => Some(code.to_string()),
+        (None, Some(403)) => Some("AccessDenied".to_string()),
+        _ => None,
+    }
+}
+
+/// The line of a denied S3 request: the IAM permission `operation` needs and its resource,
+/// such as `AccessDenied: s3:PutObject on arn:aws:s3:::bucket/key was denied: ...`.
+pub(crate) fn denied_line(
+    code: &str,
+    operation: &str,
+    bucket: &str,
+    key: &str,
+    message: &str,
+) -> String {
+    let (permission, on_object) = iam_action(operation);
+    let resource = if on_object {
+        cmi_format::arn::object(cmi_format::arn::AWS, bucket, key)
+    } else {
+        cmi_format::arn::bucket(cmi_format::arn::AWS, bucket)
+    };
+    format!(
+        "{code}: {permission} on {resource} was denied: {message}; the caller's identity policy (or the bucket policy) must allow it"
+    )
+}
+
+/// One line for a failed S3 `operation` on `s3://bucket/key`: a denial names the IAM
+/// permission and its resource ([`denied_line`]), any other failure is
+/// [`describe_sdk_error`].
+pub fn describe_s3_failure<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &str,
+    bucket: &str,
+    key: &str,
+    error: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> String {
+    match denial_code(error) {
+        Some(code) if code == "AccessDenied" || code == "AllAccessDisabled" => denied_line(
+            &code,
+            operation,
+            bucket,
+            key,
+            error.message().unwrap_or("Access Denied"),
+        ),
+        _ => describe_sdk_error(error),
+    }
+}
+
 /// One line for an SDK error: the service's code and message; else, for an error body the
 /// SDK could not parse (moto's STS errors nest one level deeper than AWS's), the HTTP status
 /// and the `<Code>` and `<Message>` found in the body; else the transport failure.

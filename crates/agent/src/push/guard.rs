@@ -16,27 +16,11 @@
 use aws_config::SdkConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::ServerSideEncryption;
-use cmi_format::{arn, Finding, RuleId};
+use cmi_format::{Finding, RuleId};
 use tracing::debug;
 
 use super::{Destination, PushError, PushOptions, Sse};
-use crate::s3::{describe_sdk_error, ManagedKeyProbe, AWS_S3_KEY_ALIAS};
-
-/// The IAM action an S3 operation of a push needs, and whether its resource is the object
-/// (else the bucket).
-fn action(operation: &str) -> (&'static str, bool) {
-    match operation {
-        "PutObject" | "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload" => {
-            ("s3:PutObject", true)
-        }
-        "HeadObject" => ("s3:GetObject", true),
-        "ListParts" => ("s3:ListMultipartUploadParts", true),
-        "AbortMultipartUpload" => ("s3:AbortMultipartUpload", true),
-        "ListMultipartUploads" => ("s3:ListBucketMultipartUploads", false),
-        "GetBucketEncryption" => ("s3:GetEncryptionConfiguration", false),
-        _ => ("s3:ListBucket", false),
-    }
-}
+use crate::s3::{denial_code, denied_line, describe_sdk_error, ManagedKeyProbe, AWS_S3_KEY_ALIAS};
 
 /// One line for a failed S3 request of a push. A denial names the permission and its
 /// resource (`s3:PutObject on arn:aws:s3:::bucket/key`), or the KMS action when the key
@@ -50,12 +34,8 @@ pub(crate) fn describe<E: ProvideErrorMetadata + std::error::Error + 'static>(
     options: &PushOptions,
     error: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
 ) -> String {
-    // HEAD answers have no body: a denial is only its status.
-    let status = error.raw_response().map(|r| r.status().as_u16());
-    let code = match (error.code(), status) {
-        (Some(code), _) => code.to_string(),
-        (None, Some(403)) => "AccessDenied".to_string(),
-        _ => return describe_sdk_error(error),
+    let Some(code) = denial_code(error) else {
+        return describe_sdk_error(error);
     };
     let message = error.message().unwrap_or("Access Denied");
     let owner = options
@@ -83,14 +63,9 @@ pub(crate) fn describe<E: ProvideErrorMetadata + std::error::Error + 'static>(
     if code != "AccessDenied" && code != "AllAccessDisabled" {
         return describe_sdk_error(error);
     }
-    let (permission, on_object) = action(operation);
-    let resource = if on_object {
-        arn::object(arn::AWS, bucket, key)
-    } else {
-        arn::bucket(arn::AWS, bucket)
-    };
     format!(
-        "{code}: {permission} on {resource} was denied: {message}; the caller's identity policy (or the bucket policy) must allow it{owner}"
+        "{}{owner}",
+        denied_line(&code, operation, bucket, key, message)
     )
 }
 

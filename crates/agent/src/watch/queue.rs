@@ -48,6 +48,7 @@ use std::fmt;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
@@ -57,6 +58,8 @@ use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde_json::Value;
 use tracing::warn;
+
+use crate::s3::describe_sdk_error;
 
 /// The longest long poll SQS allows (`WaitTimeSeconds`).
 pub const MAX_WAIT: Duration = Duration::from_secs(20);
@@ -351,16 +354,20 @@ impl fmt::Display for ServiceFailure {
 }
 
 impl ServiceFailure {
-    fn from_sdk<E, R>(error: &SdkError<E, R>) -> ServiceFailure
+    /// What SQS said; for an answer the SDK could not parse (moto answers a denial of the
+    /// JSON protocol with a query-protocol XML body), the `<Code>` and `<Message>` of the body
+    /// ([`describe_sdk_error`]), which for a denial name the IAM action.
+    fn from_sdk<E>(error: &SdkError<E, HttpResponse>) -> ServiceFailure
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: fmt::Debug,
     {
         ServiceFailure {
             code: error.code().map(str::to_string),
-            message: error.message().map(str::to_string).unwrap_or_else(|| {
-                aws_smithy_types::error::display::DisplayErrorContext(error).to_string()
-            }),
+            message: match (error.code(), error.message()) {
+                (_, Some(message)) => message.to_string(),
+                (Some(_), None) => String::new(),
+                (None, None) => describe_sdk_error(error),
+            },
         }
     }
 }
@@ -643,10 +650,12 @@ fn entry_failure(
 }
 
 /// Every message of a batch request that failed as a whole.
-fn whole_batch_failed<E, R>(chunk: &[&QueueMessage], error: &SdkError<E, R>) -> Vec<EntryFailure>
+fn whole_batch_failed<E>(
+    chunk: &[&QueueMessage],
+    error: &SdkError<E, HttpResponse>,
+) -> Vec<EntryFailure>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug,
 {
     let failure = ServiceFailure::from_sdk(error);
     chunk

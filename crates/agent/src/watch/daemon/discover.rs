@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::events::{count, WatchEvent};
 use super::{fault, state_fault, Daemon, Fault};
-use crate::s3::{describe_sdk_error, listed_meta};
+use crate::s3::{describe_s3_failure, listed_meta};
 use crate::source::ObjectMeta;
 use crate::watch::health::ErrorKind;
 use crate::watch::queue::{QueueMessage, SqsQueue};
@@ -56,7 +56,7 @@ impl Daemon {
                     ErrorKind::List,
                     format!(
                         "ListObjectsV2 s3://{bucket}/{prefix}: {}",
-                        describe_sdk_error(&e)
+                        describe_s3_failure("ListObjectsV2", bucket, prefix, &e)
                     ),
                 )
             })?;

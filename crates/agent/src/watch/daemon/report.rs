@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{fault, Daemon, Fault};
 use crate::manifest::Manifest;
-use crate::s3::describe_sdk_error;
+use crate::s3::describe_s3_failure;
 use crate::watch::health::ErrorKind;
 use crate::watch::state::ArtifactState;
 
@@ -135,7 +135,7 @@ impl Daemon {
                         format!(
                             "PutObject s3://{}/{key}: {}",
                             target.bucket,
-                            describe_sdk_error(&e)
+                            describe_s3_failure("PutObject", &target.bucket, &key, &e)
                         ),
                     )
                 })?;
