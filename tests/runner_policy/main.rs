@@ -522,3 +522,93 @@ fn watch_runs_with_exactly_its_runner_policy() {
         &[],
     );
 }
+
+/// `import --check-as-role`: the runner reads nothing itself; it assumes the execution role
+/// (`sts:AssumeRole`), whose own policy reads the artifact. moto 5.2.5 checks both the
+/// caller's identity policy for `sts:AssumeRole` on the role and the role's trust policy
+/// (crates/testkit/src/moto.rs).
+#[test]
+fn import_as_role_runs_with_exactly_its_runner_policy() {
+    let (_guard, moto) = lock();
+    let policy = generated(
+        "import",
+        "runner-import-role",
+        "llama/",
+        &["--check-as-role"],
+    );
+    runtime().block_on(async {
+        let s3 = moto.s3_client().await;
+        create_bucket(&s3, "runner-import-role", moto::REGION)
+            .await
+            .expect("bucket");
+        upload_fixture(&s3, "runner-import-role", "llama/", &fixture("llama"))
+            .await
+            .expect("uploaded");
+    });
+    let variants = users(moto, "import-role", &policy);
+    let role = runtime().block_on(async {
+        let iam = moto.iam_client().await;
+        let callers: Vec<&str> = variants.iter().map(|v| v.user.arn.as_str()).collect();
+        let trust = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"AWS": callers},
+                "Action": "sts:AssumeRole"
+            }]
+        });
+        moto::create_role(
+            &iam,
+            "cmi-import",
+            &trust.to_string(),
+            &moto::s3_read_policy("runner-import-role", "llama/"),
+        )
+        .await
+    });
+    let emulator = BedrockEmulator::start(EmulatorOptions {
+        max_concurrent_jobs: variants.len(),
+        max_imported_models: variants.len(),
+        callers: variants
+            .iter()
+            .map(|v| v.user.credentials.clone())
+            .collect(),
+        identity_policies: variants
+            .iter()
+            .map(|v| IdentityPolicy {
+                access_key_id: v.user.credentials.access_key_id().to_string(),
+                principal_arn: v.user.arn.clone(),
+                policy: v.policy.clone(),
+            })
+            .collect(),
+        ..EmulatorOptions::default()
+    });
+    prove(
+        moto,
+        &policy,
+        &variants,
+        |index| {
+            let bedrock = ["--bedrock-endpoint-url", &emulator.endpoint()].map(str::to_string);
+            let job = format!("runner-import-role-{index}");
+            let mut import = strings(&[
+                "import",
+                "s3://runner-import-role/llama/",
+                "--job-name",
+                &job,
+                "--model-name",
+                &format!("{job}-model"),
+                "--role-arn",
+                &role,
+                "--check-as-role",
+            ]);
+            let mut status = strings(&["status", &job]);
+            let mut jobs = strings(&["jobs"]);
+            let mut models = strings(&["models"]);
+            for command in [&mut import, &mut status, &mut jobs, &mut models] {
+                command.extend(bedrock.iter().cloned());
+            }
+            vec![import, status, jobs, models]
+        },
+        || {},
+        &[],
+    );
+}

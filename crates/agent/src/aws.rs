@@ -38,8 +38,10 @@ pub enum AwsError {
     /// No Region from the options, the environment or the profile.
     #[error("no AWS Region: pass --region or set AWS_REGION")]
     NoRegion,
-    /// The role could not be assumed.
-    #[error("cannot assume {role}: {reason}")]
+    /// The role could not be assumed: the caller's identity policy must allow
+    /// `sts:AssumeRole` on it and its trust policy must name the caller (AWS IAM User Guide,
+    /// "Grant a user permissions to switch roles").
+    #[error("cannot assume {role} (sts:AssumeRole: allowed on the role by the caller's identity policy, and the caller named by the role's trust policy): {reason}")]
     AssumeRole {
         /// The role ARN.
         role: String,
