@@ -328,6 +328,26 @@ pub struct DoctorArgs {
     #[arg(long, value_enum)]
     pub runner: Option<RunnerCommandArg>,
 
+    /// With --runner watch: ARN of the SQS queue that `watch --sqs-queue-url` receives from.
+    #[arg(long, requires = "runner")]
+    pub queue_arn: Option<String>,
+
+    /// With --runner watch: s3://BUCKET/PREFIX/ that `watch --report-to` writes under.
+    #[arg(long, requires = "runner")]
+    pub report_prefix: Option<String>,
+
+    /// With --runner import or watch: the command runs with --check-as-role.
+    #[arg(long, requires = "runner")]
+    pub check_as_role: bool,
+
+    /// With --runner watch: the daemon runs with --import.
+    #[arg(long, requires = "runner")]
+    pub watch_import: bool,
+
+    /// With --runner: ARN of the customer-managed KMS key that encrypts the objects.
+    #[arg(long, requires = "runner")]
+    pub source_kms_key_arn: Option<String>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -389,7 +409,7 @@ pub struct PolicyArgs {
     #[arg(long, value_enum)]
     pub runner: Option<RunnerArg>,
 
-    /// ARN of the SQS queue that `watch --queue-url` receives from (runner policy of watch).
+    /// ARN of the SQS queue that `watch --sqs-queue-url` receives from (runner policy of watch).
     #[arg(long, requires = "runner")]
     pub queue_arn: Option<String>,
 

@@ -330,6 +330,13 @@ fn doctor(args: DoctorArgs) -> Result<u8> {
         hosting_kms_key_arn: args.hosting_kms_key_arn,
         importer_arn: args.importer_arn,
         runner: args.runner.map(|r| r.command()),
+        runner_inputs: cmi_format::policy::RunnerInputs {
+            queue_arn: args.queue_arn,
+            report_prefix: args.report_prefix,
+            check_as_role: args.check_as_role,
+            watch_import: args.watch_import,
+        },
+        source_kms_key_arn: args.source_kms_key_arn,
     };
     let diagnosis = runtime()?.block_on(cmi_agent::doctor::doctor(&options))?;
     let mut stdout = anstream::stdout().lock();

@@ -142,17 +142,19 @@ fn users(moto: &Moto, name: &str, policy: &Value) -> Vec<Variant> {
 }
 
 fn run(moto: &Moto, credentials: &Credentials, args: &[&str]) -> Output {
-    Command::cargo_bin("cmi-preflight")
-        .expect("binary built")
+    let mut command = Command::cargo_bin("cmi-preflight").expect("binary built");
+    command
         .args(args)
         .args(["--endpoint-url", &moto.endpoint(), "--region", moto::REGION])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("AWS_ACCESS_KEY_ID", credentials.access_key_id())
         .env("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("binary runs")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    if let Some(token) = credentials.session_token() {
+        command.env("AWS_SESSION_TOKEN", token);
+    }
+    command.output().expect("binary runs")
 }
 
 /// Runs the commands `commands(index)` in turn as the user of each variant, each variant after
@@ -611,4 +613,105 @@ fn import_as_role_runs_with_exactly_its_runner_policy() {
         || {},
         &[],
     );
+}
+
+/// Creates the role `name` at `path`, trusted by anyone of the account (moto matches `*`),
+/// with the inline policy `policy`, and returns credentials of a session of it.
+fn role_session(moto: &Moto, name: &str, path: &str, policy: &Value) -> Credentials {
+    runtime().block_on(async {
+        let iam = moto.iam_client().await;
+        let role = iam
+            .create_role()
+            .role_name(name)
+            .path(path)
+            .assume_role_policy_document(moto::trust_policy("*"))
+            .send()
+            .await
+            .expect("role");
+        let arn = role.role().map(|r| r.arn().to_string()).unwrap_or_default();
+        iam.put_role_policy()
+            .role_name(name)
+            .policy_name(format!("{name}-policy"))
+            .policy_document(policy.to_string())
+            .send()
+            .await
+            .expect("role policy");
+        moto::assume_role(&moto.sts_client().await, &arn, "doctor")
+            .await
+            .expect("assumed")
+    })
+}
+
+/// `doctor --runner watch` takes the runner policy's own inputs (the queue, the report prefix,
+/// `--watch-import`), so its simulation covers the watch statements; an assumed-role caller is
+/// simulated as its role's real ARN, path included, when iam:GetRole tells it, else at the
+/// path `/`, and the step says so. moto 5.2.5 does not implement SimulatePrincipalPolicy: the
+/// step warns and names the statements it could not check.
+#[test]
+fn doctor_runner_covers_watch_and_resolves_the_role_path() {
+    let (_guard, moto) = lock();
+    let may_get_role = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"}]
+    });
+    let may_not = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]
+    });
+    let resolving = role_session(moto, "doctor-ci", "/ci/", &may_get_role);
+    let blind = role_session(moto, "doctor-blind", "/ci/", &may_not);
+    let role = format!("arn:aws:iam::{}:role/cmi-import", moto::ACCOUNT_ID);
+    let queue = format!(
+        "arn:aws:sqs:{}:{}:doctor-events",
+        moto::REGION,
+        moto::ACCOUNT_ID
+    );
+    let args = [
+        "doctor",
+        "s3://runner-doctor/models/",
+        "--role-arn",
+        &role,
+        "--runner",
+        "watch",
+        "--queue-arn",
+        &queue,
+        "--report-prefix",
+        "s3://runner-doctor-reports/cmi/",
+        "--watch-import",
+    ];
+    moto.enforce_auth(0);
+    let resolved = run(moto, &resolving, &args);
+    let unresolved = run(moto, &blind, &args);
+    moto.disable_auth();
+    let resolved = text(&resolved);
+    let unresolved = text(&unresolved);
+    for sid in [
+        "CmiRunnerWatchListArtifact",
+        "CmiRunnerWatchReceiveArtifactEvents",
+        "CmiRunnerWatchWriteReports",
+        "CmiRunnerWatchImportJobs",
+        "CmiRunnerWatchPassImportRole",
+    ] {
+        assert!(resolved.contains(sid), "{sid}: {resolved}");
+    }
+    assert!(
+        resolved.contains(&format!(
+            "arn:aws:iam::{}:role/ci/doctor-ci",
+            moto::ACCOUNT_ID
+        )),
+        "{resolved}"
+    );
+    assert!(!resolved.contains("at the path /"), "{resolved}");
+    assert!(
+        unresolved.contains(&format!(
+            "arn:aws:iam::{}:role/doctor-blind",
+            moto::ACCOUNT_ID
+        )),
+        "{unresolved}"
+    );
+    assert!(
+        unresolved.contains("iam:GetRole on doctor-blind failed"),
+        "{unresolved}"
+    );
+    assert!(unresolved.contains("at the path /"), "{unresolved}");
 }

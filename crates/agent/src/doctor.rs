@@ -49,6 +49,11 @@ pub struct DoctorOptions {
     /// Check the caller's own permissions for this command ([`runner_step`]) instead of the
     /// role's access; `None` for the role's diagnosis.
     pub runner: Option<RunnerCommand>,
+    /// The runner policy's own inputs (queue, report prefix, `--check-as-role`, `watch
+    /// --import`), as `policy --runner` takes them.
+    pub runner_inputs: RunnerInputs,
+    /// The SSE-KMS key of the objects, for the runner policy's key statements.
+    pub source_kms_key_arn: Option<String>,
 }
 
 /// The outcome of a step; in JSON, `pass`, `warn`, `fail` or `skip`.
@@ -322,11 +327,16 @@ pub async fn doctor(options: &DoctorOptions) -> Result<Diagnosis, DoctorError> {
             hosting_account: role_account.clone(),
             region: region.clone(),
             role_name: role_name.clone(),
-            source_kms_key_arn: None,
+            source_kms_key_arn: options.source_kms_key_arn.clone(),
             hosting_kms_key_arn: options.hosting_kms_key_arn.clone(),
             importer_arn: None,
         };
-        runner_step(&caller, &caller_arn, command, &inputs, &mut diagnosis).await;
+        let runner = RunnerRequest {
+            command,
+            inputs: &inputs,
+            runner: &options.runner_inputs,
+        };
+        runner_step(&caller, &caller_arn, runner, &mut diagnosis).await;
         return Ok(diagnosis);
     }
 
@@ -969,8 +979,8 @@ fn kms_fixes(v: &ValidatedInputs, key: &str) -> Vec<Fix> {
 
 /// The principal to simulate for a caller ARN: an assumed-role session
 /// (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`) is simulated as its role
-/// (`arn:aws:iam::ACCOUNT:role/NAME`: a role at a path other than `/` is not found that way);
-/// a user as itself.
+/// (`arn:aws:iam::ACCOUNT:role/NAME`: a role at a path other than `/` is not found that way,
+/// which `doctor --runner` corrects with iam:GetRole when it may); a user as itself.
 pub fn simulated_principal(caller_arn: &str) -> String {
     let parts: Vec<&str> = caller_arn.splitn(6, ':').collect();
     if let [_, partition, "sts", _, account, resource] = parts[..] {
@@ -1010,6 +1020,44 @@ fn runner_context(v: &ValidatedInputs) -> Vec<aws_sdk_iam::types::ContextEntry> 
     .collect()
 }
 
+/// The principal to simulate for `caller_arn`, and how it was found: an assumed-role session
+/// is its role, whose ARN (with its path) iam:GetRole gives when the caller may call it;
+/// otherwise [`simulated_principal`], the role at the path `/`, and a note saying so.
+async fn runner_principal(iam: &aws_sdk_iam::Client, caller_arn: &str) -> (String, String) {
+    let principal = simulated_principal(caller_arn);
+    if principal == caller_arn {
+        return (principal, String::new());
+    }
+    let name = principal.rsplit('/').next().unwrap_or_default().to_string();
+    match iam.get_role().role_name(&name).send().await {
+        Ok(output) => match output.role().map(|r| r.arn().to_string()) {
+            Some(arn) => (arn, String::new()),
+            None => (
+                principal.clone(),
+                format!("; iam:GetRole gave no role {name}: {principal} assumed, at the path /"),
+            ),
+        },
+        Err(error) => {
+            let note = format!(
+                "; iam:GetRole on {name} failed ({}): {principal} assumed, at the path /",
+                describe_sdk_error(&error)
+            );
+            (principal, note)
+        }
+    }
+}
+
+/// What `doctor --runner` checks: the command, the policy inputs, and the runner's own.
+#[derive(Debug, Clone, Copy)]
+pub struct RunnerRequest<'a> {
+    /// The command the caller is about to run.
+    pub command: RunnerCommand,
+    /// The artifact, the role, the keys and the Region.
+    pub inputs: &'a PolicyInputs,
+    /// The queue, the report prefix, `--check-as-role`, `watch --import`.
+    pub runner: &'a RunnerInputs,
+}
+
 /// Step `runner permissions` of `doctor --runner COMMAND`: asks IAM
 /// (`iam:SimulatePrincipalPolicy`, AWS IAM API Reference) whether the caller's own policies
 /// allow every statement of the command's runner policy, one simulation per statement (its
@@ -1020,12 +1068,12 @@ fn runner_context(v: &ValidatedInputs) -> Vec<aws_sdk_iam::types::ContextEntry> 
 pub async fn runner_step(
     caller: &SdkConfig,
     caller_arn: &str,
-    command: RunnerCommand,
-    inputs: &PolicyInputs,
+    request: RunnerRequest<'_>,
     diagnosis: &mut Diagnosis,
 ) {
     const NAME: &str = "runner permissions";
-    let validated = match inputs.validate() {
+    let command = request.command;
+    let validated = match request.inputs.validate() {
         Ok(v) => v,
         Err(error) => {
             diagnosis.fail(
@@ -1036,7 +1084,7 @@ pub async fn runner_step(
             return;
         }
     };
-    let runner_policy = match policy::runner_policy(&validated, &RunnerInputs::default(), command) {
+    let runner_policy = match policy::runner_policy(&validated, request.runner, command) {
         Ok(p) => p,
         Err(error) => {
             diagnosis.fail(
@@ -1047,8 +1095,13 @@ pub async fn runner_step(
             return;
         }
     };
-    let principal = simulated_principal(caller_arn);
     let iam = aws_sdk_iam::Client::new(caller);
+    let (principal, resolved) = runner_principal(&iam, caller_arn).await;
+    let sids: Vec<&str> = runner_policy
+        .statement
+        .iter()
+        .map(|s| s.sid.as_str())
+        .collect();
     let context = runner_context(&validated);
     let mut denied = Vec::new();
     let mut fixes = Vec::new();
@@ -1071,11 +1124,12 @@ pub async fn runner_step(
                 diagnosis.warn(
                     NAME,
                     format!(
-                        "cannot check the permissions of {principal} for `{}`: \
-                         iam:SimulatePrincipalPolicy failed ({}); the caller needs it on \
+                        "cannot check the permissions of {principal} for `{}` (statements \
+                         {}): iam:SimulatePrincipalPolicy failed ({}); the caller needs it on \
                          itself to be checked, or compare its policies with `cmi-preflight \
-                         policy --runner {}` by hand",
+                         policy --runner {}` by hand{resolved}",
                         command.name(),
+                        sids.join(", "),
                         describe_sdk_error(&error),
                         command.name()
                     ),
@@ -1112,17 +1166,18 @@ pub async fn runner_step(
             NAME,
             Status::Pass,
             format!(
-                "{principal} may run `{}` on s3://{}/{} (simulated)",
+                "{principal} may run `{}` on s3://{}/{} (simulated: {}){resolved}",
                 command.name(),
                 validated.bucket(),
-                validated.prefix()
+                validated.prefix(),
+                sids.join(", ")
             ),
         );
     } else {
         diagnosis.fail(
             NAME,
             format!(
-                "{principal} may not run `{}`: {}",
+                "{principal} may not run `{}`: {}{resolved}",
                 command.name(),
                 denied.join(", ")
             ),

@@ -114,7 +114,7 @@ impl RunnerCommand {
 /// role their `--role-name`, and the hosting key their `--hosting-kms-key-arn`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunnerInputs {
-    /// The ARN of the SQS queue `watch --queue-url` receives from.
+    /// The ARN of the SQS queue `watch --sqs-queue-url` receives from.
     pub queue_arn: Option<String>,
     /// The `s3://bucket/prefix/` that `watch --report-to` writes reports under.
     pub report_prefix: Option<String>,
