@@ -11,7 +11,8 @@
 //! evaluates identity policies only, matches `Action` and `Resource` with wildcards, and does
 //! **not** evaluate `Condition`: the `s3:prefix` and `aws:RequestedRegion` conditions of the
 //! generated statements are neither proven necessary nor proven sufficient here; they follow the
-//! Service Authorization Reference. A wrong `Resource` does fail here.
+//! Service Authorization Reference. A wrong `Resource` does fail here. moto also authorizes an
+//! SQS batch request as the batch action, which IAM does not have ([`as_moto_checks`]).
 
 use std::path::Path;
 use std::process::Output;
@@ -60,6 +61,17 @@ fn text(output: &Output) -> String {
 /// The runner policy of `command` for `s3://bucket/prefix` in moto's account, as the binary
 /// writes it with `policy --runner COMMAND --out-dir`.
 fn generated(command: &str, bucket: &str, prefix: &str, extra: &[&str]) -> Value {
+    generated_as("cmi-import", command, bucket, prefix, extra)
+}
+
+/// [`generated`] with the execution role `role_name`.
+fn generated_as(
+    role_name: &str,
+    command: &str,
+    bucket: &str,
+    prefix: &str,
+    extra: &[&str],
+) -> Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let output = Command::cargo_bin("cmi-preflight")
         .expect("binary built")
@@ -76,7 +88,7 @@ fn generated(command: &str, bucket: &str, prefix: &str, extra: &[&str]) -> Value
             "--region",
             moto::REGION,
             "--role-name",
-            "cmi-import",
+            role_name,
             "--runner",
             command,
             "--out-dir",
@@ -415,43 +427,72 @@ fn as_moto_checks(policy: &Value) -> Value {
     policy
 }
 
-#[test]
-fn watch_runs_with_exactly_its_runner_policy() {
-    let (_guard, moto) = lock();
+/// Proves the watch document of `bucket` (watched prefix `models/`, reports in
+/// `<bucket>-reports`, events in the queue `<bucket>-events`) with `watch --import`, and with
+/// `as_role` `--check-as-role`: the daemon assumes the role `<bucket>-role`, trusted by every
+/// variant's user, whose own policy reads the artifact.
+fn prove_watch(moto: &Moto, bucket: &str, as_role: bool) {
+    let reports = format!("{bucket}-reports");
+    let report_prefix = format!("s3://{reports}/cmi/");
     let queue = runtime().block_on(async {
         let s3 = moto.s3_client().await;
-        for bucket in ["runner-watch", "runner-watch-reports"] {
-            create_bucket(&s3, bucket, moto::REGION)
+        for name in [bucket, reports.as_str()] {
+            create_bucket(&s3, name, moto::REGION)
                 .await
                 .expect("bucket");
         }
         let sqs = cmi_testkit::sqs::client(&moto.sdk_config().await);
         let queue = cmi_testkit::sqs::create_queue(
             &sqs,
-            "runner-watch-events",
+            &format!("{bucket}-events"),
             std::time::Duration::from_secs(30),
         )
         .await;
-        cmi_testkit::sqs::notify_queue(&s3, "runner-watch", &queue.arn).await;
-        upload_fixture(&s3, "runner-watch", "models/llama/", &fixture("llama"))
+        cmi_testkit::sqs::notify_queue(&s3, bucket, &queue.arn).await;
+        upload_fixture(&s3, bucket, "models/llama/", &fixture("llama"))
             .await
             .expect("uploaded");
         queue
     });
-    let generated = generated(
-        "watch",
-        "runner-watch",
-        "models/",
-        &[
-            "--queue-arn",
-            &queue.arn,
-            "--report-prefix",
-            "s3://runner-watch-reports/cmi/",
-            "--watch-import",
-        ],
-    );
+    let role_name = if as_role {
+        format!("{bucket}-role")
+    } else {
+        "cmi-import".to_string()
+    };
+    let mut extra = vec![
+        "--queue-arn",
+        &queue.arn,
+        "--report-prefix",
+        &report_prefix,
+        "--watch-import",
+    ];
+    if as_role {
+        extra.push("--check-as-role");
+    }
+    let generated = generated_as(&role_name, "watch", bucket, "models/", &extra);
     let policy = as_moto_checks(&generated);
-    let variants = users(moto, "watch", &policy);
+    let variants = users(moto, bucket, &policy);
+    let role = format!("arn:aws:iam::{}:role/{role_name}", moto::ACCOUNT_ID);
+    if as_role {
+        runtime().block_on(async {
+            let callers: Vec<&str> = variants.iter().map(|v| v.user.arn.as_str()).collect();
+            let trust = serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"AWS": callers},
+                    "Action": "sts:AssumeRole"
+                }]
+            });
+            moto::create_role(
+                &moto.iam_client().await,
+                &role_name,
+                &trust.to_string(),
+                &moto::s3_read_policy(bucket, "models/"),
+            )
+            .await
+        });
+    }
     let emulator = BedrockEmulator::start(EmulatorOptions {
         max_concurrent_jobs: variants.len(),
         max_imported_models: variants.len(),
@@ -469,7 +510,6 @@ fn watch_runs_with_exactly_its_runner_policy() {
             .collect(),
         ..EmulatorOptions::default()
     });
-    let role = format!("arn:aws:iam::{}:role/cmi-import", moto::ACCOUNT_ID);
     let states = tempfile::tempdir().expect("tempdir");
     // Every variant gets a new event of the artifact (its `_READY` marker) and a state
     // directory of its own; events left by an earlier variant name the same artifact.
@@ -480,24 +520,25 @@ fn watch_runs_with_exactly_its_runner_policy() {
         runtime().block_on(async {
             let s3 = moto.s3_client().await;
             s3.put_object()
-                .bucket("runner-watch")
+                .bucket(bucket)
                 .key("models/llama/_READY")
                 .body(Vec::new().into())
                 .send()
                 .await
                 .expect("marker");
         });
-        empty_bucket(moto, "runner-watch-reports");
+        empty_bucket(moto, &reports);
     };
+    let watched = format!("s3://{bucket}/models/");
     prove(
         moto,
         &policy,
         &variants,
         |index| {
             let state = states.path().join(index.to_string());
-            vec![strings(&[
+            let mut args = strings(&[
                 "watch",
-                "s3://runner-watch/models/",
+                &watched,
                 "--state-dir",
                 state.to_str().expect("UTF-8"),
                 "--once",
@@ -509,20 +550,36 @@ fn watch_runs_with_exactly_its_runner_policy() {
                 "--role-arn",
                 &role,
                 "--job-name-template",
-                &format!("runner-watch-{index}-{{name}}"),
+                &format!("{bucket}-{index}-{{name}}"),
                 "--model-name-template",
-                &format!("runner-watch-{index}-{{name}}-model"),
+                &format!("{bucket}-{index}-{{name}}-model"),
                 "--max-in-flight",
                 "100",
                 "--report-to",
-                "s3://runner-watch-reports/cmi/",
+                &report_prefix,
                 "--bedrock-endpoint-url",
                 &emulator.endpoint(),
-            ])]
+            ]);
+            if as_role {
+                args.push("--check-as-role".to_string());
+            }
+            vec![args]
         },
         reset,
         &[],
     );
+}
+
+#[test]
+fn watch_runs_with_exactly_its_runner_policy() {
+    let (_guard, moto) = lock();
+    prove_watch(moto, "runner-watch", false);
+}
+
+#[test]
+fn watch_as_role_runs_with_exactly_its_runner_policy() {
+    let (_guard, moto) = lock();
+    prove_watch(moto, "runner-watch-as-role", true);
 }
 
 /// `import --check-as-role`: the runner reads nothing itself; it assumes the execution role
