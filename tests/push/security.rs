@@ -373,9 +373,13 @@ fn an_identity_without_put_object_is_named_and_nothing_looks_complete() {
         stderr.contains(&format!("arn:aws:s3:::{bucket}/llama/")),
         "{stderr}"
     );
-    moto.disable_auth();
+    // Listed as the reader, with IAM still enforced: a request of the push that moto was still
+    // handling when the push exited is checked as it was sent, never after the check is off.
     let listed = runtime.block_on(async {
-        moto::s3_client(&moto.sdk_config().await)
+        let config = moto
+            .sdk_config_with(reader.credentials.clone(), moto::REGION)
+            .await;
+        moto::s3_client(&config)
             .list_objects_v2()
             .bucket(bucket)
             .send()
