@@ -132,6 +132,28 @@ struct Variant {
     policy: Value,
 }
 
+/// The Bedrock emulator with its opt-in permission check, each variant's user given its policy
+/// (moto does not implement Bedrock), and room for one job and one model per variant.
+fn emulator_for(variants: &[Variant]) -> BedrockEmulator {
+    BedrockEmulator::start(EmulatorOptions {
+        max_concurrent_jobs: variants.len(),
+        max_imported_models: variants.len(),
+        callers: variants
+            .iter()
+            .map(|v| v.user.credentials.clone())
+            .collect(),
+        identity_policies: variants
+            .iter()
+            .map(|v| IdentityPolicy {
+                access_key_id: v.user.credentials.access_key_id().to_string(),
+                principal_arn: v.user.arn.clone(),
+                policy: v.policy.clone(),
+            })
+            .collect(),
+        ..EmulatorOptions::default()
+    })
+}
+
 /// Creates the users of every variant of `policy`, before IAM is enforced; moto validates each
 /// document as IAM's PutUserPolicy does.
 fn users(moto: &Moto, name: &str, policy: &Value) -> Vec<Variant> {
@@ -321,23 +343,7 @@ fn import_runs_with_exactly_its_runner_policy() {
     let variants = users(moto, "import", &policy);
     // Bedrock is the testkit emulator, with its opt-in permission check given each user's
     // policy (moto does not implement Bedrock); S3 is moto, with IAM enforced.
-    let emulator = BedrockEmulator::start(EmulatorOptions {
-        max_concurrent_jobs: variants.len(),
-        max_imported_models: variants.len(),
-        callers: variants
-            .iter()
-            .map(|v| v.user.credentials.clone())
-            .collect(),
-        identity_policies: variants
-            .iter()
-            .map(|v| IdentityPolicy {
-                access_key_id: v.user.credentials.access_key_id().to_string(),
-                principal_arn: v.user.arn.clone(),
-                policy: v.policy.clone(),
-            })
-            .collect(),
-        ..EmulatorOptions::default()
-    });
+    let emulator = emulator_for(&variants);
     let role = format!("arn:aws:iam::{}:role/cmi-import", moto::ACCOUNT_ID);
     prove(
         moto,
@@ -493,23 +499,7 @@ fn prove_watch(moto: &Moto, bucket: &str, as_role: bool) {
             .await
         });
     }
-    let emulator = BedrockEmulator::start(EmulatorOptions {
-        max_concurrent_jobs: variants.len(),
-        max_imported_models: variants.len(),
-        callers: variants
-            .iter()
-            .map(|v| v.user.credentials.clone())
-            .collect(),
-        identity_policies: variants
-            .iter()
-            .map(|v| IdentityPolicy {
-                access_key_id: v.user.credentials.access_key_id().to_string(),
-                principal_arn: v.user.arn.clone(),
-                policy: v.policy.clone(),
-            })
-            .collect(),
-        ..EmulatorOptions::default()
-    });
+    let emulator = emulator_for(&variants);
     let states = tempfile::tempdir().expect("tempdir");
     // Every variant gets a new event of the artifact (its `_READY` marker) and a state
     // directory of its own; events left by an earlier variant name the same artifact.
@@ -624,23 +614,7 @@ fn import_as_role_runs_with_exactly_its_runner_policy() {
         )
         .await
     });
-    let emulator = BedrockEmulator::start(EmulatorOptions {
-        max_concurrent_jobs: variants.len(),
-        max_imported_models: variants.len(),
-        callers: variants
-            .iter()
-            .map(|v| v.user.credentials.clone())
-            .collect(),
-        identity_policies: variants
-            .iter()
-            .map(|v| IdentityPolicy {
-                access_key_id: v.user.credentials.access_key_id().to_string(),
-                principal_arn: v.user.arn.clone(),
-                policy: v.policy.clone(),
-            })
-            .collect(),
-        ..EmulatorOptions::default()
-    });
+    let emulator = emulator_for(&variants);
     prove(
         moto,
         &policy,

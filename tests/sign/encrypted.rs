@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use super::{model, model_signing, ours, python, text};
+use super::{model, model_signing_verify_key, ours, python, text};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -58,19 +58,7 @@ fn encrypted_keys_sign_both_ways_and_a_missing_or_wrong_password_names_the_file(
 
     let output = sign_with(dir.path(), private, Some(PASSWORD), "ours.sig");
     assert!(output.status.success(), "{}", text(&output));
-    let theirs = model_signing(
-        &python,
-        dir.path(),
-        &[
-            "verify",
-            "key",
-            "model",
-            "--signature",
-            "ours.sig",
-            "--public_key",
-            public,
-        ],
-    );
+    let theirs = model_signing_verify_key(&python, dir.path(), "model", "ours.sig", public);
     assert!(theirs.status.success(), "{}", text(&theirs));
 
     // model_signing 1.1.1's `sign key --password` hands the password to `cryptography` as

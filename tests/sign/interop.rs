@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::{key_pair, model, model_signing, ours, python, text};
+use super::{key_pair, model, model_signing, model_signing_verify_key, ours, python, text};
 
 const CURVES: &[(&str, &str)] = &[
     ("secp256r1", "traditional"),
@@ -35,19 +35,8 @@ fn signatures_cross_both_ways_on_every_curve() {
             ],
         );
         assert!(output.status.success(), "{curve}: {}", text(&output));
-        let output = model_signing(
-            &python,
-            dir.path(),
-            &[
-                "verify",
-                "key",
-                "model",
-                "--signature",
-                "model/model.sig",
-                "--public_key",
-                public,
-            ],
-        );
+        let output =
+            model_signing_verify_key(&python, dir.path(), "model", "model/model.sig", public);
         assert!(output.status.success(), "{curve}: {}", text(&output));
         let output = ours(
             dir.path(),
@@ -104,19 +93,7 @@ fn signatures_cross_both_ways_on_every_curve() {
             ],
         );
         assert!(output.status.success(), "{curve}: {}", text(&output));
-        let output = model_signing(
-            &python,
-            dir.path(),
-            &[
-                "verify",
-                "key",
-                "model",
-                "--signature",
-                "ours.sig",
-                "--public_key",
-                public,
-            ],
-        );
+        let output = model_signing_verify_key(&python, dir.path(), "model", "ours.sig", public);
         assert!(output.status.success(), "{curve}: {}", text(&output));
         std::fs::remove_file(root.join("model.sig")).expect("remove");
     }
@@ -288,19 +265,7 @@ fn ignore_paths_are_recorded_and_honoured_both_ways() {
     std::fs::write(root.join("notes/new.md"), "new").expect("write");
     std::fs::remove_file(root.join("scratch.txt")).expect("remove");
     for signature in ["ours.sig", "theirs.sig"] {
-        let output = model_signing(
-            &python,
-            dir.path(),
-            &[
-                "verify",
-                "key",
-                "model",
-                "--signature",
-                signature,
-                "--public_key",
-                public,
-            ],
-        );
+        let output = model_signing_verify_key(&python, dir.path(), "model", signature, public);
         assert!(output.status.success(), "{signature}: {}", text(&output));
         let output = ours(
             dir.path(),

@@ -43,6 +43,29 @@ pub fn model_signing(python: &Path, dir: &Path, args: &[&str]) -> Output {
         .expect("python runs")
 }
 
+/// Runs `model_signing verify key MODEL --signature SIGNATURE --public_key PUBLIC` in `dir`.
+pub fn model_signing_verify_key(
+    python: &Path,
+    dir: &Path,
+    model: &str,
+    signature: &str,
+    public: &str,
+) -> Output {
+    model_signing(
+        python,
+        dir,
+        &[
+            "verify",
+            "key",
+            model,
+            "--signature",
+            signature,
+            "--public_key",
+            public,
+        ],
+    )
+}
+
 /// Runs this tool in `dir`.
 pub fn ours(dir: &Path, args: &[&str]) -> Output {
     assert_cmd::Command::cargo_bin("cmi-preflight")

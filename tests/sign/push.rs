@@ -10,7 +10,7 @@ use cmi_testkit::bedrock::{BedrockEmulator, EmulatorOptions};
 use cmi_testkit::moto::{self, Moto};
 use cmi_testkit::s3::create_bucket;
 
-use super::{hint, key_pair, model_signing, python, text};
+use super::{hint, key_pair, model_signing_verify_key, python, text};
 
 fn run(moto: &Moto, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     super::ours_on_aws(moto, None, dir, args)
@@ -78,19 +78,7 @@ async fn a_push_signs_what_it_sent_and_model_signing_verifies_the_source_folder(
         "{}",
         text(&output)
     );
-    let theirs = model_signing(
-        &python,
-        dir.path(),
-        &[
-            "verify",
-            "key",
-            "llama",
-            "--signature",
-            "llama.sig",
-            "--public_key",
-            public,
-        ],
-    );
+    let theirs = model_signing_verify_key(&python, dir.path(), "llama", "llama.sig", public);
     assert!(theirs.status.success(), "{}", text(&theirs));
 
     let output = run(

@@ -4,7 +4,7 @@
 use cmi_testkit::moto::{self, Moto};
 use cmi_testkit::s3::{create_bucket, upload_dir};
 
-use super::{codes, key_pair, model, model_signing, python, text};
+use super::{codes, key_pair, model, model_signing_verify_key, python, text};
 
 fn run(moto: &Moto, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     super::ours_on_aws(moto, None, dir, args)
@@ -54,19 +54,7 @@ async fn an_s3_artifact_signed_here_verifies_there_against_a_local_copy() {
     let bytes = object.body.collect().await.expect("body").into_bytes();
     std::fs::write(dir.path().join("m1.sig"), &bytes).expect("write");
 
-    let theirs = model_signing(
-        &python,
-        dir.path(),
-        &[
-            "verify",
-            "key",
-            "model",
-            "--signature",
-            "m1.sig",
-            "--public_key",
-            public,
-        ],
-    );
+    let theirs = model_signing_verify_key(&python, dir.path(), "model", "m1.sig", public);
     assert!(theirs.status.success(), "{}", text(&theirs));
     let output = run(
         moto,

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::{codes, key_pair, model, model_signing, ours, python, text};
+use super::{codes, key_pair, model, model_signing, model_signing_verify_key, ours, python, text};
 
 fn finding(code: &str, file: &str) -> Vec<(String, String)> {
     vec![(code.to_string(), file.to_string())]
@@ -59,18 +59,12 @@ impl Signed {
     fn fails(&self, signature: &str) -> Vec<(String, String)> {
         let output = self.verify(signature, &[&self.public]);
         assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-        let theirs = model_signing(
+        let theirs = model_signing_verify_key(
             &self.python,
             self.dir.path(),
-            &[
-                "verify",
-                "key",
-                "model",
-                "--signature",
-                signature,
-                "--public_key",
-                &self.public,
-            ],
+            "model",
+            signature,
+            &self.public,
         );
         assert!(
             !theirs.status.success(),
@@ -125,18 +119,12 @@ fn another_key_is_sg002_and_one_of_several_keys_suffices() {
     let output = signed.verify("model.sig", &[other]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert_eq!(codes(&output), finding("SG002", "model.sig"));
-    let theirs = model_signing(
+    let theirs = model_signing_verify_key(
         &signed.python,
         signed.dir.path(),
-        &[
-            "verify",
-            "key",
-            "model",
-            "--signature",
-            "model.sig",
-            "--public_key",
-            other,
-        ],
+        "model",
+        "model.sig",
+        other,
     );
     assert!(!theirs.status.success());
 
