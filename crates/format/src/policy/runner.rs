@@ -23,8 +23,8 @@
 //!   AWS KMS (SSE-KMS)": a multipart upload decrypts the data key).
 //! - **import**: `bedrock:CreateModelImportJob` and `bedrock:GetModelImportJob` on the
 //!   account's `model-import-job` resources in the Region, `bedrock:ListModelImportJobs` and
-//!   `bedrock:ListImportedModels` (no resource type: `"*"`) to find the job of an earlier run
-//!   and for `jobs`/`models`, `iam:PassRole` on the execution role only to
+//!   `bedrock:ListImportedModels` (no resource type: `"*"`) for `jobs` and `models` (import
+//!   itself finds an earlier run's job by its client token, without listing), `iam:PassRole` on the execution role only to
 //!   `bedrock.amazonaws.com` (`iam:PassedToService`), the check's reads (or, with
 //!   `--check-as-role`, `sts:AssumeRole` on the role, whose credentials then make them), and
 //!   with `--kms-key-id` the [`HOSTING_KEY_ACTIONS`] on the hosting key through Bedrock
