@@ -30,6 +30,9 @@
 //! `.venv/bin/python` of this repository, else `python3`; `model-signing` is pinned in
 //! `scripts/requirements-test.txt`.
 
+#[path = "support/load.rs"]
+mod load;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -40,6 +43,7 @@ use cmi_agent::hash::{HashOptions, NoProgress};
 use cmi_agent::local::LOCAL_BLOCK;
 use cmi_agent::manifest::{self, ManifestOptions};
 use cmi_agent::{LocalSource, Source};
+use load::print_load;
 use sha2::Digest;
 
 const MIB: u64 = 1 << 20;
@@ -909,14 +913,4 @@ fn main() {
     many_files(&plan, &runtime, &binary, work.path(), &peers, &mut summary);
     summary.print();
     print_load("end");
-}
-
-/// The load average, to tell a quiet machine from a busy one when reading the numbers.
-fn print_load(when: &str) {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let fields: Vec<&str> = load.split_whitespace().take(3).collect();
-    println!(
-        "load average at the {when} (1, 5, 15 min): {}",
-        fields.join(" ")
-    );
 }

@@ -39,7 +39,6 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::fs::File;
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -48,7 +47,13 @@ use std::time::{Duration, Instant};
 
 #[path = "support/dataset.rs"]
 mod dataset;
+#[path = "support/load.rs"]
+mod load;
+#[path = "support/upload.rs"]
+mod upload;
 use dataset::{make_dataset, Dataset};
+use load::print_load;
+use upload::{human, listed, parse_shape, runs, same_bytes};
 
 use cmi_testkit::fast_s3::FastS3;
 use cmi_testkit::hub::{HubEmulator, HubHost, HubRepo};
@@ -137,54 +142,6 @@ fn eight_shards(dir: &Path) {
     });
     let text = serde_json::to_string_pretty(&index).expect("index") + "\n";
     std::fs::write(dir.join("model.safetensors.index.json"), text).expect("write index");
-}
-
-/// Whether the files at `a` and `b` hold the same bytes.
-fn same_bytes(a: &Path, b: &Path) -> bool {
-    let (Ok(mut a), Ok(mut b)) = (File::open(a), File::open(b)) else {
-        return false;
-    };
-    let mut left = vec![0u8; 8 * MIB as usize];
-    let mut right = vec![0u8; 8 * MIB as usize];
-    loop {
-        let n = read_up_to(&mut a, &mut left);
-        let m = read_up_to(&mut b, &mut right);
-        if n != m || left[..n] != right[..m] {
-            return false;
-        }
-        if n == 0 {
-            return true;
-        }
-    }
-}
-
-/// Reads until `buffer` is full or the file ends; the number of bytes read.
-fn read_up_to(file: &mut File, buffer: &mut [u8]) -> usize {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match file.read(&mut buffer[filled..]).expect("read") {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    filled
-}
-
-/// A size in MiB or GiB.
-fn human(bytes: u64) -> String {
-    if bytes >= GIB && bytes.is_multiple_of(GIB) {
-        format!("{} GiB", bytes / GIB)
-    } else {
-        format!("{} MiB", bytes / MIB)
-    }
-}
-
-fn runs(command: &mut Command) -> bool {
-    command
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// The test Python: `CMI_TEST_PYTHON`, else the project's virtual environment.
@@ -445,27 +402,6 @@ fn check_part(binary: &Path, work: &Path, repeats: usize) {
     println!("target: check needs at most 4 sequential round trips");
 }
 
-/// The keys under `prefix` (relative to it) and their sizes, sorted.
-async fn listed(client: &aws_sdk_s3::Client, prefix: &str) -> Vec<(String, u64)> {
-    let mut found = Vec::new();
-    let mut pages = client
-        .list_objects_v2()
-        .bucket(BUCKET)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.expect("list the bucket");
-        for object in page.contents() {
-            let key = object.key().unwrap_or_default();
-            let relative = key.strip_prefix(prefix).unwrap_or(key).to_string();
-            found.push((relative, object.size().unwrap_or(-1).max(0) as u64));
-        }
-    }
-    found.sort();
-    found
-}
-
 /// Checks that `s3://BUCKET/prefix/` holds the files of `dataset`, then deletes it.
 async fn verify_and_delete(
     client: &aws_sdk_s3::Client,
@@ -474,7 +410,7 @@ async fn verify_and_delete(
     tool: &str,
     prefix: &str,
 ) {
-    let found = listed(client, &format!("{prefix}/")).await;
+    let found = listed(client, BUCKET, &format!("{prefix}/")).await;
     assert_eq!(
         found, dataset.files,
         "{tool}: the bucket does not hold the files of {}",
@@ -656,25 +592,6 @@ fn print_push(dataset: &Dataset, shape: Shape, sides: &[(&str, Side)]) {
             peer.seconds / push.seconds
         );
     }
-}
-
-/// `BYTES_PER_SEC,LATENCY_MS`, e.g. `4000000,20`.
-fn parse_shape(text: &str) -> Option<Shape> {
-    let (rate, latency) = text.trim().split_once(',')?;
-    Some(Shape {
-        bytes_per_sec: rate.trim().parse().ok()?,
-        latency: Duration::from_millis(latency.trim().parse().ok()?),
-    })
-}
-
-/// The load average, to tell a quiet machine from a busy one when reading the numbers.
-fn print_load(when: &str) {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let fields: Vec<&str> = load.split_whitespace().take(3).collect();
-    println!(
-        "load average at the {when} (1, 5, 15 min): {}",
-        fields.join(" ")
-    );
 }
 
 fn main() {

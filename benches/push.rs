@@ -61,8 +61,6 @@
 //! folders of a few MiB as a smoke test.
 
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -70,7 +68,13 @@ use std::time::Instant;
 
 #[path = "support/dataset.rs"]
 mod dataset;
+#[path = "support/load.rs"]
+mod load;
+#[path = "support/upload.rs"]
+mod upload;
 use dataset::{make_dataset, Dataset};
+use load::print_load;
+use upload::{human, listed, parse_shape, runs, same_bytes};
 
 use cmi_testkit::fast_s3::FastS3;
 use cmi_testkit::moto;
@@ -79,54 +83,6 @@ use cmi_testkit::proxy::{Proxy, Shape};
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 const BUCKET: &str = "bench";
-
-/// Whether the files at `a` and `b` hold the same bytes.
-fn same_bytes(a: &Path, b: &Path) -> bool {
-    let (Ok(mut a), Ok(mut b)) = (File::open(a), File::open(b)) else {
-        return false;
-    };
-    let mut left = vec![0u8; 8 * MIB as usize];
-    let mut right = vec![0u8; 8 * MIB as usize];
-    loop {
-        let n = read_up_to(&mut a, &mut left);
-        let m = read_up_to(&mut b, &mut right);
-        if n != m || left[..n] != right[..m] {
-            return false;
-        }
-        if n == 0 {
-            return true;
-        }
-    }
-}
-
-/// Reads until `buffer` is full or the file ends; the number of bytes read.
-fn read_up_to(file: &mut File, buffer: &mut [u8]) -> usize {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match file.read(&mut buffer[filled..]).expect("read") {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    filled
-}
-
-/// A size in MiB or GiB.
-fn human(bytes: u64) -> String {
-    if bytes >= GIB && bytes.is_multiple_of(GIB) {
-        format!("{} GiB", bytes / GIB)
-    } else {
-        format!("{} MiB", bytes / MIB)
-    }
-}
-
-fn runs(command: &mut Command) -> bool {
-    command
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// Where the AWS CLI is: beside the test Python, else the project's virtual environment, else
 /// the PATH.
@@ -195,27 +151,6 @@ fn measured(mut command: Command) -> (ExitStatus, f64, u64, f64) {
     let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     let cpu_seconds = cpu(usage.ru_utime) + cpu(usage.ru_stime);
     (ExitStatus::from_raw(status), seconds, peak, cpu_seconds)
-}
-
-/// The keys under `prefix` (relative to it) and their sizes, sorted.
-async fn listed(client: &aws_sdk_s3::Client, prefix: &str) -> Vec<(String, u64)> {
-    let mut found = Vec::new();
-    let mut pages = client
-        .list_objects_v2()
-        .bucket(BUCKET)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.expect("list the bucket");
-        for object in page.contents() {
-            let key = object.key().unwrap_or_default();
-            let relative = key.strip_prefix(prefix).unwrap_or(key).to_string();
-            found.push((relative, object.size().unwrap_or(-1).max(0) as u64));
-        }
-    }
-    found.sort();
-    found
 }
 
 /// CPU seconds (user + system) of this process so far, all threads, ended ones included.
@@ -408,7 +343,7 @@ async fn run(
         dataset.name
     );
     let stats = proxy.stats();
-    let found = listed(client, &format!("{prefix}/")).await;
+    let found = listed(client, BUCKET, &format!("{prefix}/")).await;
     assert_eq!(
         found, dataset.files,
         "{tool}: the bucket does not hold the files of {}",
@@ -682,15 +617,6 @@ const SCALED: Shape = Shape {
     latency: std::time::Duration::from_millis(20),
 };
 
-/// `BYTES_PER_SEC,LATENCY_MS`, e.g. `80000000,20`.
-fn parse_shape(text: &str) -> Option<Shape> {
-    let (rate, latency) = text.trim().split_once(',')?;
-    Some(Shape {
-        bytes_per_sec: rate.trim().parse().ok()?,
-        latency: std::time::Duration::from_millis(latency.trim().parse().ok()?),
-    })
-}
-
 /// A shape as a reader wants it: `80 MB/s and 20 ms per connection`.
 fn shape_text(shape: Shape) -> String {
     format!(
@@ -698,14 +624,4 @@ fn shape_text(shape: Shape) -> String {
         shape.bytes_per_sec as f64 / 1e6,
         shape.latency.as_millis()
     )
-}
-
-/// The load average, to tell a quiet machine from a busy one when reading the numbers.
-fn print_load(when: &str) {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let fields: Vec<&str> = load.split_whitespace().take(3).collect();
-    println!(
-        "load average at the {when} (1, 5, 15 min): {}",
-        fields.join(" ")
-    );
 }

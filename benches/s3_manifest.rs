@@ -27,6 +27,9 @@
 //! mode named as missing. Needs the project's virtual environment (`./scripts/test` creates
 //! it, with moto and the AWS CLI from scripts/requirements-test.txt).
 
+#[path = "support/load.rs"]
+mod load;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -39,6 +42,7 @@ use cmi_agent::manifest::{self, ManifestOptions};
 use cmi_agent::S3Source;
 use cmi_testkit::moto::{self, Moto};
 use cmi_testkit::proxy::Proxy;
+use load::print_load;
 use sha2::{Digest, Sha256};
 
 const MIB: u64 = 1 << 20;
@@ -687,14 +691,4 @@ fn main() {
         drop(moto);
     });
     print_load("end");
-}
-
-/// The load average, to tell a quiet machine from a busy one when reading the numbers.
-fn print_load(when: &str) {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let fields: Vec<&str> = load.split_whitespace().take(3).collect();
-    println!(
-        "load average at the {when} (1, 5, 15 min): {}",
-        fields.join(" ")
-    );
 }

@@ -43,6 +43,8 @@
 
 #[path = "support/dataset.rs"]
 mod dataset;
+#[path = "support/load.rs"]
+mod load;
 
 use std::fs::File;
 use std::os::unix::process::ExitStatusExt;
@@ -52,6 +54,7 @@ use std::time::Instant;
 
 use base64::Engine;
 use dataset::{make_dataset, Dataset};
+use load::print_load;
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
@@ -563,16 +566,6 @@ fn describe_machine() {
         .unwrap_or_else(|| "unknown CPU".into());
     let parallelism = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("machine: {model}; available_parallelism {parallelism}");
-}
-
-/// The load average, to tell a quiet machine from a busy one when reading the numbers.
-fn print_load(when: &str) {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let fields: Vec<&str> = load.split_whitespace().take(3).collect();
-    println!(
-        "load average at the {when} (1, 5, 15 min): {}",
-        fields.join(" ")
-    );
 }
 
 fn main() {

@@ -1,4 +1,4 @@
-//! The folders the upload benchmarks (benches/push.rs, benches/hub.rs) move: files of
+//! The folders the benchmarks (benches/push.rs, benches/hub.rs, benches/sign.rs) move: files of
 //! safetensors shape holding pseudo-random bytes, written once to a temporary folder.
 
 use std::fs::File;

@@ -350,29 +350,51 @@ fn import_runs_with_exactly_its_runner_policy() {
         &policy,
         &variants,
         |index| {
-            let bedrock = ["--bedrock-endpoint-url", &emulator.endpoint()].map(str::to_string);
             let job = format!("runner-import-{index}");
-            let mut import = strings(&[
-                "import",
+            import_commands(
                 "s3://runner-import/llama/",
-                "--job-name",
                 &job,
-                "--model-name",
-                &format!("{job}-model"),
-                "--role-arn",
                 &role,
-            ]);
-            let mut status = strings(&["status", &job]);
-            let mut jobs = strings(&["jobs"]);
-            let mut models = strings(&["models"]);
-            for command in [&mut import, &mut status, &mut jobs, &mut models] {
-                command.extend(bedrock.iter().cloned());
-            }
-            vec![import, status, jobs, models]
+                &emulator.endpoint(),
+                &[],
+            )
         },
         || {},
         &[],
     );
+}
+
+/// `import SOURCE` of the job `job` (with `extra` arguments), then `status`, `jobs` and
+/// `models`, all against the Bedrock emulator at `endpoint`.
+fn import_commands(
+    source: &str,
+    job: &str,
+    role: &str,
+    endpoint: &str,
+    extra: &[&str],
+) -> Vec<Vec<String>> {
+    let model = format!("{job}-model");
+    let mut import = strings(&[
+        "import",
+        source,
+        "--job-name",
+        job,
+        "--model-name",
+        &model,
+        "--role-arn",
+        role,
+    ]);
+    import.extend(strings(extra));
+    let mut commands = vec![
+        import,
+        strings(&["status", job]),
+        strings(&["jobs"]),
+        strings(&["models"]),
+    ];
+    for command in &mut commands {
+        command.extend(strings(&["--bedrock-endpoint-url", endpoint]));
+    }
+    commands
 }
 
 #[test]
@@ -620,26 +642,14 @@ fn import_as_role_runs_with_exactly_its_runner_policy() {
         &policy,
         &variants,
         |index| {
-            let bedrock = ["--bedrock-endpoint-url", &emulator.endpoint()].map(str::to_string);
             let job = format!("runner-import-role-{index}");
-            let mut import = strings(&[
-                "import",
+            import_commands(
                 "s3://runner-import-role/llama/",
-                "--job-name",
                 &job,
-                "--model-name",
-                &format!("{job}-model"),
-                "--role-arn",
                 &role,
-                "--check-as-role",
-            ]);
-            let mut status = strings(&["status", &job]);
-            let mut jobs = strings(&["jobs"]);
-            let mut models = strings(&["models"]);
-            for command in [&mut import, &mut status, &mut jobs, &mut models] {
-                command.extend(bedrock.iter().cloned());
-            }
-            vec![import, status, jobs, models]
+                &emulator.endpoint(),
+                &["--check-as-role"],
+            )
         },
         || {},
         &[],

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use super::{model, model_signing_verify_key, ours, python, text};
+use super::{model, model_signing_verify_key, ours_verify_key, python, text};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -72,18 +72,7 @@ fn encrypted_keys_sign_both_ways_and_a_missing_or_wrong_password_names_the_file(
         .output()
         .expect("python runs");
     assert!(theirs.status.success(), "{}", text(&theirs));
-    let output = ours(
-        dir.path(),
-        &[
-            "verify",
-            "model",
-            "--signature",
-            "theirs.sig",
-            "--public-key",
-            public,
-            "-q",
-        ],
-    );
+    let output = ours_verify_key(dir.path(), "model", "theirs.sig", public);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
 
     for (password, says) in [

@@ -4,7 +4,10 @@
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::{key_pair, model, model_signing, model_signing_verify_key, ours, python, text};
+use super::{
+    key_pair, model, model_signing, model_signing_sign_key, model_signing_verify_key, ours,
+    ours_verify_key, python, text,
+};
 
 const CURVES: &[(&str, &str)] = &[
     ("secp256r1", "traditional"),
@@ -38,47 +41,13 @@ fn signatures_cross_both_ways_on_every_curve() {
         let output =
             model_signing_verify_key(&python, dir.path(), "model", "model/model.sig", public);
         assert!(output.status.success(), "{curve}: {}", text(&output));
-        let output = ours(
-            dir.path(),
-            &[
-                "verify",
-                "model",
-                "--signature",
-                "model/model.sig",
-                "--public-key",
-                public,
-                "-q",
-            ],
-        );
+        let output = ours_verify_key(dir.path(), "model", "model/model.sig", public);
         assert!(output.status.success(), "{curve}: {}", text(&output));
 
         // Signed there (outside the folder, --private-key as the alias), verified here.
-        let output = model_signing(
-            &python,
-            dir.path(),
-            &[
-                "sign",
-                "key",
-                "model",
-                "--signature",
-                "theirs.sig",
-                "--private_key",
-                private,
-            ],
-        );
+        let output = model_signing_sign_key(&python, dir.path(), "model", "theirs.sig", private);
         assert!(output.status.success(), "{curve}: {}", text(&output));
-        let output = ours(
-            dir.path(),
-            &[
-                "verify",
-                "model",
-                "--signature",
-                "theirs.sig",
-                "--public-key",
-                public,
-                "-q",
-            ],
-        );
+        let output = ours_verify_key(dir.path(), "model", "theirs.sig", public);
         assert!(output.status.success(), "{curve}: {}", text(&output));
         let output = ours(
             dir.path(),
@@ -126,18 +95,12 @@ fn the_statement_and_bundle_are_those_model_signing_writes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = model(dir.path());
     let (private, public) = key_pair(&python, dir.path(), "k", "secp256r1", "pkcs8");
-    let output = model_signing(
+    let output = model_signing_sign_key(
         &python,
         dir.path(),
-        &[
-            "sign",
-            "key",
-            "model",
-            "--signature",
-            "model/model.sig",
-            "--private_key",
-            private.to_str().unwrap(),
-        ],
+        "model",
+        "model/model.sig",
+        private.to_str().unwrap(),
     );
     assert!(output.status.success(), "{}", text(&output));
     let theirs = read(&root.join("model.sig"));
@@ -267,18 +230,7 @@ fn ignore_paths_are_recorded_and_honoured_both_ways() {
     for signature in ["ours.sig", "theirs.sig"] {
         let output = model_signing_verify_key(&python, dir.path(), "model", signature, public);
         assert!(output.status.success(), "{signature}: {}", text(&output));
-        let output = ours(
-            dir.path(),
-            &[
-                "verify",
-                "model",
-                "--signature",
-                signature,
-                "--public-key",
-                public,
-                "-q",
-            ],
-        );
+        let output = ours_verify_key(dir.path(), "model", signature, public);
         assert!(output.status.success(), "{signature}: {}", text(&output));
     }
 }
@@ -290,19 +242,7 @@ fn a_manifest_verifies_with_its_signature() {
     let root = model(dir.path());
     let (private, public) = key_pair(&python, dir.path(), "k", "secp256r1", "pkcs8");
     let (private, public) = (private.to_str().unwrap(), public.to_str().unwrap());
-    let output = model_signing(
-        &python,
-        dir.path(),
-        &[
-            "sign",
-            "key",
-            "model",
-            "--signature",
-            "theirs.sig",
-            "--private_key",
-            private,
-        ],
-    );
+    let output = model_signing_sign_key(&python, dir.path(), "model", "theirs.sig", private);
     assert!(output.status.success(), "{}", text(&output));
     let output = ours(
         dir.path(),

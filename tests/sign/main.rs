@@ -66,6 +66,29 @@ pub fn model_signing_verify_key(
     )
 }
 
+/// Runs `model_signing sign key MODEL --signature SIGNATURE --private_key PRIVATE` in `dir`.
+pub fn model_signing_sign_key(
+    python: &Path,
+    dir: &Path,
+    model: &str,
+    signature: &str,
+    private: &str,
+) -> Output {
+    model_signing(
+        python,
+        dir,
+        &[
+            "sign",
+            "key",
+            model,
+            "--signature",
+            signature,
+            "--private_key",
+            private,
+        ],
+    )
+}
+
 /// Runs this tool in `dir`.
 pub fn ours(dir: &Path, args: &[&str]) -> Output {
     assert_cmd::Command::cargo_bin("cmi-preflight")
@@ -199,4 +222,20 @@ pub fn codes(output: &Output) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// Runs `cmi-preflight verify MODEL --signature SIGNATURE --public-key PUBLIC -q` in `dir`.
+pub fn ours_verify_key(dir: &Path, model: &str, signature: &str, public: &str) -> Output {
+    ours(
+        dir,
+        &[
+            "verify",
+            model,
+            "--signature",
+            signature,
+            "--public-key",
+            public,
+            "-q",
+        ],
+    )
 }

@@ -4,7 +4,9 @@
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::{codes, key_pair, model, model_signing, model_signing_verify_key, ours, python, text};
+use super::{
+    codes, key_pair, model, model_signing_sign_key, model_signing_verify_key, ours, python, text,
+};
 
 fn finding(code: &str, file: &str) -> Vec<(String, String)> {
     vec![(code.to_string(), file.to_string())]
@@ -180,19 +182,7 @@ fn symbolic_links_are_refused_as_model_signing_refuses_them() {
     std::os::unix::fs::symlink("a.txt", root.join("link.txt")).expect("symlink");
     let (private, _) = key_pair(&python, dir.path(), "k", "secp256r1", "pkcs8");
     let private = private.to_str().unwrap();
-    let theirs = model_signing(
-        &python,
-        dir.path(),
-        &[
-            "sign",
-            "key",
-            "model",
-            "--signature",
-            "theirs.sig",
-            "--private_key",
-            private,
-        ],
-    );
+    let theirs = model_signing_sign_key(&python, dir.path(), "model", "theirs.sig", private);
     assert!(!theirs.status.success(), "{}", text(&theirs));
     let output = ours(
         dir.path(),
